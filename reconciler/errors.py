@@ -1,0 +1,151 @@
+"""The one error tree of reconciler. A leaf module: it imports nothing from the project.
+
+    ReconcilerError                  anything the CLI reports as one message + exit 1
+    ├── ManifestError                bad input: file:line:column, address, field, hint
+    ├── ConfigError                  host / project / key settings missing or unsafe
+    ├── PlanRefused                  protect, --max-deletes, stale saved plan, ...
+    └── ApiError                     talking to PostHog failed
+        ├── ApiUnavailable           never completed (network, timeout): retryable
+        └── ApiStatusError           the server said no (status, code, detail, attr)
+            ├── RateLimited          429, with the seconds to wait
+            ├── NotFound             404
+            ├── PermissionDenied     401 / 403
+            └── Rejected             400 and other 4xx
+
+Every error carries a kebab-case `reference` (listed in docs) so users can look it up.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "ApiStatusError",
+    "ApiUnavailable",
+    "ConfigError",
+    "ManifestError",
+    "NotFound",
+    "PermissionDenied",
+    "PlanRefused",
+    "RateLimited",
+    "ReconcilerError",
+    "Rejected",
+]
+
+
+class ReconcilerError(Exception):
+    """Base of every error the CLI turns into one stderr message and exit code 1."""
+
+    reference = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None, reference: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if reference is not None:
+            self.reference = reference
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message}\n  hint: {self.hint}"
+
+
+class ManifestError(ReconcilerError):
+    """Invalid manifest input, located as precisely as we can."""
+
+    reference = "invalid-manifest"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        address: str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, reference=reference)
+        self.file = file
+        self.line = line
+        self.column = column
+        self.address = address
+        self.field = field
+
+    @property
+    def location(self) -> str:
+        """`file:line:column`, as much of it as is known."""
+        parts = [self.file or "<input>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        subject = ".".join(p for p in (self.address, self.field) if p)
+        text = f"{self.location}: {subject + ': ' if subject else ''}{self.message}"
+        return text if self.hint is None else f"{text}\n  hint: {self.hint}"
+
+
+class ConfigError(ReconcilerError):
+    reference = "bad-config"
+
+
+class PlanRefused(ReconcilerError):
+    reference = "plan-refused"
+
+
+class ApiError(ReconcilerError):
+    reference = "api-error"
+
+
+class ApiUnavailable(ApiError):
+    """The request never completed (connection refused/dropped, timeout). Safe to retry reads."""
+
+    reference = "api-unavailable"
+
+
+class ApiStatusError(ApiError):
+    """The server answered with an error status; fields come from either PostHog error family."""
+
+    reference = "api-status"
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        attr: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        where = f"{method} {path}: " if method and path else ""
+        super().__init__(f"{where}{status}: {detail}" + (f" (field {attr})" if attr else ""))
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.attr = attr
+        self.method = method
+        self.path = path
+
+
+class RateLimited(ApiStatusError):
+    reference = "rate-limited"
+
+    def __init__(self, status: int, detail: str, *, retry_after: float | None = None, **kw: str | None) -> None:
+        super().__init__(status, detail, **kw)
+        self.retry_after = retry_after
+
+
+class NotFound(ApiStatusError):
+    reference = "not-found"
+
+
+class PermissionDenied(ApiStatusError):
+    reference = "permission-denied"
+
+
+class Rejected(ApiStatusError):
+    reference = "rejected"
