@@ -1,0 +1,284 @@
+"""`DesiredState`: the validated, typed form of a set of manifests (pydantic v2, frozen).
+
+Pure data: no I/O, no catalog lookups (validate.py does those). The planner reads these models; it must
+not mutate them.
+
+"Not given" is not None. Every model here records which fields the manifest wrote:
+`TableSettings.given` / `RevenueAnalytics.given` / `DesiredSource.given` (pydantic's `model_fields_set`).
+An omitted table setting means "not managed" (leave PostHog's value alone); an explicit `null` means
+"set it to null". `config` holds only the keys the manifest wrote, so `"k" not in config` is "not managed"
+and `config["k"] is None` is "set to null".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from reconciler.errors import ManifestError
+from reconciler.secret import Secret
+
+__all__ = [
+    "CDC_TABLE_MODE_VALUES",
+    "FREQUENCY_VALUES",
+    "INCREMENTAL_FIELD_TYPE_VALUES",
+    "SYNC_TYPE_VALUES",
+    "UNLISTED_POLICIES",
+    "Defaults",
+    "DesiredSource",
+    "DesiredState",
+    "Location",
+    "ManifestDocument",
+    "ManifestInvalid",
+    "RevenueAnalytics",
+    "SecretUse",
+    "SourceInput",
+    "TableSettings",
+    "UnlistedPolicy",
+]
+
+# Written out (not built from reconciler.catalog.schema_options) so type checkers see the literals;
+# tests assert they equal the catalog's tuples (reference/posthog-api.md §7).
+SyncType = Literal["full_refresh", "incremental", "append", "webhook", "cdc", "xmin"]
+IncrementalFieldType = Literal["integer", "numeric", "datetime", "date", "timestamp", "objectid", "xid"]
+Frequency = Literal["never", "1min", "5min", "15min", "30min", "1hour", "6hour", "12hour", "24hour", "7day", "30day"]
+CdcTableMode = Literal["consolidated", "cdc_only", "both"]
+UnlistedPolicy = Literal["ignore", "report", "disable"]
+SourceStateValue = Literal["present", "absent"]
+
+SYNC_TYPE_VALUES: tuple[str, ...] = SyncType.__args__  # type: ignore[attr-defined]
+INCREMENTAL_FIELD_TYPE_VALUES: tuple[str, ...] = IncrementalFieldType.__args__  # type: ignore[attr-defined]
+FREQUENCY_VALUES: tuple[str, ...] = Frequency.__args__  # type: ignore[attr-defined]
+CDC_TABLE_MODE_VALUES: tuple[str, ...] = CdcTableMode.__args__  # type: ignore[attr-defined]
+UNLISTED_POLICIES: tuple[str, ...] = UnlistedPolicy.__args__  # type: ignore[attr-defined]
+
+_TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+    @property
+    def given(self) -> frozenset[str]:
+        """Fields the manifest wrote (explicit nulls included); the rest are "not managed"."""
+        return frozenset(self.model_fields_set)
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
+class Location(BaseModel):
+    """Where something was written: `file:line:column` (1-based)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class TableSettings(_Model):
+    """One table's (PostHog schema's) settings. `given` says which were written; others are unmanaged.
+
+    `frequency` is PostHog's `sync_frequency` label; `sync` is `should_sync` (reference/posthog-api.md §7).
+    Nullable where PostHog accepts null: `sync_type`, `incremental_field`, `incremental_field_type`,
+    `sync_time_of_day`, `primary_key_columns`, `enabled_columns` (null = every column).
+    """
+
+    sync: bool | None = None
+    sync_type: SyncType | None = None
+    incremental_field: str | None = None
+    incremental_field_type: IncrementalFieldType | None = None
+    frequency: Frequency | None = None
+    sync_time_of_day: str | None = Field(default=None, pattern=_TIME_OF_DAY)
+    primary_key_columns: tuple[str, ...] | None = None
+    enabled_columns: tuple[str, ...] | None = None
+    cdc_table_mode: CdcTableMode | None = None
+
+    _no_null = field_validator("sync", "frequency", "cdc_table_mode", mode="before")(_not_null)
+
+
+class RevenueAnalytics(_Model):
+    """`revenue_analytics_config` (reference/posthog-api.md §8.12); omitted keys are unmanaged."""
+
+    enabled: bool | None = None
+    include_invoiceless_charges: bool | None = None
+
+    _no_null = field_validator("enabled", "include_invoiceless_charges", mode="before")(_not_null)
+
+
+class Defaults(_Model):
+    """`defaults:` of one manifest document; applies to the sources of that document."""
+
+    unlisted_tables: UnlistedPolicy = "report"
+
+
+class SourceInput(_Model):
+    """One entry under `sources:` as written (before catalog checks); `config` is checked by validate.py."""
+
+    type: str
+    prefix: str | None = None
+    description: str | None = None
+    protect: bool = False
+    secrets_version: str | None = None
+    config: dict[str, Any] | None = None
+    tables: dict[str, TableSettings] | None = None
+    unlisted_tables: UnlistedPolicy | None = None
+    revenue_analytics: RevenueAnalytics | None = None
+    state: SourceStateValue = "present"
+
+    _no_null = field_validator("protect", "state", mode="before")(_not_null)
+
+
+class ManifestDocument(_Model):
+    """The file-level keys of one YAML document; `sources` entries are validated one by one."""
+
+    version: Literal[1]
+    project: str | None = None
+    defaults: Defaults = Defaults()
+    sources: dict[str, Any] | None = None
+
+
+class SecretUse(BaseModel):
+    """One `secret('NAME')` use in a source (never its value): for `require_secrets` and fingerprints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address: str
+    field: str
+    location: Location
+    available: bool
+
+
+class DesiredSource(_Model):
+    """One source as the manifests want it.
+
+    - `prefix`: None when omitted (PostHog treats None and "" alike for uniqueness).
+    - `description`: the user's own text only; the ownership trailer (reconciler.ownership) is not in it.
+    - `config`: typed values keyed by the catalog's declared field names (`temporary-dataset`, not its stored
+      spelling): numbers are int, switch-group `enabled` is bool, oauth ids are int, plain selects are
+      strings, and every secret field holds a `Secret` (value possibly absent). Only written keys appear.
+    - `tables`: table name -> settings; `unlisted_tables` is resolved from the document's `defaults`.
+    - `given`: which of the source's own keys were written (`unlisted_tables` in it only when explicit).
+    - `location`: where the source's address key is; `locate(field)` finds a nested field's location.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    address: str
+    type: str
+    prefix: str | None = None
+    description: str | None = None
+    protect: bool = False
+    secrets_version: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    tables: dict[str, TableSettings] = Field(default_factory=dict)
+    unlisted_tables: UnlistedPolicy = "report"
+    revenue_analytics: RevenueAnalytics | None = None
+    state: SourceStateValue = "present"
+    location: Location
+    written: frozenset[str] = frozenset()
+    field_locations: dict[str, Location] = Field(default_factory=dict, repr=False)
+
+    @property
+    def given(self) -> frozenset[str]:
+        """The source keys the manifest wrote (see the class docstring)."""
+        return self.written
+
+    @property
+    def absent(self) -> bool:
+        return self.state == "absent"
+
+    def locate(self, field: str) -> Location:
+        """Location of a dotted field (`config.host`, `tables.Customer.sync_type`), else its nearest parent."""
+        probe = field
+        while probe:
+            if probe in self.field_locations:
+                return self.field_locations[probe]
+            probe = probe.rpartition(".")[0]
+        return self.location
+
+    def secrets(self) -> dict[str, Secret]:
+        """Every Secret in `config`, keyed by dotted path (for fingerprints and re-send decisions)."""
+        found: dict[str, Secret] = {}
+
+        def walk(value: Any, path: str) -> None:
+            if isinstance(value, Secret):
+                found[path] = value
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    walk(v, f"{path}.{k}" if path else k)
+
+        walk(self.config, "")
+        return found
+
+
+class ManifestInvalid(ManifestError):
+    """Several manifest errors at once; `errors` holds each one (sorted by file, line, column)."""
+
+    reference = "invalid-manifest"
+
+    def __init__(self, errors: list[ManifestError]) -> None:
+        self.errors = sorted(errors, key=_error_sort_key)
+        first = self.errors[0] if self.errors else None
+        super().__init__(
+            f"{len(self.errors)} manifest error{'s' if len(self.errors) != 1 else ''}",
+            file=first.file if first else None,
+            line=first.line if first else None,
+            column=first.column if first else None,
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def _error_sort_key(e: ManifestError) -> tuple[str, int, int]:
+    return (e.file or "", e.line or 0, e.column or 0)
+
+
+class DesiredState(BaseModel):
+    """Every source the manifests declare, keyed by address, plus where they came from.
+
+    Secret values are looked up when loading but may be absent: validate, plan and drift work without them.
+    Steps that must send secrets call `require_secrets()` first.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    sources: dict[str, DesiredSource]
+    project: str | None = None
+    files: tuple[str, ...] = ()
+    secret_uses: tuple[SecretUse, ...] = ()
+
+    def missing_secrets(self, addresses: set[str] | None = None) -> list[ManifestError]:
+        """One error per `secret()` use whose variable is unset (present sources, optionally only some)."""
+        errors = []
+        for use in self.secret_uses:
+            if not use.available and (addresses is None or use.address in addresses):
+                errors.append(
+                    ManifestError(
+                        f"secret '{use.name}' is not set in the environment",
+                        file=use.location.file,
+                        line=use.location.line,
+                        column=use.location.column,
+                        address=use.address,
+                        field=use.field,
+                        hint=f"export {use.name}=... before running this command",
+                        reference="secret-missing",
+                    )
+                )
+        return errors
+
+    def require_secrets(self, addresses: set[str] | None = None) -> None:
+        """Raise `ManifestInvalid` naming every missing secret variable with its file:line:column."""
+        errors = self.missing_secrets(addresses)
+        if errors:
+            raise ManifestInvalid(errors)

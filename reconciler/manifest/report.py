@@ -1,0 +1,102 @@
+"""Load + validate in one call, with a report the CLI renders as text or JSON.
+
+Glue only: load.py reads and renders, validate.py checks; this module orders and shapes the errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.errors import ManifestError
+from reconciler.manifest.load import LoadOptions, load_documents
+from reconciler.manifest.models import DesiredState, ManifestInvalid
+from reconciler.manifest.validate import ValidateOptions, build_desired_state
+
+__all__ = ["JSON_FORMAT_VERSION", "ValidationReport", "check_manifests", "load_desired_state"]
+
+#: Version of `validate --format json` output (docs/manifest.md "Machine output").
+JSON_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of checking manifests: the state when valid, else every error (sorted by location)."""
+
+    state: DesiredState | None
+    errors: list[ManifestError] = field(default_factory=list)
+    files: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.state is not None and not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented `validate --format json` shape (never contains a secret value)."""
+        sources = self.state.sources if self.state is not None else {}
+        return {
+            "format_version": JSON_FORMAT_VERSION,
+            "valid": self.ok,
+            "files": list(self.files),
+            "sources": [
+                {"address": s.address, "type": s.type, "prefix": s.prefix, "state": s.state,
+                 "file": s.location.file, "line": s.location.line}
+                for s in sources.values()
+            ],
+            "errors": [
+                {
+                    "file": e.file,
+                    "line": e.line,
+                    "column": e.column,
+                    "address": e.address,
+                    "field": e.field,
+                    "message": e.message,
+                    "hint": e.hint,
+                    "reference": e.reference,
+                }
+                for e in self.errors
+            ],
+        }
+
+
+def check_manifests(
+    paths: Sequence[str | Path],
+    *,
+    catalog: Catalog | None = None,
+    load_options: LoadOptions | None = None,
+    validate_options: ValidateOptions | None = None,
+    require_secrets: bool = False,
+) -> ValidationReport:
+    """Load, render and validate; with `require_secrets`, every unset secret() variable is an error too."""
+    documents, errors = load_documents(paths, load_options)
+    files = tuple(dict.fromkeys(d.file for d in documents))
+    state, more = build_desired_state(documents, catalog or load_catalog(), validate_options)
+    # A value that failed to load (template error, ...) is not reported a second time by validation.
+    failed = {(e.file, e.line, e.column) for e in errors}
+    errors = errors + [e for e in more if (e.file, e.line, e.column) not in failed]
+    if state is not None and require_secrets:
+        errors += state.missing_secrets()
+    if errors:
+        return ValidationReport(None, ManifestInvalid(errors).errors, files)
+    return ValidationReport(state, [], files)
+
+
+def load_desired_state(
+    paths: Sequence[str | Path],
+    *,
+    catalog: Catalog | None = None,
+    load_options: LoadOptions | None = None,
+    validate_options: ValidateOptions | None = None,
+    require_secrets: bool = False,
+) -> DesiredState:
+    """`check_manifests`, raising `ManifestInvalid` (all errors in one exception) when anything is wrong."""
+    report = check_manifests(
+        paths, catalog=catalog, load_options=load_options, validate_options=validate_options,
+        require_secrets=require_secrets,
+    )
+    if report.state is None:
+        raise ManifestInvalid(report.errors)
+    return report.state

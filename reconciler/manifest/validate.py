@@ -1,0 +1,388 @@
+"""Validation: rendered manifest documents + a source-type catalog → `DesiredState`, or every error at once.
+
+Pure: no files, no environment, no HTTP. Checks the file-level keys, each source's keys (pydantic),
+its `config` against the catalog's field definitions (reference/posthog-api.md §8.11, §10), table rules
+PostHog enforces (§8.3 step 11, §9.3), prefix rules (§8.3) and cross-source uniqueness. Every message is
+located `file:line:column` and names the source address and field; unknown names get a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.catalog import INCREMENTAL_FIELD_TYPES, Catalog, SourceType, all_source_type_names
+from reconciler.errors import ManifestError
+from reconciler.manifest.config import ConfigChecker, ValidateOptions, did_you_mean, dotted, kind_of, suggest
+from reconciler.manifest.load import Document, Mark, NodePath
+from reconciler.manifest.models import (
+    CDC_TABLE_MODE_VALUES,
+    FREQUENCY_VALUES,
+    SYNC_TYPE_VALUES,
+    UNLISTED_POLICIES,
+    Defaults,
+    DesiredSource,
+    DesiredState,
+    Location,
+    ManifestDocument,
+    RevenueAnalytics,
+    SecretUse,
+    SourceInput,
+    TableSettings,
+    UnlistedPolicy,
+)
+from reconciler.ownership import ADDRESS_PATTERN, DESCRIPTION_LIMIT, max_user_description_length
+from reconciler.secret import Secret
+
+__all__ = ["ValidateOptions", "build_desired_state", "check_prefix", "suggest"]
+
+_ADDRESS_RE = re.compile(ADDRESS_PATTERN + r"\Z")
+_PREFIX_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_PREFIX_MAX = 100  # reference/posthog-api.md §8.3
+_CHOICES = {
+    "sync_type": SYNC_TYPE_VALUES,
+    "incremental_field_type": INCREMENTAL_FIELD_TYPES,
+    "frequency": FREQUENCY_VALUES,
+    "cdc_table_mode": CDC_TABLE_MODE_VALUES,
+    "unlisted_tables": UNLISTED_POLICIES,
+    "state": ("present", "absent"),
+}
+
+
+def check_prefix(prefix: str) -> str | None:
+    """PostHog's `validate_source_prefix` (reference/posthog-api.md §8.3): the error message, or None if valid."""
+    if prefix == "":
+        return None
+    if len(prefix) > _PREFIX_MAX:
+        return f"Prefix is longer than {_PREFIX_MAX} characters"
+    stripped = prefix.strip("_")
+    if not stripped:
+        return "Prefix cannot consist of only underscores"
+    if not _PREFIX_RE.match(stripped):
+        return "Prefix must contain only letters, numbers, and underscores, and start with a letter or underscore"
+    return None
+
+
+@dataclass
+class _Reporter:
+    """Collects errors for one document, turning node paths into file:line:column."""
+
+    doc: Document
+    errors: list[ManifestError]
+
+    def __call__(
+        self,
+        path: NodePath,
+        message: str,
+        *,
+        key: bool = False,
+        hint: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        mark = self.doc.locate(path, key=key)
+        address: str | None = None
+        rest: tuple[str | int, ...] = path
+        if len(path) >= 2 and path[0] == "sources":
+            address, rest = str(path[1]), path[2:]
+        self.errors.append(
+            ManifestError(
+                message,
+                file=mark.file,
+                line=mark.line,
+                column=mark.column,
+                address=address,
+                field=dotted(rest) or None,
+                hint=hint,
+                reference=reference,
+            )
+        )
+
+
+def _location(mark: Mark) -> Location:
+    return Location(file=mark.file, line=mark.line, column=mark.column)
+
+
+# --- pydantic errors → our messages ------------------------------------------------------------------
+
+
+def _report_pydantic(exc: ValidationError, base: NodePath, report: _Reporter, *, document_level: bool) -> None:
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = (*base, *loc)
+        kind = err["type"]
+        value = err.get("input")
+        name = str(loc[-1]) if loc else ""
+        if isinstance(value, Secret):
+            report(
+                path,
+                "secret() is not allowed here: this field is not secret and appears in plans",
+                hint="use env('NAME') for non-secret values",
+                reference="secret-not-allowed",
+            )
+        elif kind == "extra_forbidden":
+            cands: Iterable[str]
+            if document_level:
+                cands = Defaults.model_fields if loc[0] == "defaults" else ManifestDocument.model_fields
+            elif loc[0] == "tables" and len(loc) == 3:
+                cands = TableSettings.model_fields
+            elif loc[0] == "revenue_analytics":
+                cands = RevenueAnalytics.model_fields
+            else:
+                cands = SourceInput.model_fields
+            report(path, f"unknown field '{name}'{did_you_mean(name, cands)}", key=True, reference="unknown-field")
+        elif kind == "missing":
+            report(path[:-1], f"missing required field '{name}'", key=True, reference="missing-field")
+        elif kind == "literal_error" and (name in _CHOICES or name == "version"):
+            if name == "version":
+                report(path, f"unsupported manifest version {value!r}; this reconciler reads version 1")
+            else:
+                choices = _CHOICES[name]
+                shown = value if isinstance(value, str | int | float | bool) or value is None else kind_of(value)
+                report(
+                    path,
+                    f"invalid {name} {shown!r}; expected one of: {', '.join(choices)}"
+                    + (did_you_mean(value, choices) if isinstance(value, str) else ""),
+                    reference="invalid-choice",
+                )
+        elif kind in ("bool_parsing", "bool_type"):
+            report(path, f"expected true or false, got {kind_of(value)}")
+        elif kind == "string_type":
+            report(path, f"expected a string, got {kind_of(value)}")
+        elif kind in ("dict_type", "model_type", "model_attributes_type"):
+            report(path, f"expected a mapping, got {kind_of(value)}")
+        elif kind in ("tuple_type", "list_type"):
+            report(path, f"expected a list of strings, got {kind_of(value)}")
+        elif kind == "string_pattern_mismatch" and name == "sync_time_of_day":
+            report(path, f"invalid sync_time_of_day {value!r}; expected HH:MM:SS (UTC), e.g. '03:30:00'")
+        elif kind == "value_error":
+            report(path, str(err["msg"]).removeprefix("Value error, "))
+        else:
+            report(path, str(err["msg"]))
+
+
+# --- tables --------------------------------------------------------------------------------------------
+
+
+def _check_tables(
+    tables: Mapping[str, TableSettings], st: SourceType | None, config: Mapping[str, Any], base: NodePath,
+    report: _Reporter,
+) -> None:
+    for name, t in tables.items():
+        path = (*base, name)
+        enabled = t.sync is not False
+        if t.sync_type in ("incremental", "append") and enabled:
+            # reference/posthog-api.md §8.3 step 11: incremental/append tables need a cursor field and type.
+            for key in ("incremental_field", "incremental_field_type"):
+                if getattr(t, key) is None:
+                    report(path, f"sync_type '{t.sync_type}' needs {key}", key=True, reference="missing-field")
+        if t.frequency == "1min" and t.sync_type != "cdc":
+            # reference/posthog-api.md §9.3: 1-minute frequency is for CDC schemas only.
+            report((*path, "frequency"), "frequency '1min' is only available with sync_type 'cdc'; the fastest "
+                   "for other sync types is '5min'")
+        if st is None:
+            continue
+        if t.sync_type == "webhook" and not st.supports_webhooks:
+            report((*path, "sync_type"), f"{st.name} does not support webhooks; sync_type 'webhook' is not possible")
+        if t.sync_type == "cdc" and enabled and config.get("cdc_enabled") is not True:
+            # reference/posthog-api.md §8.3 step 11: CDC must be enabled on the source first.
+            report((*path, "sync_type"), "sync_type 'cdc' needs CDC enabled on the source (config.cdc_enabled: true)")
+        if "enabled_columns" in t.given and t.enabled_columns is not None and not st.supports_column_selection:
+            report((*path, "enabled_columns"), f"{st.name} does not support column selection")
+
+
+# --- documents → DesiredState --------------------------------------------------------------------------
+
+
+def build_desired_state(
+    documents: list[Document], catalog: Catalog, options: ValidateOptions | None = None
+) -> tuple[DesiredState | None, list[ManifestError]]:
+    """Validate every document; return the state (None if anything is wrong) and every error found."""
+    options = options or ValidateOptions()
+    errors: list[ManifestError] = []
+    sources: dict[str, DesiredSource] = {}
+    declared: dict[str, Mark] = {}
+    identities: dict[tuple[str, str], tuple[str, Mark]] = {}
+    project: tuple[str, Mark] | None = None
+    uses: list[SecretUse] = []
+    for doc in documents:
+        report = _Reporter(doc, errors)
+        data = doc.data
+        if not isinstance(data, dict):
+            report((), f"a manifest document must be a mapping with 'version: 1' and 'sources', got {kind_of(data)}")
+            continue
+        try:
+            # Top-level `x-…` keys are free-form (a place for YAML anchors), as in docker-compose.
+            head = ManifestDocument.model_validate({k: v for k, v in data.items() if not k.startswith("x-")})
+        except ValidationError as exc:
+            _report_pydantic(exc, (), report, document_level=True)
+            head = None
+        if head is not None and head.project is not None:
+            if project is not None and project[0] != head.project:
+                report(("project",), f"project {head.project!r} conflicts with project {project[0]!r} at {project[1]}")
+            elif project is None:
+                project = (head.project, doc.locate(("project",)))
+        raw_sources = data.get("sources")
+        if raw_sources is None:
+            continue
+        if not isinstance(raw_sources, dict):
+            continue  # reported by ManifestDocument
+        policy = head.defaults.unlisted_tables if head is not None else "report"
+        by_address: dict[str | int, list[tuple[NodePath, Mark]]] = {}
+        for path, mark in doc.marks.items():
+            if len(path) > 2 and path[0] == "sources":
+                by_address.setdefault(path[1], []).append((path, mark))
+        for address, raw in raw_sources.items():
+            base: NodePath = ("sources", address)
+            key_mark = doc.locate(base, key=True)
+            if not _ADDRESS_RE.match(address):
+                report(base, f"invalid source address '{address}': use letters, digits, '_' and '-', starting with "
+                       "a letter or '_' (at most 63 characters)", key=True, reference="bad-address")
+                continue
+            if address in declared:
+                report(base, f"source '{address}' is already declared at {declared[address]}", key=True,
+                       reference="duplicate-address")
+                continue
+            declared[address] = key_mark
+            source = _build_source(doc, report, address, raw, catalog, options, policy, by_address.get(address, []))
+            if source is None:
+                continue
+            sources[address] = source
+            identity = (source.type, source.prefix or "")
+            if identity in identities:
+                other, mark = identities[identity]
+                shown = f"prefix '{source.prefix}'" if source.prefix else "no prefix"
+                report((*base, "prefix") if "prefix" in source.given else base,
+                       f"{source.type} with {shown} is already declared by '{other}' at {mark}",
+                       key="prefix" not in source.given,
+                       hint="PostHog keeps (type, prefix) unique: give each source of a type its own prefix",
+                       reference="duplicate-prefix")
+            else:
+                identities[identity] = (address, key_mark)
+        for ref in doc.secret_refs:
+            if len(ref.path) >= 3 and ref.path[0] == "sources" and ref.path[1] in sources:
+                address = str(ref.path[1])
+                if sources[address].absent:
+                    continue
+                uses.append(SecretUse(name=ref.name, address=address, field=dotted(ref.path[2:]),
+                                      location=_location(ref.mark), available=ref.available))
+    if errors:
+        return None, errors
+    state = DesiredState(
+        sources=sources,
+        project=project[0] if project else None,
+        files=tuple(dict.fromkeys(d.file for d in documents)),
+        secret_uses=tuple(uses),
+    )
+    return state, []
+
+
+def _source_input(raw: dict[str, Any], base: NodePath, report: _Reporter) -> SourceInput | _Partial | None:
+    """Validate a source's keys; on errors, report them and retry without the bad keys/tables so the rest
+    of the source is still checked (every error at once). A partial result is never turned into a source."""
+    try:
+        return SourceInput.model_validate(raw)
+    except ValidationError as exc:
+        _report_pydantic(exc, base, report, document_level=False)
+        cleaned = dict(raw)
+        tables = dict(raw["tables"]) if isinstance(raw.get("tables"), dict) else None
+        for err in exc.errors():
+            loc = err["loc"]
+            if not loc or loc[0] == "type":
+                return None
+            if loc[0] == "tables" and len(loc) >= 2 and tables is not None:
+                tables.pop(str(loc[1]), None)
+            else:
+                cleaned.pop(str(loc[0]), None)
+        if "tables" in cleaned:
+            cleaned["tables"] = tables
+    try:
+        return _Partial(SourceInput.model_validate(cleaned))
+    except ValidationError:
+        return None
+
+
+class _Partial:
+    """A SourceInput rebuilt without its invalid parts: checked further, never used."""
+
+    def __init__(self, spec: SourceInput) -> None:
+        self.spec = spec
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.spec, name)
+
+
+def _build_source(
+    doc: Document,
+    report: _Reporter,
+    address: str,
+    raw: Any,
+    catalog: Catalog,
+    options: ValidateOptions,
+    policy: UnlistedPolicy,
+    marks: list[tuple[NodePath, Mark]],
+) -> DesiredSource | None:
+    base: NodePath = ("sources", address)
+    if not isinstance(raw, dict):
+        report(base, f"a source must be a mapping with at least 'type', got {kind_of(raw)}")
+        return None
+    start = len(report.errors)
+    spec = _source_input(raw, base, report)
+    source_type = raw.get("type")
+    st = catalog.get(source_type) if isinstance(source_type, str) else None
+    if isinstance(source_type, str) and st is None:
+        if source_type in all_source_type_names():
+            report((*base, "type"), f"source type '{source_type}' is not in the catalog in use",
+                   hint="validate with --catalog live to use every type the server offers", reference="unknown-type")
+        else:
+            report((*base, "type"), f"unknown source type '{source_type}'{did_you_mean(source_type, catalog)}",
+                   hint="source types are case-sensitive, as PostHog names them", reference="unknown-type")
+    absent = raw.get("state") == "absent"
+    config: dict[str, Any] = {}
+    raw_config = raw.get("config")
+    if st is not None and ("config" in raw or not absent) and isinstance(raw_config, dict | None):
+        checker = ConfigChecker(st, report, (*base, "config"), options, absent)
+        config = checker.check(raw_config if raw_config is not None else {})
+    if spec is None:
+        return None
+    prefix = spec.prefix
+    if prefix is not None:
+        problem = check_prefix(prefix)
+        if problem is not None:
+            report((*base, "prefix"), f"invalid prefix {prefix!r}: {problem}", reference="bad-prefix")
+    if spec.description is not None:
+        limit = max_user_description_length(address)
+        if len(spec.description) > limit:
+            report((*base, "description"),
+                   f"description is {len(spec.description)} characters; at most {limit} fit beside the ownership "
+                   f"trailer (PostHog's limit is {DESCRIPTION_LIMIT})", reference="description-too-long")
+        if "[managed by reconciler" in spec.description:
+            report((*base, "description"), "description may not contain an ownership trailer; reconciler adds it")
+    if spec.protect and spec.state == "absent":
+        report((*base, "state"), "a protected source cannot be deleted: remove 'protect: true' first, in its own "
+               "change", reference="protected")
+    tables = spec.tables or {}
+    _check_tables(tables, st, config, (*base, "tables"), report)
+    if len(report.errors) > start or not isinstance(spec, SourceInput):
+        return None
+    written = set(spec.given)
+    field_locations = {dotted(path[2:]): _location(mark) for path, mark in marks}
+    return DesiredSource(
+        address=address,
+        type=spec.type,
+        prefix=prefix,
+        description=spec.description,
+        protect=spec.protect,
+        secrets_version=spec.secrets_version,
+        config=config,
+        tables=tables,
+        unlisted_tables=spec.unlisted_tables or policy,
+        revenue_analytics=spec.revenue_analytics,
+        state=spec.state,
+        location=_location(doc.locate(base, key=True)),
+        written=frozenset(written),
+        field_locations=field_locations,
+    )

@@ -1,0 +1,143 @@
+"""load.py: YAML with marks, templates (secret/env, sandbox), environment restrictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.manifest.load import LoadOptions, Mark, collect_files, load_documents
+from reconciler.secret import Secret
+
+CANARY = "canary-7f3e9a-do-not-print"
+
+
+def _load(tmp_path: Path, text: str, **env: str) -> tuple[object, list[str], list[object]]:
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    docs, errors = load_documents([path], LoadOptions(environ=env))
+    return (docs[0] if docs else None), [str(e) for e in errors], (docs[0].secret_refs if docs else [])
+
+
+def test_scalars_and_yaml_1_1_quirks(tmp_path: Path) -> None:
+    doc, errors, _ = _load(tmp_path, "a: yes\nb: 12:30:00\nc: 2026-11-01\nd: 0x1F\ne: ~\nf: '5432'\ng: 1.5\n")
+    assert errors == []
+    assert doc.data == {"a": True, "b": "12:30:00", "c": "2026-11-01", "d": 31, "e": None, "f": "5432", "g": 1.5}
+
+
+def test_marks_for_values_and_keys(tmp_path: Path) -> None:
+    doc, _, _ = _load(tmp_path, "sources:\n  s:\n    type:   Stripe\n    tables: [a, b]\n")
+    f = str(tmp_path / "m.yaml")
+    assert doc.marks[("sources", "s", "type")] == Mark(f, 3, 13)
+    assert doc.key_marks[("sources", "s", "type")] == Mark(f, 3, 5)
+    assert doc.marks[("sources", "s", "tables", 1)] == Mark(f, 4, 17)
+    assert doc.locate(("sources", "s", "nope", "deeper")) == Mark(f, 3, 5)
+
+
+def test_merge_keys_explicit_wins(tmp_path: Path) -> None:
+    doc, errors, _ = _load(tmp_path, "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n")
+    assert errors == [] and doc.data["use"] == {"y": 3, "x": 1}
+
+
+def test_secret_fast_path_and_full_template_agree(tmp_path: Path) -> None:
+    doc, errors, refs = _load(
+        tmp_path,
+        "a: \"{{ secret('PW') }}\"\nb: \"{{secret(\\\"PW\\\") }}\"\nc: \"{{ secret('PW') if true else '' }}\"\n",
+        PW=CANARY,
+    )
+    assert errors == []
+    assert doc.data["a"] == doc.data["b"] == doc.data["c"] == Secret("PW", CANARY)
+    assert [r.name for r in refs] == ["PW", "PW", "PW"] and all(r.available for r in refs)
+    assert CANARY not in repr(doc.data) and CANARY not in str(doc.data)
+
+
+def test_mixed_secret_template_is_one_secret(tmp_path: Path) -> None:
+    doc, errors, refs = _load(tmp_path, "u: \"postgres://{{ env('U') }}:{{ secret('PW') }}@h/db\"\n", U="app", PW="s3")
+    assert errors == []
+    value = doc.data["u"]
+    assert isinstance(value, Secret) and value.name == "PW" and value.reveal() == "postgres://app:s3@h/db"
+    assert [(r.name, r.path) for r in refs] == [("PW", ("u",))]
+
+
+def test_missing_secret_is_lazy(tmp_path: Path) -> None:
+    doc, errors, refs = _load(tmp_path, "a: \"{{ secret('NOT_SET') }}\"\nb: \"x{{ secret('NOT_SET') }}\"\n")
+    assert errors == []
+    assert doc.data["a"] == Secret("NOT_SET", None) and not doc.data["b"].available
+    assert [r.available for r in refs] == [False, False]
+
+
+def test_env_defaults_and_none(tmp_path: Path) -> None:
+    doc, errors, _ = _load(
+        tmp_path,
+        "a: \"{{ env('SET') }}\"\nb: \"{{ env('UNSET', 'dflt') }}\"\nc: \"{{ env('UNSET', none) }}\"\n"
+        "d: \"x-{{ env('UNSET', default=none) }}\"\n",
+        SET="v",
+    )
+    assert errors == [] and doc.data == {"a": "v", "b": "dflt", "c": None, "d": "x-"}
+
+
+def test_allow_env_restricts_env_and_secret(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("a: \"{{ env('APP_HOST') }}\"\nb: \"{{ secret('POSTHOG_PERSONAL_API_KEY') }}\"\n")
+    options = LoadOptions(allow_env=("APP_*",), environ={"APP_HOST": "h", "POSTHOG_PERSONAL_API_KEY": CANARY})
+    docs, errors = load_documents([path], options)
+    assert docs[0].data["a"] == "h"
+    assert [str(e).splitlines()[0] for e in errors] == [
+        f"{path}:2:4: b: secret('POSTHOG_PERSONAL_API_KEY') is not allowed: the variable does not match any "
+        "--allow-env pattern"
+    ]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ env.__self__ }}",
+        "{{ secret.__func__ }}",
+        "{% for x in ().__class__.__base__.__subclasses__() %}{{ x }}{% endfor %}",
+        "{{ 'a' * 10000000 }}",
+        "{{ (10 ** 1000) ** 1000 }}",
+        "{% include 'x' %}",
+        "{{ lipsum() }}",
+    ],
+)
+def test_sandbox_blocks_escapes(tmp_path: Path, template: str) -> None:
+    doc, errors, _ = _load(tmp_path, f"a: \"{template}\"\n", SECRET_THING=CANARY)
+    assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'm.yaml'}:1:4: a: template")
+    assert doc.data["a"] is None
+
+
+def test_secret_value_never_in_template_errors(tmp_path: Path) -> None:
+    _, errors, _ = _load(
+        tmp_path,
+        "a: \"{{ secret('K') ~ 'x' }}\"\nb: \"{{ secret('K').upper() }}\"\nc: \"{% if secret('K') %}y{% endif %}\"\n"
+        "d: \"{{ secret('K') | length }}\"\n",
+        K=CANARY,
+    )
+    assert len(errors) == 4 and all("can only be output as is" in e for e in errors)
+    assert not any(CANARY in e for e in errors)
+
+
+def test_collect_files_sorted_recursive_hidden_skipped(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a.yml", "sub/c.yaml", ".git/x.yaml", "sub/.hidden.yaml", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("version: 1\n")
+    files, errors = collect_files([tmp_path, tmp_path / "b.yaml"])
+    assert errors == []
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["a.yml", "b.yaml", "sub/c.yaml"]
+
+
+def test_several_documents_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("a: 1\n---\n---\nb: 2\n")
+    docs, errors = load_documents([path])
+    assert errors == [] and [(d.index, d.data) for d in docs] == [(0, {"a": 1}), (2, {"b": 2})]
+
+
+def test_nul_cannot_forge_secret_slots(tmp_path: Path) -> None:
+    _, errors, _ = _load(tmp_path, 'a: "\\0S0\\0{{ 1 }}"\nb: "{{ env(\'N\') }}-{{ 2 }}"\n', N="\x00S0\x00")
+    assert [e.split(": ", 2)[2] for e in errors] == [
+        "a template may not contain NUL characters",
+        "environment variable 'N' contains a NUL character",
+    ]
