@@ -1,0 +1,213 @@
+"""Endpoints of the source actions: jobs, reload, refresh_schemas, revenue_analytics_config (item actions),
+and database_schema, source_prefix, wizard (collection actions). Rules: reference/posthog-api.md §8.6–§8.12.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from reconciler.emulator.auth import authorize
+from reconciler.emulator.config_rules import (
+    invalid_config_message,
+    missing_required,
+    normalise_job_inputs,
+    trim_top_level,
+)
+from reconciler.emulator.create_source import DIRECT_TYPES, check_prefix_available
+from reconciler.emulator.problems import ApiProblem
+from reconciler.emulator.request_helpers import get_state, load_source, parse_bool, read_object, render_sources
+from reconciler.emulator.serializers import render_job
+from reconciler.emulator.store import NewSchema
+from reconciler.emulator.upstream_types import DiscoveredTable, UpstreamError
+
+__all__ = [
+    "database_schema",
+    "jobs",
+    "refresh_schemas",
+    "reload",
+    "revenue_analytics_config",
+    "source_prefix",
+    "wizard",
+]
+
+JOBS_CAP = 50  # §8.8
+
+
+def _instant(raw: str | None) -> str | None:
+    """An ISO timestamp filter in the store's format (UTC, microseconds, Z); unparseable → no filter."""
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+async def jobs(request: Request) -> Response:
+    """§8.8: plain array, newest first, at most 50, billable only; `after`/`before`/`schemas` filters."""
+    state = get_state(request)
+    ctx = await authorize(request, state.keys, "read")
+    source = load_source(request, ctx.team_id)
+    q = request.query_params
+    rows = state.store.list_jobs(
+        source.id,
+        after=_instant(q.get("after")),
+        before=_instant(q.get("before")),
+        schema_names=q.getlist("schemas"),
+        limit=JOBS_CAP,
+    )
+    schemas = state.store.schemas_by_id([j.schema_id for j in rows if j.schema_id])
+    return JSONResponse([render_job(j, schemas.get(j.schema_id or "")) for j in rows])
+
+
+async def reload(request: Request) -> Response:
+    """§8.6: start a sync of the enabled schemas; 200 with an empty body; the source reports Running."""
+    state = get_state(request)
+    ctx = await authorize(request, state.keys, "write")
+    source = load_source(request, ctx.team_id)
+    state.store.start_jobs(source.id)
+    return Response(status_code=200)
+
+
+def _discovered_row(table: DiscoveredTable) -> NewSchema:
+    return NewSchema(
+        name=table.name,
+        label=table.label,
+        description=table.description,
+        primary_key_columns=list(table.primary_keys) or None,
+        available_columns=[
+            {"name": c.name, "data_type": c.data_type, "is_nullable": c.nullable} for c in table.columns
+        ],
+        webhook_only=table.webhook_only,
+    )
+
+
+async def refresh_schemas(request: Request) -> Response:
+    """§8.7: re-discover and reconcile rows; never syncs. Errors are `{"message": ...}`."""
+    state = get_state(request)
+    ctx = await authorize(request, state.keys, "write")
+    source = load_source(request, ctx.team_id)
+    if not source.job_inputs:
+        raise ApiProblem.message("Source has no configuration.")
+    upstream = state.upstreams.get(source.source_type)
+    if upstream is None:
+        raise ApiProblem.message("Could not fetch schemas from source.")
+    try:
+        tables = await run_in_threadpool(upstream.discover, source.source_type, source.job_inputs)
+    except UpstreamError as exc:
+        raise ApiProblem.message(exc.message) from None
+    added, deleted = state.store.reconcile_schemas(source.id, ctx.team_id, [_discovered_row(t) for t in tables])
+    return JSONResponse({"added": added, "deleted": deleted, "total_tables_seen": len(tables)})
+
+
+async def revenue_analytics_config(request: Request) -> Response:
+    """§8.12: partial `{enabled?, include_invoiceless_charges?}` → 200 full source object."""
+    state = get_state(request)
+    ctx = await authorize(request, state.keys, "write")
+    source = load_source(request, ctx.team_id)
+    data = await read_object(request)
+    changes: dict[str, bool] = {}
+    if "enabled" in data:
+        changes["revenue_enabled"] = parse_bool(data["enabled"], "enabled")
+    if "include_invoiceless_charges" in data:
+        changes["revenue_include_invoiceless"] = parse_bool(
+            data["include_invoiceless_charges"], "include_invoiceless_charges"
+        )
+    state.store.update_source(source.id, **changes)
+    updated = state.store.get_source(ctx.team_id, source.id)
+    assert updated is not None
+    return JSONResponse(render_sources(state, [updated])[0])
+
+
+def _preview(table: DiscoveredTable, sql_like: bool) -> dict[str, Any]:
+    """One `database_schema` entry (§8.9), in PostHog's key order."""
+    fields = []
+    for f in table.incremental_fields:
+        item: dict[str, Any] = {"label": f.label, "type": f.type, "field": f.field, "field_type": f.field_type}
+        if sql_like:
+            item |= {"nullable": f.nullable, "is_indexed": f.is_indexed}
+        fields.append(item)
+    return {
+        "table": table.name,
+        "label": table.label,
+        "should_sync": False,
+        "should_sync_default": not table.webhook_only,
+        "description": table.description,
+        "rows": None,
+        "incremental_fields": fields,
+        "incremental_available": table.incremental_available,
+        "append_available": table.append_available,
+        "cdc_available": None,
+        "incremental_field": table.incremental_fields[0].field if table.incremental_fields else None,
+        "sync_type": None,
+        "supports_webhooks": table.supports_webhooks,
+        "webhook_only": table.webhook_only,
+        "available_columns": [
+            {"field": c.name, "label": c.name, "type": c.data_type, "nullable": c.nullable} for c in table.columns
+        ],
+        "detected_primary_keys": list(table.primary_keys),
+        "permission_error": None,
+        "rls_warning": None,
+    }
+
+
+async def database_schema(request: Request) -> Response:
+    """§8.9: validate a flat config and preview its tables; persists nothing."""
+    state = get_state(request)
+    await authorize(request, state.keys, "write")
+    data = await read_object(request)
+    source_type = data.get("source_type")
+    if not source_type:
+        raise ApiProblem.message("Missing required parameter: source_type")
+    st = state.catalog.get(source_type) if isinstance(source_type, str) else None
+    upstream = state.upstreams.get(source_type) if isinstance(source_type, str) else None
+    if st is None or upstream is None:
+        raise ApiProblem.server_error()  # §8.9: an unknown type is not caught → 500 [inferred]
+    payload = trim_top_level({k: v for k, v in data.items() if k not in ("source_type", "access_method")})
+    missing = missing_required(st, payload)
+    if missing:
+        raise ApiProblem.message(invalid_config_message(missing))
+    config = normalise_job_inputs(st, payload)
+    try:
+        await run_in_threadpool(upstream.check_credentials, source_type, config)
+    except UpstreamError as exc:
+        raise ApiProblem.message(exc.message or "Invalid credentials") from None
+    try:
+        tables = await run_in_threadpool(upstream.discover, source_type, config)
+    except UpstreamError as exc:
+        raise ApiProblem.message(exc.message) from None
+    sql_like = st.category == "Databases"
+    return JSONResponse([_preview(t, sql_like) for t in tables])
+
+
+async def source_prefix(request: Request) -> Response:
+    """§8.10: uniqueness pre-check only (no character rules); 200 with an empty body when acceptable."""
+    state = get_state(request)
+    ctx = await authorize(request, state.keys, "write")
+    data = await read_object(request)
+    source_type = data.get("source_type")
+    if not isinstance(source_type, str) or not source_type:
+        raise ApiProblem.server_error()  # §8.10: PostHog raises on a missing source_type → 500 [inferred]
+    prefix = data.get("prefix")
+    if data.get("access_method") == "direct":
+        if source_type not in DIRECT_TYPES:
+            raise ApiProblem.message("Direct query mode is currently supported only for Postgres and MySQL sources.")
+        if not (prefix or "").strip():
+            raise ApiProblem.message("Name is required for direct query sources")
+        return Response(status_code=200)
+    check_prefix_available(state, ctx.team_id, source_type, prefix if isinstance(prefix, str) else None)
+    return Response(status_code=200)
+
+
+async def wizard(request: Request) -> Response:
+    """§8.11: every catalogued source's form config, camelCase, keyed by source type."""
+    state = get_state(request)
+    await authorize(request, state.keys, "read")
+    return JSONResponse(state.catalog.wizard())

@@ -1,0 +1,103 @@
+"""The emulator's ASGI app: one visible route table, mounted under both path families, and the error
+rendering. `create_app` is a factory; nothing is module-level state (STYLE.md §9).
+
+Both `/api/projects/{project_id}` and `/api/environments/{project_id}` serve the same routes, each with
+and without a trailing slash (reference/posthog-api.md §1). Unknown paths → 404 "Endpoint not found.".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.emulator import actions_api, sources_api
+from reconciler.emulator.auth import authenticate
+from reconciler.emulator.keys import KeyRing
+from reconciler.emulator.problems import ApiProblem, render_problem
+from reconciler.emulator.request_helpers import EmulatorState
+from reconciler.emulator.store import Store
+from reconciler.emulator.upstreams import UpstreamRegistry
+
+__all__ = ["API_ROUTES", "PATH_FAMILIES", "create_app"]
+
+PATH_FAMILIES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
+
+
+def _route(path: str, endpoint: Callable[..., Any], method: str) -> list[Route]:
+    """The route with and without its trailing slash (§1: the slash is optional everywhere)."""
+    return [Route(path, endpoint, methods=[method]), Route(path + "/", endpoint, methods=[method])]
+
+
+_SOURCES = "/external_data_sources"
+_ITEM = _SOURCES + "/{source_id}"
+
+#: Collection actions come before `{source_id}` so their names are not taken for ids.
+API_ROUTES: list[BaseRoute] = [
+    *_route(_SOURCES, sources_api.list_sources, "GET"),
+    *_route(_SOURCES, sources_api.create, "POST"),
+    *_route(_SOURCES + "/wizard", actions_api.wizard, "GET"),
+    *_route(_SOURCES + "/database_schema", actions_api.database_schema, "POST"),
+    *_route(_SOURCES + "/source_prefix", actions_api.source_prefix, "POST"),
+    *_route(_ITEM, sources_api.retrieve, "GET"),
+    *_route(_ITEM, sources_api.partial_update, "PATCH"),
+    *_route(_ITEM, sources_api.put, "PUT"),
+    *_route(_ITEM, sources_api.destroy, "DELETE"),
+    *_route(_ITEM + "/jobs", actions_api.jobs, "GET"),
+    *_route(_ITEM + "/reload", actions_api.reload, "POST"),
+    *_route(_ITEM + "/refresh_schemas", actions_api.refresh_schemas, "POST"),
+    *_route(_ITEM + "/revenue_analytics_config", actions_api.revenue_analytics_config, "PATCH"),
+]
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route, wrong method) in drf-exceptions-hog shape. DRF authenticates
+    before it answers 405, so a known route with a wrong method still says 401 without a valid key."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        try:
+            await authenticate(request, request.app.state.emulator.keys)
+        except ApiProblem as unauthorized:
+            return render_problem(request, unauthorized)
+        problem = ApiProblem.method_not_allowed(request.method)
+    elif exc.status_code == 404:
+        problem = ApiProblem.endpoint_not_found()
+    else:
+        problem = ApiProblem.drf(exc.status_code, str(exc.detail), code="error", type="invalid_request")
+    return render_problem(request, problem)
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    return render_problem(request, ApiProblem.server_error())
+
+
+def create_app(
+    store: Store,
+    *,
+    keys: KeyRing,
+    upstreams: UpstreamRegistry,
+    catalog: Catalog | None = None,
+    extra_routes: Iterable[BaseRoute] = (),
+    middleware: Sequence[Middleware] = (),
+    options: dict[str, Any] | None = None,
+) -> Starlette:
+    """Build the emulator app. `extra_routes` are mounted at the root before the API (for the `/_emulator/`
+    control API); `middleware` wraps every route (rate limits, faults, stats), so routes stay plain."""
+    state = EmulatorState(
+        store=store, keys=keys, upstreams=upstreams, catalog=catalog or load_catalog(), options=dict(options or {})
+    )
+    routes: list[BaseRoute] = [*extra_routes, *(Mount(prefix, routes=API_ROUTES) for prefix in PATH_FAMILIES)]
+    app = Starlette(
+        routes=routes,
+        middleware=list(middleware),
+        exception_handlers={ApiProblem: render_problem, HTTPException: _http_exception, Exception: _server_error},
+    )
+    app.state.emulator = state
+    return app

@@ -1,0 +1,200 @@
+"""`POST /external_data_sources/`: PostHog's create pipeline, step by step (reference/posthog-api.md §8.3).
+
+Validation order is the contract: serializer fields (DRF family), direct-mode rules, prefix rules, config
+shape, live credential check, discovery, `payload.schemas` checks, then one atomic insert — so a failed
+create never leaves a row. Business-rule failures use the `{"message": ...}` family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from reconciler.catalog import SYNC_TYPES_NEEDING_CURSOR, SourceType, all_source_type_names
+from reconciler.emulator.auth import AuthContext
+from reconciler.emulator.config_rules import (
+    invalid_config_message,
+    missing_required,
+    normalise_job_inputs,
+    prefix_error,
+    trim_top_level,
+)
+from reconciler.emulator.drf_fields import char_field, choice_field, required_field
+from reconciler.emulator.problems import ApiProblem
+from reconciler.emulator.request_helpers import EmulatorState
+from reconciler.emulator.store import NewSchema, PrefixConflict
+from reconciler.emulator.upstream_types import DiscoveredTable, UpstreamError
+
+__all__ = [
+    "ACCESS_METHODS",
+    "CREATED_VIA",
+    "DIRECT_TYPES",
+    "CreateRequest",
+    "check_prefix_available",
+    "create_source",
+    "not_emulated",
+    "parse_create",
+]
+
+ACCESS_METHODS = ("warehouse", "direct")
+CREATED_VIA = ("web", "api", "mcp")
+DIRECT_TYPES = ("Postgres", "MySQL")
+_PREFIX_MESSAGES = {"required": "Source type already exists. Prefix is required", "exists": "Prefix already exists"}
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    source_type: str
+    payload: dict[str, Any]
+    prefix: str | None
+    description: str | None
+    access_method: str
+    created_via: str
+
+
+def parse_create(data: Mapping[str, Any]) -> CreateRequest:
+    """Step 1, the serializer: first failing field wins, in this order."""
+    source_type = choice_field(required_field(data, "source_type"), "source_type", all_source_type_names())
+    payload = required_field(data, "payload")
+    if not isinstance(payload, dict):
+        raise ApiProblem.drf(
+            400,
+            f'Expected a dictionary of items but got type "{type(payload).__name__}".',
+            code="not_a_dict",
+            attr="payload",
+        )
+    prefix = char_field(data.get("prefix"), "prefix", max_length=100)
+    description = char_field(data.get("description"), "description", max_length=400)
+    access_method = choice_field(data.get("access_method", "warehouse"), "access_method", ACCESS_METHODS)
+    created_via = choice_field(data.get("created_via", "api"), "created_via", CREATED_VIA)
+    assert source_type is not None and access_method is not None and created_via is not None
+    return CreateRequest(source_type, payload, prefix, description, access_method, created_via)
+
+
+def check_prefix_available(state: EmulatorState, team_id: int, source_type: str, prefix: str | None) -> None:
+    """Uniqueness per (team, source_type) among live sources (§8.3 step 3, §8.10)."""
+    conflict = state.store.prefix_conflict(team_id, source_type, prefix)
+    if conflict:
+        raise ApiProblem.message(_PREFIX_MESSAGES[conflict])
+
+
+def not_emulated(source_type: str) -> ApiProblem:
+    """A valid PostHog type the bundled catalog does not describe: refused openly, never faked."""
+    return ApiProblem.message(f"Source type '{source_type}' is not supported by the local emulator.")
+
+
+def _check_schemas(
+    items: Any, tables: Mapping[str, DiscoveredTable], job_inputs: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Step 11: `payload.schemas` rules, in PostHog's order."""
+    if not isinstance(items, list) or not items:
+        raise ApiProblem.message("Schemas not given")
+    named = [i if isinstance(i, dict) else {} for i in items]
+    if any(not isinstance(i.get("name"), str) or i["name"] not in tables for i in named):
+        raise ApiProblem.message("Schemas given do not exist in source")
+    cdc = [i["name"] for i in named if i.get("should_sync") and i.get("sync_type") == "cdc"]
+    if cdc and str(job_inputs.get("cdc_enabled")).lower() != "true":
+        raise ApiProblem.message(
+            "CDC must be enabled on the source before selecting it as a sync type. "
+            f"The following schemas requested CDC: {', '.join(cdc)}."
+        )
+    no_pk = [n for n in cdc if not tables[n].primary_keys and not _item(named, n).get("primary_key_columns")]
+    if no_pk:
+        raise ApiProblem.message(
+            f"CDC requires a primary key on each table. The following tables have no primary key: {', '.join(no_pk)}."
+        )
+    for item in named:
+        if item.get("should_sync") and item.get("sync_type") in SYNC_TYPES_NEEDING_CURSOR:
+            if not item.get("incremental_field"):
+                raise ApiProblem.message("Incremental schemas given do not have an incremental field set")
+            if not item.get("incremental_field_type"):
+                raise ApiProblem.message("Incremental schemas given do not have an incremental field type set")
+    return named
+
+
+def _item(items: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any]:
+    return next(i for i in items if i.get("name") == name)
+
+
+def _new_schema(item: Mapping[str, Any], table: DiscoveredTable) -> NewSchema:
+    """Step 12: one row per listed item. `sync_frequency` is not read at create (6-hour default, §8.3);
+    the cursor config is kept for incremental/append; the primary key falls back to discovery's."""
+    sync_type = item.get("sync_type")
+    cursor = sync_type in ("incremental", "append", "webhook")
+    return NewSchema(
+        name=table.name,
+        label=table.label,
+        description=table.description,
+        should_sync=bool(item.get("should_sync", False)),
+        sync_type=sync_type,
+        incremental_field=item.get("incremental_field") if cursor else None,
+        incremental_field_type=item.get("incremental_field_type") if cursor else None,
+        sync_frequency="5min" if sync_type == "cdc" else "6hour",
+        sync_time_of_day=item.get("sync_time_of_day"),
+        primary_key_columns=item.get("primary_key_columns") or (list(table.primary_keys) or None),
+        cdc_table_mode=item.get("cdc_table_mode") or "consolidated",
+        enabled_columns=item.get("enabled_columns"),
+        available_columns=[
+            {"name": c.name, "data_type": c.data_type, "is_nullable": c.nullable} for c in table.columns
+        ],
+        webhook_only=table.webhook_only,
+    )
+
+
+async def create_source(state: EmulatorState, ctx: AuthContext, data: Mapping[str, Any]) -> str:
+    """Run the create pipeline; returns the new source id or raises ApiProblem."""
+    req = parse_create(data)
+    # Step 2: direct query only for Postgres and MySQL.
+    if req.access_method == "direct" and req.source_type not in DIRECT_TYPES:
+        raise ApiProblem.message("Direct query mode is currently supported only for Postgres and MySQL sources.")
+    # Step 3: prefix. Direct: the trimmed prefix is the display name; warehouse: character + uniqueness rules.
+    prefix = req.prefix
+    if req.access_method == "direct":
+        if not prefix:
+            raise ApiProblem.message("Name is required for direct query sources")
+    else:
+        problem = prefix_error(prefix)
+        if problem:
+            raise ApiProblem.drf(400, problem)
+        check_prefix_available(state, ctx.team_id, req.source_type, prefix)
+    # Step 5: top-level strings trimmed. Step 7: required fields (presence only).
+    payload = trim_top_level(req.payload)
+    st: SourceType | None = state.catalog.get(req.source_type)
+    upstream = state.upstreams.get(req.source_type)
+    if st is None or upstream is None:
+        raise not_emulated(req.source_type)
+    missing = missing_required(st, payload)
+    if missing:
+        raise ApiProblem.message(invalid_config_message(missing))
+    job_inputs = normalise_job_inputs(st, payload)
+    # Step 8: live credential check; steps 10–11: discovery and the schemas rules.
+    try:
+        await run_in_threadpool(upstream.check_credentials, req.source_type, job_inputs)
+    except UpstreamError as exc:
+        raise ApiProblem.message(exc.message or "Invalid credentials") from None
+    try:
+        discovered = await run_in_threadpool(upstream.discover, req.source_type, job_inputs)
+    except UpstreamError:
+        raise ApiProblem.server_error() from None  # §8.3 step 10: not caught by PostHog → 500
+    tables = {t.name: t for t in discovered}
+    items = _check_schemas(payload.get("schemas"), tables, job_inputs)
+    try:
+        source = state.store.create_source(
+            team_id=ctx.team_id,
+            source_type=req.source_type,
+            prefix=prefix,
+            description=req.description,
+            access_method=req.access_method,
+            created_via=req.created_via,
+            created_by=ctx.key.email,
+            job_inputs=job_inputs,
+            revenue_enabled=req.source_type == "Stripe",  # §6: enabled by default for Stripe only
+            schemas=[_new_schema(i, tables[i["name"]]) for i in items],
+            check_prefix=req.access_method == "warehouse",
+        )
+    except PrefixConflict as exc:  # lost a race with a concurrent create
+        raise ApiProblem.message(_PREFIX_MESSAGES[exc.kind]) from None
+    return source.id

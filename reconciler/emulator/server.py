@@ -1,0 +1,88 @@
+"""`reconciler serve`: build the store, keys, upstreams and app from options, and run uvicorn.
+
+The only module that binds sockets or prints. Start-up lines go to stdout: the URL (with the real port when
+`--port 0`) and, without `--keys`, the default key `phx_local` (a local-only key, printed by design).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from starlette.applications import Starlette
+
+from reconciler.errors import ConfigError
+
+__all__ = ["ServeOptions", "build_app", "run_server"]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8010
+    db: Path | None = None
+    keys: Path | None = None
+    rate_limit: str | None = None
+    control: bool = False
+    cloud_host_checks: bool = False
+
+
+def build_app(options: ServeOptions) -> Starlette:
+    from reconciler.emulator.app import create_app
+    from reconciler.emulator.keys import load_keyring
+    from reconciler.emulator.store import Store
+    from reconciler.emulator.upstreams import default_upstreams
+
+    if options.rate_limit is not None or options.control:
+        # Part 2 of the emulator (rate limits, /_emulator/ control API) is not built yet: refuse loudly
+        # rather than silently serve without them.
+        raise ConfigError("--rate-limit and --control are not implemented yet in this version of the emulator")
+    keys = load_keyring(options.keys)
+    if options.db is not None and options.db.parent and not options.db.parent.exists():
+        raise ConfigError(f"directory for --db does not exist: {options.db.parent}")
+    store = Store(options.db)
+    return create_app(store, keys=keys, upstreams=default_upstreams(cloud_host_checks=options.cloud_host_checks))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on sockets that say so; without it every
+    # keep-alive response waits ~40 ms (Nagle vs delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(options: ServeOptions, out: TextIO | None = None) -> None:
+    """Serve until interrupted (Ctrl+C / SIGTERM)."""
+    import uvicorn
+
+    out = out or sys.stdout
+    app = build_app(options)
+    sock = _bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"reconciler emulator listening on http://{shown}:{port}", file=out)
+    print(f"storage: {options.db if options.db is not None else 'in memory (lost on exit)'}", file=out)
+    if options.keys is None:
+        print("API key: phx_local (all scopes, team 1)", file=out)
+    else:
+        print(f"API keys: from {options.keys}", file=out)
+    out.flush()
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        app.state.emulator.store.close()
+        sock.close()

@@ -1,0 +1,357 @@
+"""Simulated upstreams for API source types, and the registry mapping source_type → Upstream.
+
+A simulated upstream has a credential rule and a table list taken from reference/posthog-api.md §8.3 step 8
+and §10 (Stripe's 16 tables, `Discount` webhook-only, cursor label created_at/datetime vs field
+created/integer). Postgres and MySQL really connect, through `sql_upstreams.SqlUpstream`, imported lazily
+so the emulator starts without touching a database. Knows nothing of HTTP or storage.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.emulator.upstream_errors import friendly_discovery_error
+from reconciler.emulator.upstream_types import Column, DiscoveredTable, IncrementalField, Upstream, UpstreamError
+
+__all__ = [
+    "CredentialRule",
+    "SimulatedUpstream",
+    "UpstreamRegistry",
+    "default_upstreams",
+    "sample_database_upstream",
+    "simulated_upstreams",
+]
+
+CredentialRule = Callable[[Mapping[str, Any]], None]
+
+
+class SimulatedUpstream:
+    """An upstream that answers from a table list; credentials pass or fail by `rule`.
+
+    `discover` re-checks credentials and fails with the friendly text for an HTTP 401 (§8.7).
+    The table list can be replaced at run time (part 2's control API uses `replace_tables`)."""
+
+    def __init__(self, tables: Iterable[DiscoveredTable], rule: CredentialRule) -> None:
+        self._tables = tuple(tables)
+        self._rule = rule
+        self._lock = threading.Lock()
+
+    @property
+    def tables(self) -> tuple[DiscoveredTable, ...]:
+        with self._lock:
+            return self._tables
+
+    def replace_tables(self, tables: Iterable[DiscoveredTable]) -> None:
+        with self._lock:
+            self._tables = tuple(tables)
+
+    def check_credentials(self, source_type: str, config: Mapping[str, Any]) -> None:
+        self._rule(config)
+
+    def discover(self, source_type: str, config: Mapping[str, Any]) -> list[DiscoveredTable]:
+        try:
+            self._rule(config)
+        except UpstreamError:
+            # Like a real API client's HTTP 401; the message is refresh_schemas' friendly text (§8.7).
+            raise UpstreamError(friendly_discovery_error("HTTPError: 401 Client Error: Unauthorized")) from None
+        return list(self.tables)
+
+
+# ---- credential rules ---------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _has_invalid(values: Any, secret_names: frozenset[str]) -> bool:
+    """The simulation's universal failure: a secret value containing `invalid`."""
+    if isinstance(values, Mapping):
+        return any(
+            (k in secret_names and "invalid" in _text(v).lower()) or _has_invalid(v, secret_names)
+            for k, v in values.items()
+            if isinstance(v, Mapping) or k in secret_names
+        )
+    return False
+
+
+def _mapping(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = config.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _integration_id(value: Any) -> bool:
+    return _text(value).strip().isdigit()
+
+
+_STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_\S")
+
+
+def _stripe_rule(config: Mapping[str, Any]) -> None:
+    auth = _mapping(config, "auth_method")
+    if _text(auth.get("selection")) == "oauth":
+        if not _integration_id(auth.get("stripe_integration_id")):
+            raise UpstreamError("Invalid Stripe credentials")
+        return
+    key = _text(auth.get("stripe_secret_key") or config.get("stripe_secret_key")).strip()
+    if not _STRIPE_KEY.match(key) or "invalid" in key.lower():
+        raise UpstreamError("Invalid Stripe credentials")
+
+
+def _oauth_rule(field: str) -> CredentialRule:
+    def rule(config: Mapping[str, Any]) -> None:
+        if not _integration_id(config.get(field)):
+            raise UpstreamError("Invalid credentials")
+
+    return rule
+
+
+_ZENDESK_SUBDOMAIN = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _zendesk_rule(config: Mapping[str, Any]) -> None:
+    if not _ZENDESK_SUBDOMAIN.match(_text(config.get("subdomain"))):
+        raise UpstreamError("Zendesk subdomain is incorrect")
+    if "invalid" in _text(config.get("api_key")).lower():
+        raise UpstreamError("Invalid credentials")
+
+
+def _snowflake_rule(config: Mapping[str, Any]) -> None:
+    auth = _mapping(config, "auth_type")
+    needed = ("user", "private_key") if _text(auth.get("selection")) == "keypair" else ("user", "password")
+    missing = [n for n in needed if not _text(auth.get(n))]
+    if missing:
+        raise UpstreamError(f"Missing required parameters: {', '.join(missing)}")
+    if _has_invalid(config, frozenset({"password", "private_key", "passphrase"})):
+        raise UpstreamError("Could not connect to Snowflake. Please check all connection details are valid.")
+
+
+def _bigquery_rule(config: Mapping[str, Any]) -> None:
+    key_file = _mapping(config, "key_file")
+    if "invalid" in _text(key_file.get("private_key")).lower():
+        raise UpstreamError("Invalid BigQuery credentials")
+
+
+def _password_rule(config: Mapping[str, Any]) -> None:
+    if _has_invalid(config, frozenset({"password", "private_key", "passphrase"})):
+        raise UpstreamError("Invalid credentials")
+
+
+# ---- table lists --------------------------------------------------------------------------------
+
+_STRIPE_TABLES = (
+    "BalanceTransaction",
+    "Subscription",
+    "Customer",
+    "Product",
+    "Price",
+    "Invoice",
+    "Charge",
+    "Refund",
+    "CreditNote",
+    "InvoiceItem",
+    "Payout",
+    "Dispute",
+    "CustomerBalanceTransaction",
+    "CustomerPaymentMethod",
+    "Coupon",
+    "Discount",
+)
+_STRIPE_WEBHOOK_TABLES = frozenset(
+    {
+        "Subscription",
+        "Customer",
+        "Product",
+        "Price",
+        "Invoice",
+        "Charge",
+        "Refund",
+        "CreditNote",
+        "InvoiceItem",
+        "Payout",
+        "Dispute",
+        "Discount",
+    }
+)
+
+
+def _stripe_table(name: str) -> DiscoveredTable:
+    webhook_only = name == "Discount"  # §10: Discount can only be synced via webhooks
+    columns: tuple[Column, ...] = (
+        Column("id", "string", False),
+        Column("object", "string"),
+        Column("livemode", "boolean"),
+    )
+    if not webhook_only:
+        columns += (Column("created", "integer", False),)
+    return DiscoveredTable(
+        name=name,
+        columns=columns,
+        primary_keys=("id",),
+        # §10: PostHog labels Stripe's cursor created_at/datetime while the field to send is created/integer.
+        incremental_fields=() if webhook_only else (IncrementalField("created_at", "datetime", "created", "integer"),),
+        webhook_only=webhook_only,
+        supports_webhooks=name in _STRIPE_WEBHOOK_TABLES,
+        incremental_available=False,
+        append_available=not webhook_only,
+    )
+
+
+def _plain_table(name: str, cursor: tuple[str, str] | None = None, extra: tuple[Column, ...] = ()) -> DiscoveredTable:
+    columns = (Column("id", "string", False), *extra)
+    fields: tuple[IncrementalField, ...] = ()
+    if cursor is not None:
+        columns += (Column(cursor[0], cursor[1], False),)
+        fields = (IncrementalField(cursor[0], cursor[1], cursor[0], cursor[1]),)
+    return DiscoveredTable(
+        name=name,
+        columns=columns,
+        primary_keys=("id",),
+        incremental_fields=fields,
+        incremental_available=cursor is not None,
+        append_available=cursor is not None,
+    )
+
+
+_HUBSPOT_TABLES = ("contacts", "companies", "deals", "tickets", "quotes", "emails", "meetings")
+_ZENDESK_TABLES = (
+    ("brands", None),
+    ("organizations", None),
+    ("groups", None),
+    ("sla_policies", None),
+    ("users", None),
+    ("ticket_fields", None),
+    ("ticket_events", ("timestamp", "integer")),
+    ("tickets", ("generated_timestamp", "integer")),
+    ("ticket_metric_events", ("time", "datetime")),
+)
+_SALESFORCE_TABLES = (
+    "Account",
+    "Contact",
+    "Lead",
+    "Opportunity",
+    "User",
+    "UserRole",
+    "Campaign",
+    "Product2",
+    "Pricebook2",
+    "PricebookEntry",
+    "Order",
+    "Task",
+    "Event",
+)
+
+
+def _sql_table(name: str, columns: tuple[tuple[str, str, bool], ...], cursors: tuple[str, ...]) -> DiscoveredTable:
+    types = {c[0]: c[1] for c in columns}
+    return DiscoveredTable(
+        name=name,
+        columns=tuple(Column(n, t, nullable) for n, t, nullable in columns),
+        primary_keys=("id",),
+        incremental_fields=tuple(
+            IncrementalField(c, types[c], c, types[c], nullable=c != "id", is_indexed=c == "id") for c in cursors
+        ),
+        incremental_available=bool(cursors),
+        append_available=bool(cursors),
+    )
+
+
+#: A small warehouse-shaped database for simulated SQL-like types (Snowflake, BigQuery, MSSQL; and
+#: Postgres/MySQL in tests that must not need a real server).
+_SAMPLE_DATABASE = (
+    _sql_table(
+        "customers",
+        (
+            ("id", "integer", False),
+            ("email", "string", True),
+            ("created_at", "datetime", True),
+            ("updated_at", "datetime", True),
+        ),
+        ("id", "created_at", "updated_at"),
+    ),
+    _sql_table(
+        "events",
+        (("id", "integer", False), ("event", "string", False), ("timestamp", "datetime", False)),
+        ("id", "timestamp"),
+    ),
+    _sql_table(
+        "orders",
+        (
+            ("id", "integer", False),
+            ("customer_id", "integer", True),
+            ("amount", "numeric", True),
+            ("created_at", "datetime", True),
+        ),
+        ("id", "created_at"),
+    ),
+)
+
+
+def sample_database_upstream() -> SimulatedUpstream:
+    """Simulated SQL-like upstream: tables customers, events, orders; a password containing `invalid` fails."""
+    return SimulatedUpstream(_SAMPLE_DATABASE, _password_rule)
+
+
+def simulated_upstreams() -> dict[str, SimulatedUpstream]:
+    """A fresh simulated upstream per API (and warehouse-like) source type."""
+    return {
+        "Stripe": SimulatedUpstream((_stripe_table(n) for n in _STRIPE_TABLES), _stripe_rule),
+        "Hubspot": SimulatedUpstream((_plain_table(n) for n in _HUBSPOT_TABLES), _oauth_rule("hubspot_integration_id")),
+        "Zendesk": SimulatedUpstream((_plain_table(n, c) for n, c in _ZENDESK_TABLES), _zendesk_rule),
+        "Salesforce": SimulatedUpstream(
+            (_plain_table(n, ("SystemModstamp", "datetime")) for n in _SALESFORCE_TABLES),
+            _oauth_rule("salesforce_integration_id"),
+        ),
+        "Snowflake": SimulatedUpstream(_SAMPLE_DATABASE, _snowflake_rule),
+        "BigQuery": SimulatedUpstream(_SAMPLE_DATABASE, _bigquery_rule),
+        "MSSQL": sample_database_upstream(),
+    }
+
+
+class UpstreamRegistry:
+    """source_type → Upstream. Entries may be factories, resolved once on first use (lazy imports)."""
+
+    def __init__(self, entries: Mapping[str, Upstream | Callable[[], Upstream]]) -> None:
+        self._entries: dict[str, Any] = dict(entries)
+        self._resolved: dict[str, Upstream] = {}
+        self._lock = threading.Lock()
+
+    def get(self, source_type: str) -> Upstream | None:
+        with self._lock:
+            if source_type in self._resolved:
+                return self._resolved[source_type]
+            entry = self._entries.get(source_type)
+            if entry is None:
+                return None
+            upstream: Upstream = entry if hasattr(entry, "check_credentials") else entry()
+            self._resolved[source_type] = upstream
+            return upstream
+
+    def __contains__(self, source_type: object) -> bool:
+        return source_type in self._entries
+
+    def with_overrides(self, overrides: Mapping[str, Upstream | Callable[[], Upstream]]) -> UpstreamRegistry:
+        return UpstreamRegistry({**self._entries, **overrides})
+
+
+def _sql_factory(cloud_host_checks: bool) -> Callable[[], Upstream]:
+    def make() -> Upstream:
+        from reconciler.emulator.sql_upstreams import SqlUpstream  # lazy: needs database drivers
+
+        upstream: Upstream = SqlUpstream(cloud_host_checks=cloud_host_checks)
+        return upstream
+
+    return make
+
+
+def default_upstreams(catalog: Catalog | None = None, *, cloud_host_checks: bool = False) -> UpstreamRegistry:
+    """Simulated API upstreams plus real Postgres/MySQL (one shared SqlUpstream per type, lazily built)."""
+    catalog = catalog or load_catalog()
+    entries: dict[str, Upstream | Callable[[], Upstream]] = dict(simulated_upstreams())
+    for name in ("Postgres", "MySQL"):
+        entries[name] = _sql_factory(cloud_host_checks)
+    return UpstreamRegistry({k: v for k, v in entries.items() if k in catalog})
