@@ -5,12 +5,16 @@
     ├── ConfigError                  host / project / key settings missing or unsafe
     ├── PlanRefused                  protect, --max-deletes, stale saved plan, ...
     └── ApiError                     talking to PostHog failed
-        ├── ApiUnavailable           never completed (network, timeout): retryable
+        ├── ApiUnavailable           never completed (network, timeout): retryable for idempotent calls
+        │   └── RequestNotSent       the connection was never made: nothing reached the server
+        ├── AmbiguousCreate          a create may or may not have happened: re-list, match (type, prefix)
         └── ApiStatusError           the server said no (status, code, detail, attr)
             ├── RateLimited          429, with the seconds to wait
             ├── NotFound             404
             ├── PermissionDenied     401 / 403
-            └── Rejected             400 and other 4xx
+            │   └── PersonalKeyNotAllowed   403: the action refuses personal API keys (bulk_update_schemas)
+            ├── Rejected             400 and other 4xx
+            └── ServerError          5xx
 
 Every error carries a kebab-case `reference` (listed in docs) so users can look it up.
 """
@@ -18,6 +22,7 @@ Every error carries a kebab-case `reference` (listed in docs) so users can look 
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousCreate",
     "ApiError",
     "ApiStatusError",
     "ApiUnavailable",
@@ -25,10 +30,13 @@ __all__ = [
     "ManifestError",
     "NotFound",
     "PermissionDenied",
+    "PersonalKeyNotAllowed",
     "PlanRefused",
     "RateLimited",
     "ReconcilerError",
     "Rejected",
+    "RequestNotSent",
+    "ServerError",
 ]
 
 
@@ -106,6 +114,27 @@ class ApiUnavailable(ApiError):
     reference = "api-unavailable"
 
 
+class RequestNotSent(ApiUnavailable):
+    """The connection could not be made (refused, connect timeout, pool timeout): the server never saw
+    the request, so even a create may be sent again."""
+
+    reference = "api-unreachable"
+
+
+class AmbiguousCreate(ApiError):
+    """A create may or may not have happened (timeout after sending, dropped connection, 5xx).
+
+    Never replayed blindly: re-list and look for (`source_type`, `prefix`) before deciding to create again.
+    """
+
+    reference = "ambiguous-create"
+
+    def __init__(self, message: str, *, source_type: str, prefix: str | None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.source_type = source_type
+        self.prefix = prefix
+
+
 class ApiStatusError(ApiError):
     """The server answered with an error status; fields come from either PostHog error family."""
 
@@ -147,5 +176,17 @@ class PermissionDenied(ApiStatusError):
     reference = "permission-denied"
 
 
+class PersonalKeyNotAllowed(PermissionDenied):
+    """403 "This action does not support personal API key access": callers fall back to another call."""
+
+    reference = "personal-key-not-allowed"
+
+
 class Rejected(ApiStatusError):
     reference = "rejected"
+
+
+class ServerError(ApiStatusError):
+    """5xx: the server failed. Retryable for idempotent calls; ambiguous for a create."""
+
+    reference = "server-error"

@@ -1,0 +1,598 @@
+"""The PostHog API client: every call the planner and applier make, over httpx, returning LiveState models.
+
+Knows HTTP and PostHog's wire format (paths, paging, error bodies, retries, pacing); knows nothing of
+manifests or plans. This is the only module that imports httpx: its exceptions are translated in one
+place (`_translate_transport_errors`) into `ApiUnavailable`/`RequestNotSent`, so nothing above it needs
+httpx. Secret values are revealed only in `_send_once`, where a request body becomes bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from reconciler import __version__
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.errors import (
+    AmbiguousCreate,
+    ApiError,
+    ApiUnavailable,
+    ConfigError,
+    NotFound,
+    RequestNotSent,
+)
+from reconciler.posthog.errors import error_from_response
+from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
+from reconciler.posthog.ratelimit import RateLimiter
+from reconciler.posthog.retry import Outcome, Replay, RetryPolicy, decide
+from reconciler.secret import Secret, SecretUnavailable, reveal_all
+from reconciler.settings import Settings
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "USER_AGENT",
+    "BearerAuth",
+    "PostHogClient",
+    "RequestStats",
+    "build_client",
+    "build_http_client",
+]
+
+log = logging.getLogger("reconciler.posthog")
+_M = TypeVar("_M")
+
+USER_AGENT = f"reconciler/{__version__}"
+#: PostHog's list pagination has no max page size (§5), so one request can bring back hundreds of sources.
+#: 1000 keeps a 300-source project at one list request (the target is ceil(N/100); fewer is better) while
+#: bounding a single response. Lower it (`page_size=`) if a huge project makes the response too slow.
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: Calls where PostHog talks to the upstream before answering (credential check, table discovery, §8.3,
+#: §8.4 step 9, §8.7, §8.9) get a longer read timeout.
+SLOW_READ_TIMEOUT = 120.0
+_MAX_PAGES = 100_000
+_LIST_RESTARTS = 2
+
+
+class BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <key>`, revealed per request; httpx masks the header in every repr."""
+
+    def __init__(self, key: Secret) -> None:
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.key!r})"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.key.reveal()}"
+        yield request
+
+
+@dataclass
+class RequestStats:
+    """Requests sent (every attempt counts), by operation; thread-safe. For reports and benchmarks."""
+
+    by_operation: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, operation: str, *, retry: bool) -> None:
+        with self._lock:
+            self.by_operation[operation] += 1
+            self.retries += int(retry)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_operation.values())
+
+
+@dataclass(frozen=True)
+class _Call:
+    operation: str  # a name for logs and stats: "list_sources", "create_source", ...
+    method: str
+    url: str  # relative to the project (`external_data_sources/`), or absolute (a `next` link)
+    params: Mapping[str, Any] | None = None
+    body: Any = None  # may hold Secret values: revealed only when sent
+    replay: Replay = Replay.ALWAYS
+    slow: bool = False
+    on_ambiguous: Callable[[ApiError], ApiError] | None = None
+    #: A DELETE retried after an ambiguous failure may find the row already gone: that is success.
+    gone_ok_on_retry: bool = False
+
+
+def build_http_client(
+    base_url: str,
+    api_key: Secret | None,
+    *,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An httpx client for one PostHog host: bearer auth, user agent, timeouts, no redirects.
+
+    Redirects are not followed: a redirect to another origin would be a surprise we want to see.
+    """
+    return httpx.Client(
+        base_url=base_url,
+        auth=BearerAuth(api_key) if api_key is not None else None,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        timeout=timeout,
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def build_client(
+    settings: Settings,
+    *,
+    base_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    limiter: RateLimiter | None = None,
+    retry: RetryPolicy | None = None,
+) -> PostHogClient:
+    """The client for `settings`. `base_url` overrides the host (how `--host local` is wired to the
+    embedded emulator once it is running); `transport` is for tests."""
+    url = base_url or settings.base_url
+    if url is None:
+        raise ConfigError(
+            "--host local needs the embedded emulator, which is not running",
+            hint="start it with `reconciler serve` and pass --host http://127.0.0.1:8010",
+        )
+    http = build_http_client(
+        url, settings.api_key, timeout=httpx.Timeout(settings.timeout, connect=10.0), transport=transport
+    )
+    return PostHogClient(
+        http,
+        limiter if limiter is not None else RateLimiter(settings.rate_limit),
+        retry if retry is not None else RetryPolicy(),
+        project=settings.project,
+        api_path=settings.api_path,
+        owns_http=True,
+    )
+
+
+_REDACTED = "(secret)"
+_MIN_REDACT_LENGTH = 4  # shorter values would blank ordinary words
+
+
+def _secret_values(value: Any) -> list[str]:
+    """The values of every available Secret inside a request body (to redact them from replies)."""
+    if isinstance(value, Secret):
+        return [value.reveal()] if value.available else []
+    if isinstance(value, Mapping):
+        return [v for item in value.values() for v in _secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [v for item in value for v in _secret_values(item)]
+    return []
+
+
+def _redact(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            if len(secret) >= _MIN_REDACT_LENGTH:
+                value = value.replace(secret, _REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {k: _redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, secrets) for v in value]
+    return value
+
+
+@contextmanager
+def _translate_transport_errors(method: str, path: str) -> Generator[None, None, None]:
+    """The one place httpx exceptions become reconciler errors. The request (and its body, which may hold
+    secrets) is not chained: only the exception's class and text travel on."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise RequestNotSent(
+            f"{method} {path}: could not connect ({type(exc).__name__}: {exc})",
+            hint="check --host / POSTHOG_HOST and the network",
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ApiUnavailable(
+            f"{method} {path}: request did not complete ({type(exc).__name__}: {str(exc) or 'no detail'})"
+        ) from None
+
+
+class PostHogClient:
+    """Typed calls against one project's external data sources and schemas (reference/posthog-api.md §8, §9).
+
+    Thread-safe: share one instance (and so one limiter) between all workers. `http` carries the base URL,
+    auth and timeouts (see `build_http_client`); any httpx.Client works, including Starlette's TestClient.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        limiter: RateLimiter,
+        retry_policy: RetryPolicy,
+        *,
+        project: str,
+        api_path: str = "projects",
+        catalog: Catalog | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        owns_http: bool = False,
+    ) -> None:
+        if api_path not in ("projects", "environments"):
+            raise ConfigError(f"--api-path must be 'projects' or 'environments', not {api_path!r}")
+        self._http = http
+        self._limiter = limiter
+        self._retry = retry_policy
+        self._catalog = catalog if catalog is not None else load_catalog()
+        self._page_size = page_size
+        self._owns_http = owns_http
+        self.project = project
+        self.api_path = api_path
+        # Both families reach the same viewset; the id is the team/environment id in both (§1).
+        self.base_path = f"/api/{api_path}/{project}/"
+        self.stats = RequestStats()
+
+    def __repr__(self) -> str:
+        return f"PostHogClient({str(self._http.base_url)!r}, {self.base_path!r})"
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> PostHogClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- sources -------------------------------------------------------------------------------------
+
+    def list_sources(self) -> list[LiveSource]:
+        """Every source with its embedded schemas, in one paging pass that follows `next` to the end.
+
+        One request per `page_size` sources (default 1000: PostHog has no max page size, §5). Offset
+        paging can skip or repeat a row when sources are created or deleted mid-listing; repeats are
+        dropped by id, and if the final page's `count` disagrees with what was collected the listing
+        starts over (twice at most) rather than hand the planner a list with a hole in it.
+        """
+        for _ in range(_LIST_RESTARTS + 1):
+            rows, count = self._list_once()
+            if count is None or count == len(rows):
+                return [self._source(row) for row in rows]
+            log.info("source list changed while paging (count %s, got %d); listing again", count, len(rows))
+        raise ApiError(
+            "the source list kept changing while it was being read",
+            hint="someone is creating or deleting sources right now; run again in a moment",
+        )
+
+    def fetch_live_state(self) -> LiveState:
+        """`list_sources()` as a LiveState, for the planner and drift."""
+        return LiveState(sources=tuple(self.list_sources()))
+
+    def find_source(self, source_type: str, prefix: str | None) -> LiveSource | None:
+        """Re-list and match (type, prefix): what an executor does after `AmbiguousCreate`."""
+        return self.fetch_live_state().find(source_type, prefix)
+
+    def get_source(self, source_id: str) -> LiveSource:
+        return self._source(self._json(_Call("get_source", "GET", f"external_data_sources/{source_id}/")))
+
+    def create_source(
+        self,
+        source_type: str,
+        payload: Mapping[str, Any],
+        *,
+        prefix: str | None = None,
+        description: str | None = None,
+        access_method: str | None = None,
+    ) -> str:
+        """POST a new source; returns its id (the 201 body is only `{"id"}`, §8.3).
+
+        `payload` holds the config fields plus `schemas`. Never replayed once the request may have reached
+        the server: a timeout, dropped connection or 5xx raises `AmbiguousCreate` instead.
+        """
+        body: dict[str, Any] = {"source_type": source_type, "payload": dict(payload)}
+        if prefix is not None:
+            body["prefix"] = prefix
+        if description is not None:
+            body["description"] = description
+        if access_method is not None:
+            body["access_method"] = access_method
+
+        def ambiguous(error: ApiError) -> ApiError:
+            return AmbiguousCreate(
+                f"creating {source_type} source with prefix {prefix!r} may or may not have succeeded ({error})",
+                source_type=source_type,
+                prefix=prefix,
+                hint="re-list the sources and look for this (type, prefix) before creating it again",
+            )
+
+        call = _Call(
+            "create_source", "POST", "external_data_sources/", body=body,
+            replay=Replay.IF_NOT_SENT, slow=True, on_ambiguous=ambiguous,
+        )  # fmt: skip
+        data = self._json(call)
+        if not isinstance(data, Mapping) or "id" not in data:
+            raise ApiError(f"create_source: expected {{'id': ...}}, got {type(data).__name__}")
+        return str(data["id"])
+
+    def patch_source(self, source_id: str, changes: Mapping[str, Any]) -> LiveSource:
+        """PATCH `description`, `job_inputs` (shallow-merged by PostHog, secrets kept when omitted, §8.4)…
+
+        Returns the full source object PostHog answers with (typed values; normalised like a GET).
+        """
+        call = _Call(
+            "patch_source", "PATCH", f"external_data_sources/{source_id}/", body=dict(changes),
+            slow="job_inputs" in changes,  # sending job_inputs makes PostHog re-probe the upstream (§8.4 step 9)
+        )  # fmt: skip
+        return self._source(self._json(call))
+
+    def delete_source(self, source_id: str) -> None:
+        """Soft delete (204, §8.5). A retry that finds the source already gone counts as done."""
+        self._request(_Call("delete_source", "DELETE", f"external_data_sources/{source_id}/", gone_ok_on_retry=True))
+
+    def reload_source(self, source_id: str) -> None:
+        """Trigger a sync now (§8.6). Not replayed once it may have arrived: each call starts a sync."""
+        self._request(
+            _Call("reload_source", "POST", f"external_data_sources/{source_id}/reload/", replay=Replay.IF_NOT_SENT)
+        )
+
+    def refresh_schemas(self, source_id: str) -> RefreshResult:
+        """Re-discover upstream tables; new ones get schema rows with `should_sync=false` (§8.7). Idempotent."""
+        call = _Call("refresh_schemas", "POST", f"external_data_sources/{source_id}/refresh_schemas/", slow=True)
+        return self._model(RefreshResult.model_validate, self._json(call))
+
+    def patch_revenue_config(
+        self,
+        source_id: str,
+        *,
+        enabled: bool | None = None,
+        include_invoiceless_charges: bool | None = None,
+    ) -> LiveSource:
+        """Partial revenue-analytics config (§8.12); only the keys given are sent. Returns the source."""
+        body = {
+            k: v for k, v in (("enabled", enabled), ("include_invoiceless_charges", include_invoiceless_charges))
+            if v is not None
+        }  # fmt: skip
+        call = _Call(
+            "patch_revenue_config", "PATCH", f"external_data_sources/{source_id}/revenue_analytics_config/", body=body
+        )
+        return self._source(self._json(call))
+
+    def jobs(
+        self,
+        source_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        schemas: Iterable[str] = (),
+    ) -> list[LiveJob]:
+        """Recent sync jobs, newest first, at most 50 (§8.8; not paginated)."""
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        if before is not None:
+            params["before"] = before
+        names = list(schemas)
+        if names:
+            params["schemas"] = names
+        data = self._json(_Call("jobs", "GET", f"external_data_sources/{source_id}/jobs/", params=params or None))
+        return [self._model(LiveJob.from_wire, row) for row in self._list_body(data, "jobs")]
+
+    def wizard(self) -> dict[str, Any]:
+        """Every source type's form definition (§8.11); `Catalog.from_wizard` turns it into a catalog."""
+        data = self._json(_Call("wizard", "GET", "external_data_sources/wizard/"))
+        if not isinstance(data, dict):
+            raise ApiError(f"wizard: expected an object, got {type(data).__name__}")
+        return data
+
+    # ---- checks that persist nothing ----------------------------------------------------------------
+
+    def database_schema(
+        self, source_type: str, config: Mapping[str, Any], *, access_method: str | None = None
+    ) -> list[PreflightTable]:
+        """Check credentials and list the upstream's tables without creating anything (§8.9).
+
+        The body is flat: `source_type` beside the config fields, no `schemas`. PostHog answers 400
+        `{"message": ...}` on bad credentials: that arrives here as `Rejected` with the server's text.
+        """
+        body: dict[str, Any] = {**config, "source_type": source_type}
+        body.pop("schemas", None)
+        if access_method is not None:
+            body["access_method"] = access_method
+        call = _Call("database_schema", "POST", "external_data_sources/database_schema/", body=body, slow=True)
+        data = self._json(call)
+        return [self._model(PreflightTable.from_wire, row) for row in self._list_body(data, "database_schema")]
+
+    def source_prefix(self, source_type: str, prefix: str | None, *, access_method: str | None = None) -> None:
+        """Ask whether (type, prefix) is free (§8.10). Returns when it is; `Rejected` with PostHog's message
+        ("Prefix already exists", "Source type already exists. Prefix is required") when not. It does not
+        apply the prefix character rules."""
+        body: dict[str, Any] = {"source_type": source_type}
+        if prefix is not None:  # absent and null are both "no prefix" to this check (§8.10)
+            body["prefix"] = prefix
+        if access_method is not None:
+            body["access_method"] = access_method
+        self._request(_Call("source_prefix", "POST", "external_data_sources/source_prefix/", body=body))
+
+    # ---- schemas -------------------------------------------------------------------------------------
+
+    def patch_schema(self, schema_id: str, changes: Mapping[str, Any]) -> LiveSchema:
+        """PATCH one table's settings (§9.3); returns the schema object."""
+        call = _Call("patch_schema", "PATCH", f"external_data_schemas/{schema_id}/", body=dict(changes))
+        return self._model(LiveSchema.from_wire, self._json(call))
+
+    def bulk_update_schemas(self, source_id: str, updates: Sequence[Mapping[str, Any]]) -> list[LiveSchema]:
+        """PATCH many schemas of one source in one transaction (§8.13); each item carries its `id`.
+
+        Raises `PersonalKeyNotAllowed` where PostHog refuses this action to personal API keys (§2: at the
+        reference commit it is mapped to no scope); callers then fall back to `patch_schema` per table.
+        """
+        if not updates:
+            return []
+        call = _Call(
+            "bulk_update_schemas", "PATCH", f"external_data_sources/{source_id}/bulk_update_schemas/",
+            body={"schemas": [dict(u) for u in updates]},
+        )  # fmt: skip
+        data = self._json(call)
+        return [self._model(LiveSchema.from_wire, row) for row in self._list_body(data, "bulk_update_schemas")]
+
+    # ---- plumbing --------------------------------------------------------------------------------------
+
+    def _list_once(self) -> tuple[list[Mapping[str, Any]], int | None]:
+        rows: dict[str, Mapping[str, Any]] = {}
+        count: int | None = None
+        url: str | None = "external_data_sources/"
+        params: dict[str, Any] | None = {"limit": self._page_size}
+        seen_urls: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            if url is None:
+                return list(rows.values()), count
+            page = self._json(_Call("list_sources", "GET", url, params=params))
+            if not isinstance(page, Mapping) or not isinstance(page.get("results"), list):
+                raise ApiError("list_sources: expected a paginated object with 'results' (§5)")
+            for row in page["results"]:
+                if isinstance(row, Mapping) and "id" in row:
+                    rows.setdefault(str(row["id"]), row)
+            count = page["count"] if isinstance(page.get("count"), int) else None
+            url, params = self._next_url(page.get("next")), None
+            if url is not None:
+                if url in seen_urls:
+                    raise ApiError(f"list_sources: the server's `next` link loops back to {url}")
+                seen_urls.add(url)
+        raise ApiError("list_sources: too many pages")
+
+    def _next_url(self, link: Any) -> str | None:
+        """Our own origin with the `next` link's path and query (§5: next links are absolute).
+
+        The key is never sent to another origin, and a proxy that reports an internal host or `http`
+        scheme in the link does not matter.
+        """
+        if not link:
+            return None
+        target = httpx.URL(str(link))
+        return str(self._http.base_url.copy_with(raw_path=target.raw_path))
+
+    def _url(self, call: _Call) -> str:
+        return call.url if "://" in call.url else self.base_path + call.url
+
+    def _send_once(self, call: _Call) -> httpx.Response:
+        url = self._url(call)
+        path = httpx.URL(url).path
+        try:
+            body = reveal_all(call.body) if call.body is not None else None  # the one place secrets are revealed
+        except SecretUnavailable as exc:
+            raise ConfigError(
+                f"{call.operation}: {exc}", hint=f"set {exc.name} in the environment", reference="secret-missing"
+            ) from None
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if call.slow:
+            timeout = httpx.Timeout(SLOW_READ_TIMEOUT, connect=10.0)
+        with _translate_transport_errors(call.method, path):
+            return self._http.request(
+                call.method, url, params=dict(call.params) if call.params else None, json=body, timeout=timeout
+            )
+
+    def _request(self, call: _Call) -> httpx.Response | None:
+        """Send with pacing and retries. None only for a DELETE that a retry found already done."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self._limiter.acquire()
+            self.stats.record(call.operation, retry=attempt > 1)
+            started = time.monotonic()
+            try:
+                response = self._send_once(call)
+                elapsed = (time.monotonic() - started) * 1000
+                log.debug(
+                    "%s %s -> %d (%.0f ms, attempt %d)",
+                    call.method,
+                    response.url.path,
+                    response.status_code,
+                    elapsed,
+                    attempt,
+                )
+                if response.is_success:
+                    return response
+                raise self._error(response, call)
+            except ApiError as error:
+                if isinstance(error, NotFound) and call.gone_ok_on_retry and attempt > 1:
+                    return None
+                decision = decide(error, replay=call.replay, attempt=attempt, policy=self._retry)
+                if decision.outcome is Outcome.RETRY:
+                    log.info(
+                        "%s: %s; retrying in %.1fs (attempt %d of %d)",
+                        call.operation,
+                        error.message,
+                        decision.wait,
+                        attempt + 1,
+                        self._retry.max_attempts,
+                    )
+                    if decision.server_pause:
+                        self._limiter.pause(decision.wait)  # the next acquire() waits, for every worker
+                    else:
+                        self._retry.sleep(decision.wait)
+                    continue
+                if decision.outcome is Outcome.AMBIGUOUS and call.on_ambiguous is not None:
+                    raise call.on_ambiguous(error) from None
+                raise
+
+    def _error(self, response: httpx.Response, call: _Call) -> ApiError:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        # A server or proxy that echoes what we sent (a password in a connection error, the Authorization
+        # header in a debug page) must not carry it into our messages: blank every value we revealed.
+        secrets = [*_secret_values(call.body), *self._key_values()]
+        return error_from_response(
+            response.status_code,
+            _redact(body, secrets) if secrets else body,
+            headers=response.headers,
+            method=response.request.method,
+            path=response.request.url.path,
+            reason=response.reason_phrase,
+        )
+
+    def _key_values(self) -> list[str]:
+        auth = self._http.auth
+        key = auth.key if isinstance(auth, BearerAuth) else None
+        return [key.reveal()] if key is not None and key.available else []
+
+    def _json(self, call: _Call) -> Any:
+        response = self._request(call)
+        if response is None or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                f"{call.method} {response.url.path}: the server answered {response.status_code} with a body that "
+                "is not JSON",
+                hint="is --host pointing at PostHog?",
+            ) from None
+
+    @staticmethod
+    def _list_body(data: Any, operation: str) -> list[Mapping[str, Any]]:
+        if not isinstance(data, list):
+            raise ApiError(f"{operation}: expected a JSON array, got {type(data).__name__}")
+        return [row for row in data if isinstance(row, Mapping)]
+
+    @staticmethod
+    def _model(factory: Callable[[Any], _M], data: Any) -> _M:
+        """Build a model from response data; a shape we do not understand is an ApiError, not a crash.
+        The message names fields and problems only, never the values (pydantic's default text shows them)."""
+        try:
+            return factory(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            raise ApiError(f"unexpected response shape from PostHog: {problems}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ApiError(f"unexpected response shape from PostHog: {type(exc).__name__} {exc}") from None
+
+    def _source(self, data: Any) -> LiveSource:
+        return self._model(lambda d: LiveSource.from_wire(d, self._catalog), data)

@@ -1,0 +1,132 @@
+"""One client-side rate limiter for several windows, shared by every worker thread of a run.
+
+It paces requests (blocks the caller) so the server never has to answer 429. Pure timing logic: it knows
+nothing of HTTP; the clock and sleep are injectable so tests run on a fake clock.
+
+PostHog throttles personal-API-key traffic at 480/minute and 4800/hour per key (reference/posthog-api.md §4)
+with DRF's `SimpleRateThrottle`: a sliding log of request times per window. We keep the same log, so a
+request we let through is one the server would let through too, padded by `margin` seconds because the
+server stamps a request when it arrives, not when we sent it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from reconciler.errors import ConfigError
+
+__all__ = ["DEFAULT_RATE_LIMIT", "RateLimiter", "Window", "parse_rate_limit"]
+
+#: PostHog Cloud's personal-API-key throttles (reference/posthog-api.md §4).
+DEFAULT_RATE_LIMIT = "480/minute,4800/hour"
+
+_UNITS = {
+    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+}  # fmt: skip
+_PART = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most `limit` requests in any `seconds`-long interval."""
+
+    limit: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.seconds:g}s"
+
+
+def parse_rate_limit(spec: str) -> tuple[Window, ...]:
+    """`"480/minute,4800/hour"` → windows; `"off"` (or `"none"`, `""`) → no limit.
+
+    A unit may carry a count (`"10/5s"`: 10 requests per 5 seconds). Raises ConfigError on anything else.
+    """
+    text = spec.strip().lower()
+    if text in ("", "off", "none", "0"):
+        return ()
+    windows = []
+    for part in text.split(","):
+        match = _PART.match(part)
+        if match is None or match.group(3) not in _UNITS:
+            raise ConfigError(
+                f"invalid rate limit {spec!r}",
+                hint="write it as N/unit[,N/unit], e.g. '480/minute,4800/hour' (units: second, minute, hour, day)",
+                reference="bad-rate-limit",
+            )
+        limit = int(match.group(1))
+        seconds = float(match.group(2) or 1) * _UNITS[match.group(3)]
+        if limit <= 0 or seconds <= 0:
+            raise ConfigError(
+                f"invalid rate limit {spec!r}: counts and periods must be positive", reference="bad-rate-limit"
+            )
+        windows.append(Window(limit, seconds))
+    return tuple(windows)
+
+
+class RateLimiter:
+    """Thread-safe sliding-log limiter over several windows; `acquire()` blocks until a request may go.
+
+    Also honours a server-imposed pause (`pause(seconds)` after a 429): the bucket is per key, so every
+    worker waits, not just the one that was throttled.
+    """
+
+    def __init__(
+        self,
+        windows: Sequence[Window] | str = DEFAULT_RATE_LIMIT,
+        *,
+        margin: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.windows: tuple[Window, ...] = parse_rate_limit(windows) if isinstance(windows, str) else tuple(windows)
+        self._margin = margin
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._logs: list[deque[float]] = [deque() for _ in self.windows]
+        self._paused_until = float("-inf")
+        self.total_wait = 0.0  # seconds spent blocked, summed over every caller (for reports/benchmarks)
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({', '.join(map(str, self.windows)) or 'off'})"
+
+    def acquire(self) -> float:
+        """Block until one more request fits in every window, record it, and return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    for log in self._logs:
+                        log.append(now)
+                    self.total_wait += waited
+                    return waited
+            # Sleep outside the lock so other workers can compute their own waits meanwhile.
+            self._sleep(wait)
+            waited += wait
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller back for `seconds` from now (the server told us when it will accept again)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _wait_needed(self, now: float) -> float:
+        wait = self._paused_until - now
+        for window, log in zip(self.windows, self._logs, strict=True):
+            span = window.seconds + self._margin
+            while log and log[0] <= now - span:
+                log.popleft()
+            if len(log) >= window.limit:
+                # The request may go when the oldest of the last `limit` requests leaves the window.
+                wait = max(wait, log[len(log) - window.limit] + span - now)
+        return wait

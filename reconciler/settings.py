@@ -1,0 +1,209 @@
+"""Connection settings: host, project and API key from flags, the environment and the manifest.
+
+Pure: the caller passes the environment mapping in (the CLI hands over `os.environ`), so this module reads
+nothing itself. Rules (DESIGN.md "Connection settings"): the key comes only from POSTHOG_PERSONAL_API_KEY,
+never a flag; with no host configured we stop with a clear message and never silently target a fake;
+plain http:// is refused for non-loopback hosts (the key would travel in clear); `--host local` names
+the embedded emulator (started elsewhere; see `Settings.is_local`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError
+from reconciler.posthog.ratelimit import DEFAULT_RATE_LIMIT, parse_rate_limit
+from reconciler.secret import Secret
+
+__all__ = [
+    "API_PATHS",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_TIMEOUT",
+    "HOST_ENV",
+    "KEY_ENV",
+    "LOCAL_DEFAULT_KEY",
+    "LOCAL_DEFAULT_PROJECT",
+    "LOCAL_HOST",
+    "PROJECT_ENV",
+    "RATE_LIMIT_ENV",
+    "Settings",
+    "is_loopback",
+    "normalise_host",
+    "resolve_settings",
+]
+
+HOST_ENV = "POSTHOG_HOST"
+PROJECT_ENV = "POSTHOG_PROJECT_ID"
+KEY_ENV = "POSTHOG_PERSONAL_API_KEY"
+RATE_LIMIT_ENV = "RECONCILER_RATE_LIMIT"
+LOCAL_HOST = "local"
+#: What `reconciler serve` accepts out of the box (see its --keys help): used for `--host local` only.
+LOCAL_DEFAULT_KEY = "phx_local"
+LOCAL_DEFAULT_PROJECT = "1"
+API_PATHS = ("projects", "environments")
+DEFAULT_TIMEOUT = 30.0
+_PROJECT = re.compile(r"^(\d+|@current)$")  # a team id, or PostHog's `@current` alias (§1)
+_NO_HOST_HINT = (
+    f"pass --host https://us.posthog.com (or eu / your self-hosted URL), or set {HOST_ENV}; "
+    "use --host local to try the embedded emulator"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and as whom to talk to PostHog. Frozen; the key is a `Secret`, so repr never shows it."""
+
+    host: str  # "https://us.posthog.com" (no trailing slash), or "local"
+    project: str
+    api_key: Secret | None
+    api_path: str = "projects"
+    rate_limit: str = DEFAULT_RATE_LIMIT
+    timeout: float = DEFAULT_TIMEOUT
+    project_origin: str = "--project"  # which setting supplied the project, for messages
+
+    @property
+    def is_local(self) -> bool:
+        """`--host local`: the embedded emulator, which the CLI starts and then passes as `base_url`."""
+        return self.host == LOCAL_HOST
+
+    @property
+    def base_url(self) -> str | None:
+        """The URL to send requests to; None for `--host local` until the emulator's address is known."""
+        return None if self.is_local else self.host
+
+
+def is_loopback(hostname: str) -> bool:
+    """localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1 — by name only; no DNS lookup."""
+    name = hostname.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_host(raw: str) -> str:
+    """Validate a host setting and return it as `scheme://host[:port][/path]`, or "local".
+
+    A bare name gets `https://`. Refused: other schemes, credentials or a query in the URL (the host is
+    printed in plans), and plain http:// to anything but loopback.
+    """
+    text = raw.strip()
+    if text == LOCAL_HOST:
+        return LOCAL_HOST
+    if not text:
+        raise ConfigError("no PostHog host configured", hint=_NO_HOST_HINT, reference="no-host")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            f"host {raw!r}: only https:// (or http:// to this machine) is supported", reference="bad-host"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "the host URL must not contain credentials",
+            hint=f"put the API key in {KEY_ENV}",
+            reference="bad-host",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"host {raw!r} must not contain a query or fragment", reference="bad-host")
+    if not parts.hostname:
+        raise ConfigError(f"host {raw!r} has no host name", reference="bad-host")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"host {raw!r} has an invalid port", reference="bad-host") from None
+    if scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted",
+            hint="use https://; http:// is only accepted for localhost / 127.0.0.1 / ::1",
+            reference="insecure-host",
+        )
+    return f"{scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def _project(value: object, origin: str) -> str:
+    text = str(value).strip()
+    if not _PROJECT.match(text):
+        raise ConfigError(
+            f"project {text!r} (from {origin}) is not a PostHog project id",
+            hint="use the numeric id from your project's URL, e.g. https://us.posthog.com/project/12345",
+            reference="bad-project",
+        )
+    return text
+
+
+def resolve_settings(
+    env: Mapping[str, str],
+    *,
+    host: str | None = None,
+    project: str | None = None,
+    manifest_project: str | int | None = None,
+    api_path: str | None = None,
+    rate_limit: str | None = None,
+    timeout: float | None = None,
+    require_key: bool = True,
+) -> Settings:
+    """Settings from flags (keyword arguments), then `env`, then the manifest's `project:`.
+
+    Precedence: `--host` > POSTHOG_HOST; `--project` > POSTHOG_PROJECT_ID > manifest; the key only from
+    POSTHOG_PERSONAL_API_KEY. `--host local` needs no key or project (the emulator's defaults apply).
+    """
+    raw_host = host if host is not None else env.get(HOST_ENV)
+    if raw_host is None or not raw_host.strip():
+        raise ConfigError("no PostHog host configured", hint=_NO_HOST_HINT, reference="no-host")
+    resolved_host = normalise_host(raw_host)
+    local = resolved_host == LOCAL_HOST
+
+    path = api_path or "projects"
+    if path not in API_PATHS:
+        raise ConfigError(f"--api-path must be one of {', '.join(API_PATHS)}, not {path!r}", reference="bad-config")
+
+    if project is not None and str(project).strip():
+        resolved_project, origin = _project(project, "--project"), "--project"
+    elif env.get(PROJECT_ENV, "").strip():
+        resolved_project, origin = _project(env[PROJECT_ENV], PROJECT_ENV), PROJECT_ENV
+    elif manifest_project is not None and str(manifest_project).strip():
+        resolved_project, origin = _project(manifest_project, "the manifest's project:"), "manifest"
+    elif local:
+        resolved_project, origin = LOCAL_DEFAULT_PROJECT, "--host local default"
+    else:
+        raise ConfigError(
+            "no PostHog project configured",
+            hint=f"pass --project ID, set {PROJECT_ENV}, or add `project:` to the manifest",
+            reference="no-project",
+        )
+
+    key_value = env.get(KEY_ENV, "").strip()
+    if key_value:
+        key: Secret | None = Secret(KEY_ENV, key_value)
+    elif local:
+        key = Secret(KEY_ENV, LOCAL_DEFAULT_KEY)
+    elif require_key:
+        raise ConfigError(
+            f"{KEY_ENV} is not set",
+            hint="create a personal API key with the external_data_source scopes in PostHog (Settings → "
+            "Personal API keys) and export it; it is never accepted as a flag",
+            reference="no-api-key",
+        )
+    else:
+        key = None
+
+    spec = rate_limit if rate_limit is not None else env.get(RATE_LIMIT_ENV) or DEFAULT_RATE_LIMIT
+    parse_rate_limit(spec)  # a typo fails now, before any request
+    return Settings(
+        host=resolved_host,
+        project=resolved_project,
+        api_key=key,
+        api_path=path,
+        rate_limit=spec,
+        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        project_origin=origin,
+    )

@@ -1,0 +1,182 @@
+"""PostHogClient through real HTTP against the emulator (uvicorn on loopback, tests/conftest.py), including
+once against a real PostgreSQL upstream. The client and the emulator share only catalog data, so
+agreement here is evidence, not an echo."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from reconciler.emulator.upstreams import default_upstreams
+from reconciler.errors import NotFound, PermissionDenied, Rejected
+from reconciler.posthog.client import PostHogClient, build_http_client
+from reconciler.posthog.ratelimit import RateLimiter
+from reconciler.posthog.retry import RetryPolicy
+from reconciler.secret import Secret
+
+PASSWORD = "pg-CANARY-7731"  # must never come back from the API nor show in any model
+
+
+def connect(
+    base_url: str, team: int, *, key: str = "phx_test", family: str = "projects", page_size: int = 1000
+) -> PostHogClient:
+    http = build_http_client(base_url, Secret("POSTHOG_PERSONAL_API_KEY", key), timeout=10.0)
+    return PostHogClient(http, RateLimiter("off"), RetryPolicy(max_attempts=2, backoff_base=0.01),
+                         project=str(team), api_path=family, page_size=page_size, owns_http=True)  # fmt: skip
+
+
+@pytest.fixture
+def client(emulator, team: int) -> Iterator[PostHogClient]:  # type: ignore[no-untyped-def]
+    with connect(emulator.base_url, team) as c:
+        yield c
+
+
+def postgres_payload(prefix_table: str = "customers") -> dict[str, object]:
+    return {
+        "host": "db.example.com",
+        "port": 5432,
+        "database": "app",
+        "user": "reader",
+        "password": Secret("PG_PASSWORD", PASSWORD),
+        "schema": "public",
+        "schemas": [{"name": prefix_table, "should_sync": True, "sync_type": "full_refresh"}],
+    }
+
+
+def test_create_list_patch_delete_round_trip(client: PostHogClient) -> None:
+    assert client.fetch_live_state().sources == ()
+    client.source_prefix("Postgres", "app")
+    source_id = client.create_source("Postgres", postgres_payload(), prefix="app", description="App DB")
+
+    (live,) = client.fetch_live_state()
+    assert (live.id, live.source_type, live.prefix, live.description) == (source_id, "Postgres", "app", "App DB")
+    assert live.config["port"] == 5432  # stored as "5432" (§6), typed again by the catalog
+    assert live.config["host"] == "db.example.com" and "password" not in live.config
+    assert [s.name for s in live.schemas] == ["customers"]
+    assert live.schemas[0].should_sync is True and live.schemas[0].sync_type == "full_refresh"
+    assert PASSWORD not in live.model_dump_json() and PASSWORD not in repr(live.raw)
+
+    # The PATCH response (typed values) and a later GET (strings) normalise to the same fingerprint.
+    patched = client.patch_source(source_id, {"description": "App DB (primary)"})
+    fetched = client.get_source(source_id)
+    assert patched.description == fetched.description == "App DB (primary)"
+    assert patched.fingerprint() == fetched.fingerprint() != live.fingerprint()
+
+    client.delete_source(source_id)
+    with pytest.raises(NotFound):
+        client.get_source(source_id)
+    with pytest.raises(NotFound):
+        client.delete_source(source_id)
+    assert client.list_sources() == []
+    client.source_prefix("Postgres", "app")  # the prefix is free again (§8.5)
+
+
+def test_patching_job_inputs_sends_secrets_and_keeps_them_hidden(client: PostHogClient) -> None:
+    source_id = client.create_source("Postgres", postgres_payload(), prefix="pg")
+    updated = client.patch_source(source_id, {"job_inputs": {"port": 6543, "password": Secret("PG", PASSWORD)}})
+    assert updated.config["port"] == 6543 and "password" not in updated.config
+    assert client.get_source(source_id).config["port"] == 6543
+
+
+def test_paging_over_real_http_and_both_path_families(emulator, team: int) -> None:  # type: ignore[no-untyped-def]
+    with connect(emulator.base_url, team, page_size=2) as small_pages:
+        ids = {small_pages.create_source("Postgres", postgres_payload(), prefix=f"p{i}") for i in range(5)}
+        small_pages.stats.by_operation.clear()
+        assert {s.id for s in small_pages.list_sources()} == ids
+        assert small_pages.stats.by_operation["list_sources"] == 3  # ceil(5 / 2)
+    with connect(emulator.base_url, team, family="environments") as env:
+        assert {s.id for s in env.list_sources()} == ids
+        assert env.stats.by_operation["list_sources"] == 1  # default limit 1000: one request
+
+
+def test_both_error_families_arrive_typed(client: PostHogClient) -> None:
+    client.create_source("Postgres", postgres_payload(), prefix="dup")
+    with pytest.raises(Rejected) as message_family:
+        client.create_source("Postgres", postgres_payload(), prefix="dup")
+    assert (message_family.value.status, message_family.value.detail) == (400, "Prefix already exists")
+    with pytest.raises(Rejected) as prefix_check:
+        client.source_prefix("Postgres", "dup")
+    assert prefix_check.value.detail == "Prefix already exists"
+
+    with pytest.raises(Rejected) as drf_family:
+        client.create_source("Postgres", postgres_payload(), prefix="test-prefix")
+    assert drf_family.value.code == "invalid_input"
+    assert "letters, numbers, and underscores" in drf_family.value.detail
+
+
+def test_bad_credentials_are_rejected_with_the_servers_message(client: PostHogClient) -> None:
+    bad = postgres_payload()
+    bad["password"] = Secret("PG_PASSWORD", "invalid-password")
+    with pytest.raises(Rejected) as caught:
+        client.create_source("Postgres", bad, prefix="bad")
+    assert caught.value.status == 400 and caught.value.detail
+    assert "invalid-password" not in str(caught.value)
+    assert client.list_sources() == []
+
+
+def test_keys_and_scopes(emulator, team: int) -> None:  # type: ignore[no-untyped-def]
+    with connect(emulator.base_url, team, key="phx_nope") as unknown:
+        with pytest.raises(PermissionDenied) as caught:
+            unknown.list_sources()
+        assert caught.value.status == 401 and "phx_nope" not in str(caught.value)
+    with connect(emulator.base_url, team, key="phx_read") as read_only:
+        assert read_only.list_sources() == []
+        with pytest.raises(PermissionDenied, match="external_data_source:write"):
+            read_only.create_source("Postgres", postgres_payload(), prefix="ro")
+
+
+def test_actions_preflight_refresh_revenue_reload_jobs_wizard(client: PostHogClient) -> None:
+    config = {k: v for k, v in postgres_payload().items() if k != "schemas"}
+    tables = {t.table: t for t in client.database_schema("Postgres", config)}
+    assert {"customers", "events", "orders"} <= set(tables)
+    assert client.list_sources() == []  # the preflight persisted nothing (§8.9)
+
+    source_id = client.create_source("Postgres", postgres_payload(), prefix="acts")
+    refreshed = client.refresh_schemas(source_id)
+    assert refreshed.added == len(tables) - 1 and refreshed.total_tables_seen == len(tables)
+    assert client.refresh_schemas(source_id).added == 0  # idempotent, which is why it may be retried
+    live = client.get_source(source_id)
+    assert {s.name for s in live.schemas} == set(tables)
+    assert all(not s.should_sync for s in live.schemas if s.name != "customers")
+
+    assert client.patch_revenue_config(source_id, enabled=True).revenue_analytics.enabled is True  # type: ignore[union-attr]
+    client.reload_source(source_id)
+    assert isinstance(client.jobs(source_id), list)
+    wizard = client.wizard()
+    assert {"Stripe", "Postgres"} <= set(wizard) and wizard["Postgres"]["name"] == "Postgres"
+
+
+@pytest.fixture
+def pg_table() -> Iterator[tuple[str, str]]:
+    """A throwaway schema and table in the real local PostgreSQL (db `test`, trust auth)."""
+    schema = f"reconciler_client_{secrets.token_hex(4)}"
+    with psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".accounts (id integer primary key, updated_at timestamptz)')
+        try:
+            yield schema, "accounts"
+        finally:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_real_postgres_upstream(start_emulator, pg_table: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    schema, table = pg_table
+    config = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres",
+              "password": Secret("PG_PASSWORD", "unused-under-trust"), "schema": schema}  # fmt: skip
+    # A private server with real SQL upstreams; its default key is phx_local for team 1.
+    with start_emulator(upstreams=default_upstreams()) as emu, connect(emu.base_url, 1, key="phx_local") as client:
+        (preflight,) = client.database_schema("Postgres", config)
+        assert preflight.table == table and preflight.detected_primary_keys == ("id",)
+        assert {"id", "updated_at"} <= preflight.incremental_field_names()
+        schemas = [{"name": table, "should_sync": True, "sync_type": "incremental",
+                    "incremental_field": "updated_at", "incremental_field_type": "datetime"}]  # fmt: skip
+        source_id = client.create_source("Postgres", {**config, "schemas": schemas}, prefix="real")
+        (live,) = client.list_sources()
+        assert live.id == source_id and live.config["port"] == 5432 and live.config["schema"] == schema
+        (live_table,) = live.schemas
+        assert (live_table.name, live_table.sync_type, live_table.incremental_field) == (
+            table, "incremental", "updated_at")  # fmt: skip
+        client.delete_source(source_id)
