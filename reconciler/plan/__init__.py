@@ -1,0 +1,1 @@
+"""Plan: the vocabulary (model), the pure planner (diff, planner), renderers and the saved plan file."""

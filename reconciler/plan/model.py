@@ -1,0 +1,257 @@
+"""The plan's vocabulary, defined once: Action, Impact, Step kinds, SourceChange, Plan.
+
+Pure data, frozen. The executor acts only on `SourceChange.steps`; `reasons`, `field_diffs` and
+`secret_status` exist for humans (renderers). Serial form and enum-to-string mapping live in
+`plan/saved.py`; never dump `Action.name` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "Action",
+    "CreateSource",
+    "DeleteSource",
+    "FieldDiff",
+    "Impact",
+    "OrphanedSource",
+    "OwnedDescription",
+    "PatchRevenueConfig",
+    "PatchSchemas",
+    "PatchSource",
+    "Plan",
+    "PlanError",
+    "RefreshSchemas",
+    "ReloadSource",
+    "SchemaUpdate",
+    "SecretStatus",
+    "SourceChange",
+    "Step",
+    "UnmanagedSource",
+]
+
+
+class Action(Enum):
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"  # delete then create, everywhere (model, text, JSON)
+    DELETE = "delete"
+
+    @property
+    def is_replace(self) -> bool:
+        return self is Action.REPLACE
+
+    @property
+    def is_destructive(self) -> bool:
+        """Deletes the live source (and its synced data)."""
+        return self in (Action.REPLACE, Action.DELETE)
+
+
+class Impact(Enum):
+    """What a change does to the user's data, ordered: a change's headline impact is max(impacts)."""
+
+    METADATA = "metadata"  # description, names: nothing syncs differently
+    NEXT_SYNC = "next-sync"  # table settings that take effect at the next sync
+    CREDENTIALS = "credentials"  # secrets or connection target re-sent; PostHog re-probes the upstream
+    FULL_RESYNC = "full-resync"  # cursor change or switch to full_refresh: tables re-imported
+    DROPS_DATA = "drops-data"  # delete or replace: synced tables are dropped
+
+    @property
+    def rank(self) -> int:
+        return _IMPACT_ORDER.index(self)
+
+    def __lt__(self, other: Impact) -> bool:
+        return self.rank < other.rank
+
+
+_IMPACT_ORDER = list(Impact)
+
+
+class SecretStatus(Enum):
+    UNCHANGED = "unchanged"
+    RESEND = "will be re-sent"
+    MISSING = "missing"  # must be re-sent but the value is not available: a plan error
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """One changed field, for humans. `path` is dotted (`config.host`, `tables.Charge.sync_type`).
+    Secret fields never carry values: old/new are None and `secret` is True."""
+
+    path: str
+    old: Any = None
+    new: Any = None
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class OwnedDescription:
+    """A description to send: the user's text plus the ownership trailer (reconciler.ownership).
+
+    `fingerprint` is None when the secrets fingerprint could not be computed at plan time (secret values
+    absent, e.g. a saved plan made on a pull request); the executor computes it from the values it sends."""
+
+    user_text: str | None
+    address: str
+    fingerprint: str | None
+
+
+# ---- Steps: the exact API calls apply will make, in order within a chain ----------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """Base of all steps. `address` names the manifest source; `source_id` is the live id, or None
+    when it is only known after this chain's CreateSource has run (the executor resolves it)."""
+
+    address: str
+    source_id: str | None
+
+
+@dataclass(frozen=True)
+class DeleteSource(Step):
+    pass
+
+
+@dataclass(frozen=True)
+class CreateSource(Step):
+    """POST with `payload.schemas` for the listed tables. `payload` may hold Secret objects, revealed only
+    by the client when the body is built."""
+
+    source_type: str
+    prefix: str | None
+    description: OwnedDescription
+    payload: Mapping[str, Any]
+    schemas: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class PatchSource(Step):
+    """Only the fields that differ: `description` (an OwnedDescription) and/or `job_inputs` (may hold
+    Secrets; PostHog shallow-merges it, §8.4)."""
+
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RefreshSchemas(Step):
+    """Needed before table steps when a listed table is not yet known to PostHog."""
+
+
+@dataclass(frozen=True)
+class SchemaUpdate:
+    """Settings to PATCH on one table. `schema_id` None = resolve by `name` at apply time."""
+
+    name: str
+    schema_id: str | None
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PatchSchemas(Step):
+    """One bulk_update_schemas call (per-schema PATCH fallback on 403)."""
+
+    updates: tuple[SchemaUpdate, ...]
+
+
+@dataclass(frozen=True)
+class PatchRevenueConfig(Step):
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReloadSource(Step):
+    """`apply --sync`: trigger a sync of the enabled tables."""
+
+
+# ---- Changes and the plan ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    """Everything the plan says about one source. The executor acts only on `steps`;
+    `reasons`, `field_diffs`, `secret_status` and `impacts` exist for humans and safety checks."""
+
+    address: str
+    source_type: str
+    prefix: str | None
+    action: Action
+    steps: tuple[Step, ...] = ()
+    impacts: frozenset[Impact] = frozenset()
+    reasons: tuple[str, ...] = ()
+    field_diffs: tuple[FieldDiff, ...] = ()
+    secret_status: SecretStatus = SecretStatus.UNCHANGED
+    protected: bool = False
+    live_id: str | None = None
+    live_fingerprint: str | None = None  # of the normalised live object; stale-plan detection
+    unlisted_tables: tuple[str, ...] = ()  # live tables the manifest does not list (policy `report`)
+
+    @property
+    def headline_impact(self) -> Impact | None:
+        return max(self.impacts, key=lambda i: i.rank) if self.impacts else None
+
+
+@dataclass(frozen=True)
+class UnmanagedSource:
+    """Live, not declared, no ownership trailer: reported, never touched."""
+
+    source_id: str
+    source_type: str
+    prefix: str | None
+
+
+@dataclass(frozen=True)
+class OrphanedSource:
+    """Carries our trailer, but no manifest declares its address any more. Deleted only with `--prune`."""
+
+    source_id: str
+    address: str
+    source_type: str
+    prefix: str | None
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """A problem that makes the plan unusable for apply (protect violated, secrets missing, ...)."""
+
+    message: str
+    address: str | None = None
+    reference: str = "plan-error"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered changes: deletes (incl. the delete half of replaces) first, then chains."""
+
+    host: str
+    project: str
+    changes: tuple[SourceChange, ...] = ()
+    unmanaged: tuple[UnmanagedSource, ...] = ()
+    orphaned: tuple[OrphanedSource, ...] = ()
+    errors: tuple[PlanError, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    def delete_steps(self) -> tuple[DeleteSource, ...]:
+        """Phase one of apply: every delete, including the delete half of replaces."""
+        return tuple(s for c in self.changes for s in c.steps if isinstance(s, DeleteSource))
+
+    def chains(self) -> tuple[tuple[Step, ...], ...]:
+        """Phase two: per source, its remaining steps in order; chains may run concurrently."""
+        chains = (tuple(s for s in c.steps if not isinstance(s, DeleteSource)) for c in self.changes)
+        return tuple(chain for chain in chains if chain)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "replace": 0, "delete": 0, "unchanged": 0}
+        for change in self.changes:
+            key = "unchanged" if change.action is Action.NOOP else change.action.value
+            counts[key] += 1
+        return counts

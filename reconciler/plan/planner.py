@@ -1,0 +1,402 @@
+"""DesiredState + LiveState + catalog → Plan. Pure: never imports httpx, reads no environment or clock.
+
+Decisions (DESIGN.md "Semantics the planner must get right"):
+- identity: a live source is matched by the address in its ownership trailer first, then by
+  (type, prefix) — which adopts sources made in the UI;
+- immutable `type`/`prefix` force a replace (delete then create, `drops-data`); `protect` forbids it;
+- deletes only for `state: absent`, or `--prune` for trailers naming undeclared addresses;
+- unmanaged sources (no trailer, not declared) are reported, never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.catalog import Catalog, SourceType
+from reconciler.manifest.models import DesiredSource, DesiredState
+from reconciler.ownership import parse_trailer
+from reconciler.plan.diff import diff_config, diff_tables, has_secret, secret_patch, secrets_of
+from reconciler.plan.fingerprint import UNKNOWN_FINGERPRINT, secrets_fingerprint
+from reconciler.plan.model import (
+    Action,
+    CreateSource,
+    DeleteSource,
+    FieldDiff,
+    Impact,
+    OrphanedSource,
+    OwnedDescription,
+    PatchRevenueConfig,
+    PatchSchemas,
+    PatchSource,
+    Plan,
+    PlanError,
+    RefreshSchemas,
+    ReloadSource,
+    SchemaUpdate,
+    SecretStatus,
+    SourceChange,
+    Step,
+    UnmanagedSource,
+)
+from reconciler.posthog.models import LiveSource, LiveState
+from reconciler.posthog.normalise import normalise_config
+
+__all__ = ["PlanOptions", "build_plan"]
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    host: str
+    project: str
+    targets: frozenset[str] | None = None  # --target: only these addresses
+    prune: bool = False  # delete owned sources whose address no manifest declares
+    sync: bool = False  # apply --sync: reload changed sources at the end of their chain
+    fingerprint_key: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class _Match:
+    live: LiveSource | None
+    how: str  # "address", "type+prefix" (adoption), or "" when nothing matched
+
+
+def _revenue_defaults(source_type: str) -> dict[str, bool]:
+    """What PostHog auto-creates (§6): enabled for Stripe only; invoiceless charges included."""
+    return {"enabled": source_type == "Stripe", "include_invoiceless_charges": True}
+
+
+class _Planner:
+    def __init__(self, desired: DesiredState, live: LiveState, catalog: Catalog, options: PlanOptions) -> None:
+        self.desired = desired
+        self.live = live
+        self.catalog = catalog
+        self.options = options
+        self.errors: list[PlanError] = []
+        self.warnings: list[str] = []
+        self.trailers = {s.id: parse_trailer(s.description) for s in live}
+
+    # ---- identity -----------------------------------------------------------------------------------
+
+    def match_all(self) -> dict[str, _Match]:
+        by_address: dict[str, list[LiveSource]] = {}
+        for source in self.live:
+            address = self.trailers[source.id][1]
+            if address is not None:
+                by_address.setdefault(address, []).append(source)
+        for address, claimed in sorted(by_address.items()):
+            if len(claimed) > 1:
+                ids = ", ".join(s.id for s in claimed)
+                self.errors.append(
+                    PlanError(f"{len(claimed)} live sources claim address {address!r} ({ids}); delete the extra "
+                              "one in PostHog", address, "duplicate-owner")
+                )
+        taken: set[str] = set()
+        matches: dict[str, _Match] = {}
+        # Address matches first, for every declared source, so adoption cannot steal an owned source.
+        for address in self.desired.sources:
+            claimed = by_address.get(address, [])
+            if claimed:
+                matches[address] = _Match(claimed[0], "address")
+                taken.add(claimed[0].id)
+        for address, spec in self.desired.sources.items():
+            if address in matches:
+                continue
+            candidate = self.live.find(spec.type, spec.prefix)
+            if candidate is None or candidate.id in taken:
+                matches[address] = _Match(None, "")
+                continue
+            owner = self.trailers[candidate.id][1]
+            if owner is not None and owner in self.desired.sources:
+                self.errors.append(
+                    PlanError(f"{spec.type} source with prefix {spec.prefix!r} belongs to {owner!r}; two "
+                              "manifest entries cannot own the same PostHog source", address, "identity-conflict")
+                )
+                matches[address] = _Match(None, "")
+                continue
+            matches[address] = _Match(candidate, "type+prefix")
+            taken.add(candidate.id)
+        return matches
+
+    # ---- per source ---------------------------------------------------------------------------------
+
+    def fingerprint(self, spec: DesiredSource) -> str | None:
+        return secrets_fingerprint(spec.secrets(), spec.secrets_version, self.options.fingerprint_key)
+
+    def change_for(self, spec: DesiredSource, match: _Match) -> SourceChange:
+        live = match.live
+        if spec.absent:
+            return self.delete_change(spec, live)
+        if live is None:
+            return self.create_change(spec, reasons=("not in PostHog",))
+        replace_reasons = self.replace_reasons(spec, live)
+        if replace_reasons:
+            return self.replace_change(spec, live, replace_reasons)
+        return self.update_change(spec, live, adopted=match.how == "type+prefix")
+
+    def replace_reasons(self, spec: DesiredSource, live: LiveSource) -> tuple[str, ...]:
+        """Why the live source cannot be updated in place: its immutable fields differ (§11)."""
+        reasons = []
+        if spec.type != live.source_type:
+            reasons.append(f"type {live.source_type} → {spec.type} cannot change in place")
+        if (spec.prefix or None) != live.prefix:
+            reasons.append(f"prefix {live.prefix!r} → {spec.prefix!r} cannot change in place")
+        if live.access_method not in (None, "warehouse"):
+            reasons.append(f"access_method {live.access_method!r} → 'warehouse' cannot change in place")
+        return tuple(reasons)
+
+    def refuse_if_protected(self, spec: DesiredSource, what: str) -> None:
+        if spec.protect:
+            self.errors.append(
+                PlanError(f"{spec.address} is protected (protect: true) and would be {what}; remove "
+                          "'protect: true' in its own change first if this is intended", spec.address, "protected")
+            )
+
+    def delete_change(self, spec: DesiredSource, live: LiveSource | None) -> SourceChange:
+        if live is None:
+            return SourceChange(spec.address, spec.type, spec.prefix, Action.NOOP, reasons=("already absent",))
+        self.refuse_if_protected(spec, "deleted")
+        return SourceChange(
+            spec.address, live.source_type, live.prefix, Action.DELETE,
+            steps=(DeleteSource(spec.address, live.id),),
+            impacts=frozenset({Impact.DROPS_DATA}),
+            reasons=("state: absent",),
+            protected=spec.protect,
+            live_id=live.id,
+            live_fingerprint=live.fingerprint(),
+        )
+
+    def create_steps(self, spec: DesiredSource) -> tuple[tuple[Step, ...], list[FieldDiff], SecretStatus]:
+        st = self.catalog.get(spec.type)
+        tables = diff_tables(spec, None)
+        self.errors.extend(PlanError(e, spec.address, "invalid-table") for e in tables.errors)
+        if not spec.tables:
+            self.errors.append(
+                PlanError(f"{spec.address}: list at least one table to create the source (PostHog requires "
+                          "payload.schemas)", spec.address, "no-tables")
+            )
+        fingerprint = self.fingerprint(spec)
+        steps: list[Step] = [
+            CreateSource(
+                spec.address, None,
+                source_type=spec.type,
+                prefix=spec.prefix,
+                description=OwnedDescription(spec.description, spec.address, fingerprint),
+                payload=dict(spec.config),
+                schemas=tuple(tables.create_schemas),
+            )
+        ]
+        if tables.updates:
+            steps.append(PatchSchemas(spec.address, None, _schema_updates(tables.updates)))
+        revenue = self.revenue_changes(spec, _revenue_defaults(spec.type))
+        if revenue:
+            steps.append(PatchRevenueConfig(spec.address, None, revenue))
+        diffs = _config_lines(st, spec)
+        diffs += [FieldDiff(f"tables.{s['name']}", None, {k: v for k, v in s.items() if k != "name"})
+                  for s in tables.create_schemas]
+        secrets = spec.secrets().values()
+        status = SecretStatus.RESEND if all(s.available for s in secrets) else SecretStatus.MISSING
+        if not secrets:
+            status = SecretStatus.UNCHANGED
+        return tuple(steps), diffs, status
+
+    def create_change(self, spec: DesiredSource, *, reasons: tuple[str, ...]) -> SourceChange:
+        steps, diffs, status = self.create_steps(spec)
+        impacts = {Impact.NEXT_SYNC} | ({Impact.CREDENTIALS} if status is not SecretStatus.UNCHANGED else set())
+        return SourceChange(
+            spec.address, spec.type, spec.prefix, Action.CREATE,
+            steps=self.with_reload(spec, steps), impacts=frozenset(impacts), reasons=reasons,
+            field_diffs=tuple(diffs), secret_status=status, protected=spec.protect,
+        )
+
+    def replace_change(self, spec: DesiredSource, live: LiveSource, reasons: tuple[str, ...]) -> SourceChange:
+        self.refuse_if_protected(spec, "replaced (deleted and created again)")
+        steps, create_diffs, status = self.create_steps(spec)
+        diffs = [FieldDiff("type", live.source_type, spec.type)] if spec.type != live.source_type else []
+        if (spec.prefix or None) != live.prefix:
+            diffs.append(FieldDiff("prefix", live.prefix, spec.prefix))
+        diffs += create_diffs
+        return SourceChange(
+            spec.address, spec.type, spec.prefix, Action.REPLACE,
+            steps=(DeleteSource(spec.address, live.id), *self.with_reload(spec, steps)),
+            impacts=frozenset({Impact.DROPS_DATA, Impact.CREDENTIALS}),
+            reasons=reasons, field_diffs=tuple(diffs), secret_status=status, protected=spec.protect,
+            live_id=live.id, live_fingerprint=live.fingerprint(),
+        )
+
+    def update_change(self, spec: DesiredSource, live: LiveSource, *, adopted: bool) -> SourceChange:
+        st = self.catalog.get(spec.type)
+        user_text, _, live_fp = self.trailers[live.id]
+        diffs: list[FieldDiff] = []
+        impacts: set[Impact] = set()
+        reasons: list[str] = []
+        patch: dict[str, Any] = {}
+
+        config = diff_config(st, spec, live)
+        job_inputs = dict(config.patch)
+        if config.diffs:
+            diffs.extend(config.diffs)
+            impacts.add(Impact.NEXT_SYNC)
+
+        # Secrets: re-send on a changed fingerprint, a connection-target change, or an auth switch.
+        fingerprint = self.fingerprint(spec)
+        resend_reasons = []
+        if config.target_changed:
+            resend_reasons.append("connection target changed: PostHog requires the secrets again")
+        if config.selection_changed:
+            resend_reasons.append("authentication method changed: " + ", ".join(config.selection_changed))
+        if fingerprint is not None and fingerprint != live_fp:
+            resend_reasons.append("adopting a source reconciler never configured" if live_fp is None
+                                  else "secrets fingerprint changed (values or secrets_version)")
+        status = SecretStatus.UNCHANGED
+        resend = secret_patch(spec, st) if resend_reasons else {}
+        if resend:
+            job_inputs.update(resend)
+            missing = [s.name for s in secrets_of(resend) if not s.available]
+            status = SecretStatus.MISSING if missing else SecretStatus.RESEND
+            reasons.extend(resend_reasons)
+            impacts.add(Impact.CREDENTIALS)
+            if missing and (config.target_changed or config.selection_changed):
+                names = ", ".join(sorted(set(missing)))
+                self.errors.append(
+                    PlanError(f"{spec.address}: {resend_reasons[0]}, but these variables are not set: {names}",
+                              spec.address, "secret-missing")
+                )
+        elif config.target_changed and st is not None and not spec.secrets():
+            reasons.append("connection target changed")
+        if job_inputs:
+            patch["job_inputs"] = job_inputs
+            if any(has_secret(v) for v in job_inputs.values()):
+                diffs.extend(FieldDiff(f"config.{path}", secret=True) for path in sorted(spec.secrets()))
+
+        # Description: the user's text plus our trailer.
+        want_text = spec.description if "description" in spec.given else user_text
+        if fingerprint is None:
+            fingerprint = None if resend else (live_fp or UNKNOWN_FINGERPRINT)
+        owned = OwnedDescription(want_text, spec.address, fingerprint)
+        live_parsed = self.trailers[live.id]
+        if want_text != user_text or live_parsed[1] != spec.address or fingerprint != live_fp:
+            patch["description"] = owned
+            if want_text != user_text:
+                diffs.append(FieldDiff("description", user_text, want_text))
+                impacts.add(Impact.METADATA)
+            if live_parsed[1] != spec.address:
+                reasons.append("adopt: write the ownership trailer" if adopted or live_parsed[1] is None
+                               else f"ownership trailer names {live_parsed[1]!r}; rewrite it")
+                impacts.add(Impact.METADATA)
+
+        steps: list[Step] = []
+        if patch:
+            steps.append(PatchSource(spec.address, live.id, patch))
+        tables = diff_tables(spec, live)
+        self.errors.extend(PlanError(e, spec.address, "invalid-table") for e in tables.errors)
+        if tables.needs_refresh:
+            steps.append(RefreshSchemas(spec.address, live.id))
+            reasons.append("listed tables unknown to PostHog: refresh_schemas first")
+        if tables.updates:
+            steps.append(PatchSchemas(spec.address, live.id, _schema_updates(tables.updates)))
+        diffs.extend(tables.diffs)
+        impacts |= tables.impacts
+        have = live.revenue_analytics.model_dump() if live.revenue_analytics else _revenue_defaults(live.source_type)
+        revenue = self.revenue_changes(spec, have)
+        if revenue:
+            steps.append(PatchRevenueConfig(spec.address, live.id, revenue))
+            diffs.extend(FieldDiff(f"revenue_analytics.{k}", have.get(k), v) for k, v in revenue.items())
+            impacts.add(Impact.METADATA)
+        action = Action.UPDATE if steps else Action.NOOP
+        if action is Action.NOOP and tables.unlisted and spec.unlisted_tables == "report":
+            reasons.append(f"{len(tables.unlisted)} live table(s) not listed (unlisted_tables: report)")
+        return SourceChange(
+            spec.address, spec.type, spec.prefix, action,
+            steps=self.with_reload(spec, tuple(steps)) if steps else (),
+            impacts=frozenset(impacts) if steps else frozenset(),
+            reasons=tuple(reasons), field_diffs=tuple(diffs), secret_status=status, protected=spec.protect,
+            live_id=live.id, live_fingerprint=live.fingerprint(),
+            unlisted_tables=tuple(tables.unlisted) if spec.unlisted_tables == "report" else (),
+        )
+
+    def revenue_changes(self, spec: DesiredSource, have: Mapping[str, Any]) -> dict[str, Any]:
+        if spec.revenue_analytics is None:
+            return {}
+        want = {k: getattr(spec.revenue_analytics, k) for k in spec.revenue_analytics.given}
+        return {k: v for k, v in sorted(want.items()) if have.get(k) != v}
+
+    def with_reload(self, spec: DesiredSource, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        return (*steps, ReloadSource(spec.address, _source_id(steps))) if self.options.sync else steps
+
+    # ---- whole plan ---------------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        targets = self.options.targets
+        declared = set(self.desired.sources)
+        matches = self.match_all()
+        changes: list[SourceChange] = []
+        matched_ids = {m.live.id for m in matches.values() if m.live is not None}
+        orphaned: list[OrphanedSource] = []
+        unmanaged: list[UnmanagedSource] = []
+        for source in self.live:
+            if source.id in matched_ids:
+                continue
+            address = self.trailers[source.id][1]
+            if address is None:
+                unmanaged.append(UnmanagedSource(source.id, source.source_type, source.prefix))
+            elif address not in declared:
+                if self.options.prune and (targets is None or address in targets):
+                    changes.append(SourceChange(
+                        address, source.source_type, source.prefix, Action.DELETE,
+                        steps=(DeleteSource(address, source.id),), impacts=frozenset({Impact.DROPS_DATA}),
+                        reasons=("owned by reconciler, no longer declared (--prune)",),
+                        live_id=source.id, live_fingerprint=source.fingerprint(),
+                    ))
+                else:
+                    orphaned.append(OrphanedSource(source.id, address, source.source_type, source.prefix))
+        if targets is not None:
+            for unknown in sorted(targets - declared - {c.address for c in changes}):
+                self.errors.append(PlanError(f"--target {unknown}: no manifest declares this address", unknown,
+                                             "unknown-target"))
+        for address, spec in sorted(self.desired.sources.items()):
+            if targets is None or address in targets:
+                changes.append(self.change_for(spec, matches[address]))
+        # Deletes (and the delete half of replaces) first, then everything else; stable by address.
+        changes.sort(key=lambda c: (not any(isinstance(s, DeleteSource) for s in c.steps), c.address))
+        return Plan(
+            host=self.options.host,
+            project=self.options.project,
+            changes=tuple(changes),
+            unmanaged=tuple(unmanaged),
+            orphaned=tuple(orphaned),
+            errors=tuple(self.errors),
+            warnings=tuple(self.warnings),
+        )
+
+
+def _schema_updates(updates: Mapping[str, tuple[str | None, Mapping[str, Any]]]) -> tuple[SchemaUpdate, ...]:
+    return tuple(SchemaUpdate(name, schema_id, dict(changes)) for name, (schema_id, changes) in sorted(updates.items()))
+
+
+def _source_id(steps: Iterable[Step]) -> str | None:
+    return next((s.source_id for s in steps if s.source_id is not None), None)
+
+
+def _config_lines(st: SourceType | None, spec: DesiredSource) -> list[FieldDiff]:
+    """A create's config as diff lines: non-secret leaves shown, secrets flagged."""
+    lines: list[FieldDiff] = []
+
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{path}.{k}", v)
+        elif has_secret(value):
+            lines.append(FieldDiff(path, secret=True))
+        else:
+            lines.append(FieldDiff(path, None, value))
+
+    for key, value in normalise_config(st, spec.config).items():
+        walk(f"config.{key}", value)
+    return lines
+
+
+def build_plan(desired: DesiredState, live: LiveState, catalog: Catalog, options: PlanOptions) -> Plan:
+    """The ordered plan that turns `live` into `desired`. Pure."""
+    return _Planner(desired, live, catalog, options).plan()
