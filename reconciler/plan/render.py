@@ -1,0 +1,37 @@
+"""Every way a Plan becomes output: text (terminal), markdown (PR comment) and JSON (`--format json`).
+
+All three read the same Plan; JSON is `saved.plan_to_dict` so it cannot drift from the saved plan file.
+Pure: returns strings, never writes streams or reads the environment (the CLI decides colour).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from reconciler.plan.model import Plan
+from reconciler.plan.render_markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from reconciler.plan.render_text import render_text
+from reconciler.plan.saved import dumps, plan_to_dict
+
+__all__ = ["FORMATS", "GITHUB_COMMENT_LIMIT", "render", "render_json", "render_markdown", "render_text"]
+
+Format = Literal["text", "markdown", "json"]
+FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
+
+
+def render_json(plan: Plan) -> str:
+    """The `--format json` document (docs/plan-format.md), two-space indented, ending in a newline."""
+    return dumps(plan_to_dict(plan))
+
+
+def render(plan: Plan, fmt: Format, *, color: bool = False, full_plan_hint: str | None = None) -> str:
+    """Dispatch on `--format`; `color` applies to text only, `full_plan_hint` to markdown only."""
+    renderers: dict[str, Callable[[], str]] = {
+        "text": lambda: render_text(plan, color=color),
+        "markdown": lambda: render_markdown(plan, full_plan_hint=full_plan_hint),
+        "json": lambda: render_json(plan),
+    }
+    if fmt not in renderers:
+        raise ValueError(f"unknown plan format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return renderers[fmt]()
