@@ -89,10 +89,13 @@ def test_no_secret_value_in_any_output(
     assert not any(CANARY in text for text in outputs)
 
 
-def test_catalog_live_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_catalog_live_without_a_host_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POSTHOG_HOST", raising=False)
     code, out, err = _run(capsys, "validate", "--catalog", "live", str(EXAMPLE))
     assert code == 1 and out == ""
-    assert err.startswith("Error: --catalog live is not available yet")
+    assert err.startswith("Error: no PostHog host configured")
 
 
 def test_catalog_file_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

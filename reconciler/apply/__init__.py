@@ -1,0 +1,1 @@
+"""Apply: blast-radius checks (guard), the executor, and its reports."""

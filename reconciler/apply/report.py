@@ -1,0 +1,81 @@
+"""Apply reports for people and machines, and the line-per-step progress reporter. Pure rendering,
+except `LineReporter`, which writes to the stream it is given."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, TextIO
+
+from reconciler.apply.executor import ApplyReport, StepResult, StepStatus, describe_step
+from reconciler.plan.model import Step
+from reconciler.plan.saved import step_kind
+
+__all__ = ["REPORT_FORMAT_VERSION", "LineReporter", "render_report_json", "render_report_text"]
+
+REPORT_FORMAT_VERSION = 1
+_MARK = {StepStatus.SUCCEEDED: "ok", StepStatus.FAILED: "FAILED", StepStatus.SKIPPED: "skipped",
+         StepStatus.NOT_STARTED: "not started"}
+
+
+class LineReporter:
+    """One line per finished step (`address: what … ok`), thread-safe; for logs and non-TTY runs."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        line = f"{result.step.address}: {describe_step(result.step)} … {_MARK[result.status]}"
+        if result.status is StepStatus.SUCCEEDED:
+            line += f" ({result.duration:.1f}s)"
+        with self._lock:
+            print(line, file=self.stream, flush=True)
+
+
+def render_report_text(report: ApplyReport) -> str:
+    lines: list[str] = []
+    for address, results in report.by_address().items():
+        failed = any(r.status is StepStatus.FAILED for r in results)
+        lines.append(f"{'✗' if failed else '✓'} {address}")
+        for r in results:
+            lines.append(f"    {_MARK[r.status]:<11} {describe_step(r.step)}")
+            if r.error:
+                lines.append(f"                {r.error}")
+            if r.note:
+                lines.append(f"                note: {r.note}")
+    counts = report.counts()
+    verdict = "Apply complete" if report.ok else "Apply FAILED"
+    lines.append(
+        f"{verdict}: {counts['succeeded']} step(s) succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {counts['not_started']} not started; {report.requests} API request(s)."
+    )
+    if not report.ok:
+        lines.append("Run `reconciler plan` to see what is left; a re-run of apply continues from there.")
+    return "\n".join(lines) + "\n"
+
+
+def render_report_json(report: ApplyReport) -> str:
+    document: dict[str, Any] = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "ok": report.ok,
+        "requests": report.requests,
+        "summary": report.counts(),
+        "steps": [
+            {
+                "address": r.step.address,
+                "kind": step_kind(r.step),
+                "description": describe_step(r.step),
+                "status": r.status.value,
+                "error": r.error,
+                "note": r.note,
+                "attempts": r.attempts,
+                "duration_seconds": round(r.duration, 3),
+            }
+            for r in report.results
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -1,0 +1,76 @@
+"""`reconciler apply`: plan (from manifests, or a saved plan checked for staleness), refuse what the
+blast-radius rules forbid, confirm, execute, report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.apply.executor import ApplyReport, Executor, Reporter
+from reconciler.apply.guard import ApplyPolicy, check_plan
+from reconciler.commands.common import connect, fingerprint_key
+from reconciler.commands.plan import PlanRequest, make_plan
+from reconciler.errors import PlanRefused
+from reconciler.ownership import parse_trailer
+from reconciler.plan.model import Plan
+from reconciler.plan.saved import ensure_fresh, load_plan
+from reconciler.posthog.models import LiveState
+from reconciler.settings import Settings
+
+__all__ = ["ApplyOutcome", "ApplyRequest", "current_fingerprints", "run_apply"]
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    plan: PlanRequest
+    saved_plan: Path | None = None
+    policy: ApplyPolicy = field(default_factory=ApplyPolicy)
+    parallelism: int = 4
+    #: Shown the plan; returns whether to go ahead (the CLI asks on a TTY, or --auto-approve).
+    confirm: Callable[[Plan], bool] = lambda plan: False
+    reporter: Reporter | None = None
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    plan: Plan
+    report: ApplyReport | None  # None: nothing to do
+
+    @property
+    def ok(self) -> bool:
+        return self.report is None or self.report.ok
+
+
+def current_fingerprints(plan: Plan, live: LiveState) -> dict[str, str | None]:
+    """What each of the plan's sources looks like now: by live id, or (for creates) whatever now holds
+    its address or its (type, prefix)."""
+    now: dict[str, str | None] = {}
+    owners = {parse_trailer(s.description)[1]: s for s in live}
+    for change in plan.changes:
+        if change.live_id is not None:
+            source = live.by_id(change.live_id)
+        else:
+            source = owners.get(change.address) or live.find(change.source_type, change.prefix)
+        now[change.address] = source.fingerprint() if source is not None else None
+    return now
+
+
+def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str]) -> ApplyOutcome:
+    with connect(settings) as client:
+        if request.saved_plan is not None:
+            saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
+            live = client.fetch_live_state()
+            ensure_fresh(saved, host=settings.host, project=settings.project,
+                         current_fingerprints=current_fingerprints(saved.plan, live))
+            plan = saved.plan
+        else:
+            plan = make_plan(client, settings, request.plan, env).plan
+        if not plan.has_changes and not plan.errors:
+            return ApplyOutcome(plan, None)
+        check_plan(plan, request.policy)
+        if not request.confirm(plan):
+            raise PlanRefused("apply cancelled: nothing was changed", reference="apply-cancelled")
+        executor = Executor(client, parallelism=request.parallelism, reporter=request.reporter,
+                            fingerprint_key=fingerprint_key(env))
+        return ApplyOutcome(plan, executor.run(plan))

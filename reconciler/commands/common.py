@@ -1,0 +1,85 @@
+"""Pieces every command shares: loading manifests with the common flags, connecting to PostHog
+(including `--host local`), the manifest digest, and the fingerprint key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.catalog import Catalog
+from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state, resolve_catalog
+from reconciler.manifest.load import collect_files
+from reconciler.manifest.models import DesiredState
+from reconciler.posthog.client import PostHogClient, build_client
+from reconciler.settings import Settings
+
+__all__ = [
+    "FINGERPRINT_KEY_ENV",
+    "ManifestOptions",
+    "catalog_for",
+    "connect",
+    "fingerprint_key",
+    "load_state",
+    "manifest_digest",
+]
+
+FINGERPRINT_KEY_ENV = "RECONCILER_FINGERPRINT_KEY"
+
+
+@dataclass(frozen=True)
+class ManifestOptions:
+    paths: tuple[Path, ...] = ()
+    catalog: str = "bundled"
+    allow_env: tuple[str, ...] = ()
+    allow_literal_secrets: bool = False
+
+    @property
+    def effective_paths(self) -> tuple[Path, ...]:
+        return self.paths or (Path("."),)
+
+
+def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalog) -> DesiredState:
+    """Load and validate manifests (raises ManifestInvalid with every error). Secrets may be absent."""
+    return load_desired_state(
+        options.effective_paths,
+        catalog=catalog,
+        load_options=LoadOptions(allow_env=options.allow_env or None, environ=env),
+        validate_options=ValidateOptions(allow_literal_secrets=options.allow_literal_secrets),
+    )
+
+
+def catalog_for(spec: str, client: PostHogClient | None) -> Catalog:
+    """The catalog `--catalog` names; `live` is the server's wizard, read through `client` (§8.11)."""
+    live = (lambda: Catalog.from_wizard(client.wizard())) if client is not None else None
+    return resolve_catalog(spec, live=live)
+
+
+def manifest_digest(paths: Sequence[Path]) -> str:
+    """sha256 over the manifest files' names and bytes, in load order: pins what a saved plan came from."""
+    files, _ = collect_files(paths)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def fingerprint_key(env: Mapping[str, str]) -> bytes | None:
+    value = env.get(FINGERPRINT_KEY_ENV, "")
+    return value.encode("utf-8") if value else None
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[PostHogClient]:
+    """A client for `settings`; for `--host local`, the embedded emulator is started first."""
+    if settings.is_local:
+        from reconciler.emulator.embedded import embedded_emulator
+
+        with embedded_emulator() as url, build_client(settings, base_url=url) as client:
+            yield client
+    else:
+        with build_client(settings) as client:
+            yield client
+

@@ -1,0 +1,45 @@
+"""`reconciler drift`: manifests + one list pass → DriftReport. Read-only: the only requests are GETs
+(the source list, and the wizard for `--catalog live`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from reconciler.commands.common import ManifestOptions, catalog_for, connect, load_state
+from reconciler.drift import Category, DriftReport, build_drift, known_secret_values
+from reconciler.settings import Settings
+
+__all__ = ["DriftOutcome", "DriftRequest", "run_drift"]
+
+
+@dataclass(frozen=True)
+class DriftRequest:
+    manifests: ManifestOptions
+    fail_on: frozenset[Category] = field(default_factory=lambda: frozenset(Category))
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    report: DriftReport
+    requests: int
+    fail_on: frozenset[Category]
+
+    @property
+    def failed(self) -> bool:
+        """Drift in one of the `--fail-on` categories: the command exits 2."""
+        return self.report.found(self.fail_on)
+
+
+def run_drift(settings: Settings, request: DriftRequest, env: Mapping[str, str],
+              now: datetime | None = None) -> DriftOutcome:
+    with connect(settings) as client:
+        before = client.stats.total
+        catalog = catalog_for(request.manifests.catalog, client)
+        desired = load_state(request.manifests, env, catalog)
+        live = client.fetch_live_state()
+        requests = client.stats.total - before
+    report = build_drift(desired, live, catalog, host=settings.host, project=settings.project,
+                         now=now or datetime.now(UTC), known_secrets=known_secret_values(desired))
+    return DriftOutcome(report, requests, request.fail_on)

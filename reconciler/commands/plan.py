@@ -1,0 +1,69 @@
+"""`reconciler plan`: manifests + one list pass → Plan (optionally preflighted and saved)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.commands.common import (
+    ManifestOptions,
+    catalog_for,
+    connect,
+    fingerprint_key,
+    load_state,
+    manifest_digest,
+)
+from reconciler.manifest.models import DesiredState
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import PlanOptions, build_plan
+from reconciler.plan.saved import save_plan
+from reconciler.posthog.client import PostHogClient
+from reconciler.preflight import run_preflight
+from reconciler.settings import Settings
+
+__all__ = ["PlanOutcome", "PlanRequest", "make_plan", "run_plan"]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    manifests: ManifestOptions
+    targets: frozenset[str] | None = None
+    prune: bool = False
+    sync: bool = False
+    preflight: bool = False
+    out: Path | None = None
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    plan: Plan
+    desired: DesiredState
+    requests: int
+
+
+def make_plan(client: PostHogClient, settings: Settings, request: PlanRequest, env: Mapping[str, str]) -> PlanOutcome:
+    """Load, list once, diff; with `preflight`, check credentials and tables too."""
+    before = client.stats.total
+    catalog = catalog_for(request.manifests.catalog, client)
+    desired = load_state(request.manifests, env, catalog)
+    live = client.fetch_live_state()
+    options = PlanOptions(
+        host=settings.host, project=settings.project, targets=request.targets, prune=request.prune,
+        sync=request.sync, fingerprint_key=fingerprint_key(env),
+    )  # fmt: skip
+    plan = build_plan(desired, live, catalog, options)
+    if request.preflight:
+        plan = run_preflight(plan, desired, client)
+    return PlanOutcome(plan, desired, client.stats.total - before)
+
+
+def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -> PlanOutcome:
+    with connect(settings) as client:
+        outcome = make_plan(client, settings, request, env)
+    if request.out is not None:
+        text = save_plan(outcome.plan, tool_version=__version__,
+                         manifest_digest=manifest_digest(request.manifests.effective_paths))
+        request.out.write_text(text, encoding="utf-8")
+    return outcome
