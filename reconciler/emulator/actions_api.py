@@ -5,7 +5,6 @@ and database_schema, source_prefix, wizard (collection actions). Rules: referenc
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,8 +20,10 @@ from reconciler.emulator.config_rules import (
 from reconciler.emulator.create_source import DIRECT_TYPES, check_prefix_available
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.request_helpers import get_state, load_source, parse_bool, read_object, render_sources
-from reconciler.emulator.serializers import render_job
+from reconciler.emulator.schemas_api import BILLING_PAUSED, billing_paused
+from reconciler.emulator.serializers import render_job, render_table_preview
 from reconciler.emulator.store import NewSchema
+from reconciler.emulator.syncs import start_sync
 from reconciler.emulator.upstream_types import DiscoveredTable, UpstreamError
 
 __all__ = [
@@ -68,11 +69,14 @@ async def jobs(request: Request) -> Response:
 
 
 async def reload(request: Request) -> Response:
-    """§8.6: start a sync of the enabled schemas; 200 with an empty body; the source reports Running."""
+    """§8.6: start a sync of the enabled schemas; 200 with an empty body; the source reports Running until
+    the jobs complete (`--sync-seconds`). A billing-paused team gets 400."""
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
     source = load_source(request, ctx.team_id)
-    state.store.start_jobs(source.id)
+    if billing_paused(state, ctx.team_id):
+        raise ApiProblem.message(BILLING_PAUSED)
+    start_sync(state.store, source.id, sync_seconds=state.sync_seconds)
     return Response(status_code=200)
 
 
@@ -126,42 +130,15 @@ async def revenue_analytics_config(request: Request) -> Response:
     return JSONResponse(render_sources(state, [updated])[0])
 
 
-def _preview(table: DiscoveredTable, sql_like: bool) -> dict[str, Any]:
-    """One `database_schema` entry (§8.9), in PostHog's key order."""
-    fields = []
-    for f in table.incremental_fields:
-        item: dict[str, Any] = {"label": f.label, "type": f.type, "field": f.field, "field_type": f.field_type}
-        if sql_like:
-            item |= {"nullable": f.nullable, "is_indexed": f.is_indexed}
-        fields.append(item)
-    return {
-        "table": table.name,
-        "label": table.label,
-        "should_sync": False,
-        "should_sync_default": not table.webhook_only,
-        "description": table.description,
-        "rows": None,
-        "incremental_fields": fields,
-        "incremental_available": table.incremental_available,
-        "append_available": table.append_available,
-        "cdc_available": None,
-        "incremental_field": table.incremental_fields[0].field if table.incremental_fields else None,
-        "sync_type": None,
-        "supports_webhooks": table.supports_webhooks,
-        "webhook_only": table.webhook_only,
-        "available_columns": [
-            {"field": c.name, "label": c.name, "type": c.data_type, "nullable": c.nullable} for c in table.columns
-        ],
-        "detected_primary_keys": list(table.primary_keys),
-        "permission_error": None,
-        "rls_warning": None,
-    }
+def _cdc_available(source_type: str, table: DiscoveredTable, team_flag: bool) -> bool | None:
+    """§8.9: null unless the team's CDC flag is on; then Postgres tables with a primary key qualify."""
+    return (source_type == "Postgres" and bool(table.primary_keys)) if team_flag else None
 
 
 async def database_schema(request: Request) -> Response:
     """§8.9: validate a flat config and preview its tables; persists nothing."""
     state = get_state(request)
-    await authorize(request, state.keys, "write")
+    ctx = await authorize(request, state.keys, "write")
     data = await read_object(request)
     source_type = data.get("source_type")
     if not source_type:
@@ -184,7 +161,10 @@ async def database_schema(request: Request) -> Response:
     except UpstreamError as exc:
         raise ApiProblem.message(exc.message) from None
     sql_like = st.category == "Databases"
-    return JSONResponse([_preview(t, sql_like) for t in tables])
+    flag = ctx.team_id in state.cdc_teams
+    return JSONResponse(
+        [render_table_preview(t, sql_like, cdc_available=_cdc_available(source_type, t, flag)) for t in tables]
+    )
 
 
 async def source_prefix(request: Request) -> Response:

@@ -3,6 +3,7 @@ rendering. `create_app` is a factory; nothing is module-level state (STYLE.md §
 
 Both `/api/projects/{project_id}` and `/api/environments/{project_id}` serve the same routes, each with
 and without a trailing slash (reference/posthog-api.md §1). Unknown paths → 404 "Endpoint not found.".
+The traffic middleware (stats, latency, faults, rate limit) wraps every route; `/_emulator/` is optional.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from reconciler.catalog import Catalog, load_catalog
-from reconciler.emulator import actions_api, sources_api
+from reconciler.emulator import actions_api, schemas_api, sources_api
 from reconciler.emulator.auth import authenticate
+from reconciler.emulator.control import control_routes
+from reconciler.emulator.control_state import state_control_routes
 from reconciler.emulator.keys import KeyRing
+from reconciler.emulator.middleware import TrafficControl, TrafficMiddleware
 from reconciler.emulator.problems import ApiProblem, render_problem
-from reconciler.emulator.request_helpers import EmulatorState
+from reconciler.emulator.request_helpers import BULK_SCHEMAS_MODES, EmulatorState
 from reconciler.emulator.store import Store
 from reconciler.emulator.upstreams import UpstreamRegistry
 
@@ -38,6 +42,8 @@ def _route(path: str, endpoint: Callable[..., Any], method: str) -> list[Route]:
 
 _SOURCES = "/external_data_sources"
 _ITEM = _SOURCES + "/{source_id}"
+_SCHEMAS = "/external_data_schemas"
+_SCHEMA = _SCHEMAS + "/{schema_id}"
 
 #: Collection actions come before `{source_id}` so their names are not taken for ids.
 API_ROUTES: list[BaseRoute] = [
@@ -54,6 +60,15 @@ API_ROUTES: list[BaseRoute] = [
     *_route(_ITEM + "/reload", actions_api.reload, "POST"),
     *_route(_ITEM + "/refresh_schemas", actions_api.refresh_schemas, "POST"),
     *_route(_ITEM + "/revenue_analytics_config", actions_api.revenue_analytics_config, "PATCH"),
+    *_route(_ITEM + "/bulk_update_schemas", schemas_api.bulk_update_schemas, "PATCH"),
+    *_route(_SCHEMAS, schemas_api.list_schemas, "GET"),
+    *_route(_SCHEMA, schemas_api.retrieve, "GET"),
+    *_route(_SCHEMA, schemas_api.partial_update, "PATCH"),
+    *_route(_SCHEMA, schemas_api.destroy, "DELETE"),
+    *_route(_SCHEMA + "/reload", schemas_api.reload, "POST"),
+    *_route(_SCHEMA + "/resync", schemas_api.resync, "POST"),
+    *_route(_SCHEMA + "/cancel", schemas_api.cancel, "POST"),
+    *_route(_SCHEMA + "/incremental_fields", schemas_api.incremental_fields, "POST"),
 ]
 
 
@@ -87,17 +102,45 @@ def create_app(
     extra_routes: Iterable[BaseRoute] = (),
     middleware: Sequence[Middleware] = (),
     options: dict[str, Any] | None = None,
+    traffic: TrafficControl | None = None,
+    control: bool = False,
+    sync_seconds: float = 0,
+    bulk_schemas: str = "allowed",
+    cdc_teams: Iterable[int] = (),
 ) -> Starlette:
-    """Build the emulator app. `extra_routes` are mounted at the root before the API (for the `/_emulator/`
-    control API); `middleware` wraps every route (rate limits, faults, stats), so routes stay plain."""
+    """Build the emulator app.
+
+    `traffic`: rate limit, latency, faults and stats (reference/posthog-api.md §4), applied to `/api/` by
+    `TrafficMiddleware`; default: none of them, stats only. `control`: mount the `/_emulator/` control API
+    (traffic endpoints of `control.py`, world endpoints of `control_state.py`). `extra_routes` are mounted at
+    the root before the API; `middleware` wraps everything inside the traffic middleware. `sync_seconds`,
+    `bulk_schemas`, `cdc_teams`: see `EmulatorState`."""
+    if bulk_schemas not in BULK_SCHEMAS_MODES:
+        raise ValueError(f"bulk_schemas must be one of {BULK_SCHEMAS_MODES}, not {bulk_schemas!r}")
+    if sync_seconds < 0:
+        raise ValueError("sync_seconds must be >= 0")
+    traffic = traffic or TrafficControl()
     state = EmulatorState(
-        store=store, keys=keys, upstreams=upstreams, catalog=catalog or load_catalog(), options=dict(options or {})
+        store=store,
+        keys=keys,
+        upstreams=upstreams,
+        catalog=catalog or load_catalog(),
+        options=dict(options or {}),
+        sync_seconds=sync_seconds,
+        bulk_schemas=bulk_schemas,
+        cdc_teams=set(cdc_teams),
     )
-    routes: list[BaseRoute] = [*extra_routes, *(Mount(prefix, routes=API_ROUTES) for prefix in PATH_FAMILIES)]
+    routes: list[BaseRoute] = [
+        *control_routes(traffic, enabled=control, more=state_control_routes()),
+        *extra_routes,
+        *(Mount(prefix, routes=API_ROUTES) for prefix in PATH_FAMILIES),
+    ]
+    traffic_layer = Middleware(TrafficMiddleware, control=traffic, is_known_key=lambda k: keys.get(k) is not None)
     app = Starlette(
         routes=routes,
-        middleware=list(middleware),
+        middleware=[traffic_layer, *middleware],
         exception_handlers={ApiProblem: render_problem, HTTPException: _http_exception, Exception: _server_error},
     )
     app.state.emulator = state
+    app.state.traffic = traffic
     return app

@@ -18,9 +18,11 @@ from reconciler.emulator.keys import KeyRing
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.serializers import render_source
 from reconciler.emulator.store import SourceRow, Store
+from reconciler.emulator.syncs import settle
 from reconciler.emulator.upstreams import UpstreamRegistry
 
 __all__ = [
+    "BULK_SCHEMAS_MODES",
     "DEFAULT_PAGE_SIZE",
     "EmulatorState",
     "get_state",
@@ -35,19 +37,33 @@ __all__ = [
 DEFAULT_PAGE_SIZE = 100  # §5: LimitOffsetPagination, PAGE_SIZE 100, no max_limit
 
 
+BULK_SCHEMAS_MODES = ("allowed", "session-only")
+
+
 @dataclass
 class EmulatorState:
-    """Everything the endpoints share, hung on `app.state.emulator` by `create_app`."""
+    """Everything the endpoints share, hung on `app.state.emulator` by `create_app`.
+
+    `sync_seconds`: how long a simulated sync runs (0 = completes inside the request). `bulk_schemas`:
+    "allowed", or "session-only" (PostHog at the reference commit: API keys get 403, §2, §8.13).
+    `cdc_teams`: teams whose CDC feature flag is on (§9.3), editable through the control API."""
 
     store: Store
     keys: KeyRing
     upstreams: UpstreamRegistry
     catalog: Catalog
     options: dict[str, Any] = field(default_factory=dict)
+    sync_seconds: float = 0
+    bulk_schemas: str = "allowed"
+    cdc_teams: set[int] = field(default_factory=set)
 
 
 def get_state(request: Request) -> EmulatorState:
+    """The app's state. With `sync_seconds` > 0 it first completes the simulated syncs that are due, so every
+    endpoint sees jobs as they are at this request's time."""
     state: EmulatorState = request.app.state.emulator
+    if state.sync_seconds > 0:
+        settle(state.store, state.sync_seconds)
     return state
 
 

@@ -11,8 +11,16 @@ from typing import Any
 
 from reconciler.catalog import Catalog, SourceType
 from reconciler.emulator.store import JobRow, SchemaRow, SourceRow
+from reconciler.emulator.upstream_types import DiscoveredTable
 
-__all__ = ["derive_status", "redact_job_inputs", "render_job", "render_schema", "render_source"]
+__all__ = [
+    "derive_status",
+    "redact_job_inputs",
+    "render_job",
+    "render_schema",
+    "render_source",
+    "render_table_preview",
+]
 
 #: Source `status` derivation (§6): checked in this order over syncing schemas, then active ones.
 _SYNCING_STATUSES = (
@@ -159,4 +167,39 @@ def render_job(job: JobRow, schema: SchemaRow | None) -> dict[str, Any]:
         "latest_error": job.latest_error,
         "workflow_run_id": job.workflow_run_id,
         "cdc_write_mode": None,
+    }
+
+
+def render_table_preview(
+    table: DiscoveredTable, sql_like: bool, *, cdc_available: bool | None = None
+) -> dict[str, Any]:
+    """One `database_schema` entry (§8.9), in PostHog's key order; SQL-like sources add `nullable` and
+    `is_indexed` to each cursor candidate. `incremental_fields` (§9.4) reuses its pieces."""
+    fields = []
+    for f in table.incremental_fields:
+        item: dict[str, Any] = {"label": f.label, "type": f.type, "field": f.field, "field_type": f.field_type}
+        if sql_like:
+            item |= {"nullable": f.nullable, "is_indexed": f.is_indexed}
+        fields.append(item)
+    return {
+        "table": table.name,
+        "label": table.label,
+        "should_sync": False,
+        "should_sync_default": not table.webhook_only,
+        "description": table.description,
+        "rows": None,
+        "incremental_fields": fields,
+        "incremental_available": table.incremental_available,
+        "append_available": table.append_available,
+        "cdc_available": cdc_available,
+        "incremental_field": table.incremental_fields[0].field if table.incremental_fields else None,
+        "sync_type": None,
+        "supports_webhooks": table.supports_webhooks,
+        "webhook_only": table.webhook_only,
+        "available_columns": [
+            {"field": c.name, "label": c.name, "type": c.data_type, "nullable": c.nullable} for c in table.columns
+        ],
+        "detected_primary_keys": list(table.primary_keys),
+        "permission_error": None,
+        "rls_warning": None,
     }

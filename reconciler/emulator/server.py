@@ -26,25 +26,41 @@ class ServeOptions:
     db: Path | None = None
     keys: Path | None = None
     rate_limit: str | None = None
+    latency_ms: int = 0
     control: bool = False
     cloud_host_checks: bool = False
+    bulk_schemas: str = "allowed"
+    sync_seconds: float = 0
 
 
 def build_app(options: ServeOptions) -> Starlette:
+    """The app for these options; a bad option (rate-limit spec, latency, keys file, --db directory, ...)
+    is a ConfigError before anything binds."""
     from reconciler.emulator.app import create_app
     from reconciler.emulator.keys import load_keyring
+    from reconciler.emulator.middleware import TrafficControl
+    from reconciler.emulator.request_helpers import BULK_SCHEMAS_MODES
     from reconciler.emulator.store import Store
     from reconciler.emulator.upstreams import default_upstreams
 
-    if options.rate_limit is not None or options.control:
-        # Part 2 of the emulator (rate limits, /_emulator/ control API) is not built yet: refuse loudly
-        # rather than silently serve without them.
-        raise ConfigError("--rate-limit and --control are not implemented yet in this version of the emulator")
+    traffic = TrafficControl.from_options(rate_limit=options.rate_limit, latency_ms=options.latency_ms)
+    if options.bulk_schemas not in BULK_SCHEMAS_MODES:
+        raise ConfigError(f"invalid --bulk-schemas {options.bulk_schemas!r}: use {' or '.join(BULK_SCHEMAS_MODES)}")
+    if options.sync_seconds < 0:
+        raise ConfigError(f"invalid --sync-seconds {options.sync_seconds}: must be >= 0")
     keys = load_keyring(options.keys)
     if options.db is not None and options.db.parent and not options.db.parent.exists():
         raise ConfigError(f"directory for --db does not exist: {options.db.parent}")
     store = Store(options.db)
-    return create_app(store, keys=keys, upstreams=default_upstreams(cloud_host_checks=options.cloud_host_checks))
+    return create_app(
+        store,
+        keys=keys,
+        upstreams=default_upstreams(cloud_host_checks=options.cloud_host_checks),
+        traffic=traffic,
+        control=options.control,
+        sync_seconds=options.sync_seconds,
+        bulk_schemas=options.bulk_schemas,
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -79,6 +95,8 @@ def run_server(options: ServeOptions, out: TextIO | None = None) -> None:
         print("API key: phx_local (all scopes, team 1)", file=out)
     else:
         print(f"API keys: from {options.keys}", file=out)
+    if options.control:
+        print(f"control API: http://{shown}:{port}/_emulator/", file=out)
     out.flush()
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
     try:

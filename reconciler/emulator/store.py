@@ -40,6 +40,24 @@ class _Unset:
 #: "Not given" for update methods: distinct from None, which means "set to null".
 UNSET: Any = _Unset()
 
+#: Schema columns `update_schemas` may set; the JSON-encoded ones among them.
+_SCHEMA_UPDATABLE = frozenset(
+    {
+        "should_sync",
+        "sync_type",
+        "incremental_field",
+        "incremental_field_type",
+        "sync_frequency",
+        "sync_time_of_day",
+        "primary_key_columns",
+        "cdc_table_mode",
+        "enabled_columns",
+        "status",
+        "latest_error",
+    }
+)
+_JSON_SCHEMA_COLUMNS = frozenset({"primary_key_columns", "enabled_columns"})
+
 _SCHEMA_VERSION = 1
 _DDL = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -490,6 +508,68 @@ class Store:
             out[r["source_id"]].append(_schema(r))
         return out
 
+    def get_schema(self, team_id: int, schema_id: str) -> SchemaRow | None:
+        """A live schema of a live source."""
+        rows = self._query(
+            "SELECT s.* FROM schemas s JOIN sources src ON src.id = s.source_id"
+            " WHERE s.id = ? AND s.team_id = ? AND s.deleted = 0 AND src.deleted = 0",
+            (schema_id, team_id),
+        )
+        return _schema(rows[0]) if rows else None
+
+    def get_schema_any_team(self, schema_id: str) -> SchemaRow | None:
+        """A live schema by id alone (the control API is not team-scoped)."""
+        rows = self._query("SELECT * FROM schemas WHERE id = ? AND deleted = 0", (schema_id,))
+        return _schema(rows[0]) if rows else None
+
+    def list_schemas(
+        self, team_id: int, *, limit: int, offset: int, search_terms: Sequence[str] = ()
+    ) -> tuple[int, list[SchemaRow]]:
+        """(count, page) of the team's live schemas across sources, newest first; every search term must
+        occur in the name, case-insensitively (§9.1)."""
+        where = "s.team_id = ? AND s.deleted = 0 AND src.deleted = 0"
+        params: list[Any] = [team_id]
+        for term in search_terms:
+            where += " AND instr(lower(s.name), lower(?)) > 0"
+            params.append(term)
+        base = f"FROM schemas s JOIN sources src ON src.id = s.source_id WHERE {where}"
+        with self._lock:
+            count = self._db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT s.* {base} ORDER BY s.created_at DESC, s.rowid DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ).fetchall()
+        return count, [_schema(r) for r in rows]
+
+    def update_schemas(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Apply `(schema_id, {column: value})` updates in one transaction (§8.13's all-or-nothing batch).
+        Columns: the writable settings of §9.3 plus `status` and `latest_error`."""
+        with self._tx() as db:
+            for schema_id, changes in updates:
+                unknown = set(changes) - _SCHEMA_UPDATABLE
+                if unknown:
+                    raise ValueError(f"not updatable: {sorted(unknown)}")
+                if not changes:
+                    continue
+                values = [_dumps(v) if k in _JSON_SCHEMA_COLUMNS else v for k, v in changes.items()]
+                values = [int(v) if isinstance(v, bool) else v for v in values]
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                db.execute(f"UPDATE schemas SET {assignments} WHERE id = ?", (*values, schema_id))
+
+    def soft_delete_schema(self, schema_id: str) -> None:
+        """§9.4: the row and its synced table are soft-deleted (`table` reads null even once restored)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE schemas SET deleted = 1, deleted_at = ?, synced_table = NULL WHERE id = ?",
+                (now_iso(), schema_id),
+            )
+
+    def team_has_schema_status(self, team_id: int, status: str) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM schemas WHERE team_id = ? AND deleted = 0 AND status = ? LIMIT 1", (team_id, status)
+        )
+        return bool(rows)
+
     def reconcile_schemas(self, source_id: str, team_id: int, discovered: Sequence[NewSchema]) -> tuple[int, int]:
         """§8.7 refresh semantics. New names → rows with should_sync false; a soft-deleted row of the same
         name is restored instead (old config kept); live names gone upstream → soft-deleted if they never
@@ -519,8 +599,8 @@ class Store:
                 elif name in dead:
                     db.execute(
                         "UPDATE schemas SET deleted = 0, deleted_at = NULL, label = ?, description = ?,"
-                        " available_columns = ? WHERE id = ?",
-                        (d.label, d.description, json.dumps(d.available_columns), dead[name].id),
+                        " available_columns = ?, webhook_only = ? WHERE id = ?",
+                        (d.label, d.description, json.dumps(d.available_columns), int(d.webhook_only), dead[name].id),
                     )
                     added += 1
                 else:
@@ -538,17 +618,27 @@ class Store:
 
     # ---- jobs ----------------------------------------------------------------------------------
 
-    def start_jobs(self, source_id: str, created_by: str | None = None) -> list[JobRow]:
-        """`reload` (§8.6): a Running job per enabled schema; those schemas and the source become Running.
+    def start_jobs(
+        self, source_id: str, created_by: str | None = None, schema_ids: Sequence[str] | None = None
+    ) -> list[JobRow]:
+        """`reload` (§8.6): a Running job per enabled schema (or per schema in `schema_ids`, enabled or not,
+        for the schema-level reload/resync of §9.4); those schemas and the source become Running.
         Completing jobs is left to the caller (see `finish_job`)."""
         started: list[str] = []
         with self._tx() as db:
             source = db.execute("SELECT team_id FROM sources WHERE id = ?", (source_id,)).fetchone()
-            enabled = db.execute(
-                "SELECT id FROM schemas WHERE source_id = ? AND deleted = 0 AND should_sync = 1 ORDER BY name",
-                (source_id,),
-            ).fetchall()
-            for row in enabled:
+            if schema_ids is None:
+                targets = db.execute(
+                    "SELECT id FROM schemas WHERE source_id = ? AND deleted = 0 AND should_sync = 1 ORDER BY name",
+                    (source_id,),
+                ).fetchall()
+            else:
+                marks = ", ".join("?" for _ in schema_ids)
+                targets = db.execute(
+                    f"SELECT id FROM schemas WHERE source_id = ? AND deleted = 0 AND id IN ({marks}) ORDER BY name",
+                    (source_id, *schema_ids),
+                ).fetchall()
+            for row in targets:
                 job_id = str(uuid.uuid4())
                 db.execute(
                     "INSERT INTO jobs (id, source_id, schema_id, team_id, created_at, status, rows_synced,"
@@ -565,26 +655,68 @@ class Store:
                 )
                 db.execute("UPDATE schemas SET status = 'Running' WHERE id = ?", (row["id"],))
                 started.append(job_id)
-            db.execute("UPDATE sources SET status = 'Running' WHERE id = ?", (source_id,))
+            if schema_ids is None:
+                db.execute("UPDATE sources SET status = 'Running' WHERE id = ?", (source_id,))
         return [j for j in (self.get_job(i) for i in started) if j is not None]
 
-    def finish_job(self, job_id: str, *, status: str, rows_synced: int = 0, latest_error: str | None = None) -> None:
-        """End a job; a Completed job also marks its schema synced (status, last_synced_at, table)."""
+    def finish_job(
+        self,
+        job_id: str,
+        *,
+        status: str,
+        rows_synced: int = 0,
+        latest_error: str | None = None,
+        table: dict[str, Any] | None = None,
+    ) -> None:
+        """End a Running job; a Completed one marks its schema synced (status, last_synced_at and, when
+        given, the synced `table` object if the schema has none yet). Ended jobs are left alone."""
         stamp = now_iso()
         with self._tx() as db:
             job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if job is None:
+            if job is None or job["status"] != "Running":
                 return
             db.execute(
                 "UPDATE jobs SET status = ?, finished_at = ?, rows_synced = ?, latest_error = ? WHERE id = ?",
                 (status, stamp, rows_synced, latest_error, job_id),
             )
             if job["schema_id"] is not None:
+                completed = status == "Completed"
                 db.execute(
                     "UPDATE schemas SET status = ?, latest_error = ?,"
-                    " last_synced_at = CASE WHEN ? = 'Completed' THEN ? ELSE last_synced_at END WHERE id = ?",
-                    (status, latest_error, status, stamp, job["schema_id"]),
+                    " last_synced_at = CASE WHEN ? THEN ? ELSE last_synced_at END,"
+                    " synced_table = CASE WHEN ? AND synced_table IS NULL THEN ? ELSE synced_table END WHERE id = ?",
+                    (status, latest_error, completed, stamp, completed and table is not None, _dumps(table),
+                     job["schema_id"]),
+                )  # fmt: skip
+
+    def cancel_job(self, job_id: str) -> None:
+        """A cancelled Running job ends `Failed` (PostHog's job statuses have no "Cancelled", §8.8); its
+        schema goes back to `Completed` if it synced before, else to no status."""
+        stamp = now_iso()
+        with self._tx() as db:
+            job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if job is None or job["status"] != "Running":
+                return
+            db.execute("UPDATE jobs SET status = 'Failed', finished_at = ? WHERE id = ?", (stamp, job_id))
+            if job["schema_id"] is not None:
+                db.execute(
+                    "UPDATE schemas SET status = CASE WHEN last_synced_at IS NULL THEN NULL ELSE 'Completed' END"
+                    " WHERE id = ? AND status = 'Running'",
+                    (job["schema_id"],),
                 )
+
+    def running_jobs(self, *, started_before: str | None = None) -> list[JobRow]:
+        """Running jobs, oldest first; with `started_before`, only those created at or before it."""
+        sql, params = "SELECT * FROM jobs WHERE status = 'Running'", []
+        if started_before is not None:
+            sql += " AND created_at <= ?"
+            params.append(started_before)
+        return [_job(r) for r in self._query(sql + " ORDER BY created_at, rowid", params)]
+
+    def latest_job_of_schema(self, schema_id: str) -> JobRow | None:
+        rows = self._query("SELECT * FROM jobs WHERE schema_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                           (schema_id,))  # fmt: skip
+        return _job(rows[0]) if rows else None
 
     def get_job(self, job_id: str) -> JobRow | None:
         rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 
 from reconciler.emulator.app import create_app
 from reconciler.emulator.keys import KeyRing, default_keyring
+from reconciler.emulator.middleware import TrafficControl
 from reconciler.emulator.store import Store
 from reconciler.emulator.upstreams import UpstreamRegistry, default_upstreams, sample_database_upstream
 
@@ -49,6 +50,10 @@ class Emulator:
     store: Store
     app: Starlette
     default_key: str = "phx_local"
+
+    def control(self) -> httpx.Client:
+        """An httpx client rooted at `/_emulator/` (the server must run with `control=True`)."""
+        return httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=10)
 
     def client(self, key: str | None = "", team: int | str = 1, family: str = "projects") -> httpx.Client:
         """An httpx client rooted at `/api/{family}/{team}/`, authenticated with `key` (default:
@@ -86,11 +91,29 @@ def serve_in_thread(app: Starlette) -> Iterator[str]:
 
 @contextmanager
 def running_emulator(
-    *, keys: KeyRing | None = None, db: Path | None = None, upstreams: UpstreamRegistry | None = None
+    *,
+    keys: KeyRing | None = None,
+    db: Path | None = None,
+    upstreams: UpstreamRegistry | None = None,
+    control: bool = False,
+    traffic: TrafficControl | None = None,
+    sync_seconds: float = 0,
+    bulk_schemas: str = "allowed",
+    cdc_teams: Iterable[int] = (),
 ) -> Iterator[Emulator]:
-    """A private emulator: default keys (`phx_local`, team 1), in-memory store, simulated upstreams."""
+    """A private emulator: default keys (`phx_local`, team 1), in-memory store, simulated upstreams; the
+    other arguments are `create_app`'s (`control=True` mounts `/_emulator/`, see `Emulator.control`)."""
     store = Store(db)
-    app = create_app(store, keys=keys or default_keyring(), upstreams=upstreams or simulated_registry())
+    app = create_app(
+        store,
+        keys=keys or default_keyring(),
+        upstreams=upstreams or simulated_registry(),
+        control=control,
+        traffic=traffic,
+        sync_seconds=sync_seconds,
+        bulk_schemas=bulk_schemas,
+        cdc_teams=cdc_teams,
+    )
     try:
         with serve_in_thread(app) as url:
             yield Emulator(url, store, app)

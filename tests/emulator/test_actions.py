@@ -50,7 +50,12 @@ def test_delete_is_soft_204_and_then_404(api: httpx.Client, emulator: Emulator) 
 # ---- reload and jobs (§8.6, §8.8) -----------------------------------------------------------------
 
 
-def test_reload_starts_jobs_for_enabled_schemas(api: httpx.Client, emulator: Emulator) -> None:
+def test_reload_starts_jobs_for_enabled_schemas(start_emulator: Any) -> None:
+    with start_emulator(sync_seconds=600) as emu, emu.client() as api:
+        _reload_starts_jobs(api)
+
+
+def _reload_starts_jobs(api: httpx.Client) -> None:
     payload = stripe_payload(tables=("Customer", "Charge"))
     payload["schemas"].append({"name": "Refund", "should_sync": False})
     sid = _make(api, "Stripe", payload)

@@ -39,7 +39,7 @@ def serve(*args: str) -> Iterator[tuple[str, list[str]]]:
     reader.start()
     try:
         deadline = time.monotonic() + 20
-        while len(lines) < 3:
+        while len(lines) < (4 if "--control" in args else 3):  # --control adds a start-up line
             try:
                 lines.append(queue.get(timeout=max(0.0, deadline - time.monotonic())).rstrip("\n"))
             except Empty:
@@ -118,12 +118,15 @@ def test_serve_in_memory_by_default_and_keys_file(tmp_path: Path) -> None:
         assert get("phx_local", 1).status_code == 401
 
 
-def test_serve_refuses_unbuilt_options_and_bad_keys(tmp_path: Path) -> None:
+def test_serve_refuses_a_bad_rate_limit_and_bad_keys(tmp_path: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.run([sys.executable, "-m", "reconciler", "serve", "--rate-limit", "480/minute"],
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "serve", "--rate-limit", "480/fortnight"],
                           capture_output=True, text=True, env=env, timeout=30, check=False)  # fmt: skip
     assert proc.returncode == 1
-    assert "--rate-limit and --control are not implemented yet" in proc.stderr
+    assert "480/fortnight" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "serve", "--bulk-schemas", "never"],
+                          capture_output=True, text=True, env=env, timeout=30, check=False)  # fmt: skip
+    assert proc.returncode == 1 and "'never' is not one of 'allowed', 'session-only'" in proc.stderr
     bad = tmp_path / "keys.yaml"
     bad.write_text("- {key: phx_secretvalue, teams: one}\n")
     proc = subprocess.run([sys.executable, "-m", "reconciler", "serve", "--keys", str(bad)],
@@ -166,3 +169,23 @@ def test_keys_file_semantics() -> None:
     assert b.allows("anything:write")  # scopes default to "*"
     assert b.email == "b@example.com"
     assert ring.teams == frozenset({1, 2, 3, 4})
+
+
+def test_serve_with_control_rate_limit_and_session_only_bulk_schemas() -> None:
+    """The part-2 flags end to end in a real `reconciler serve`: the control API is announced and answers,
+    the per-key rate limit throttles with PostHog's 429 body, bulk_update_schemas refuses API keys."""
+    args = ("--control", "--rate-limit", "4/minute", "--bulk-schemas", "session-only", "--latency-ms", "1")
+    with serve(*args) as (url, lines):
+        assert lines[3] == f"control API: {url}/_emulator/"
+        headers = {"Authorization": "Bearer phx_local"}
+        api = f"{url}/api/projects/1/external_data_sources"
+        sid = "00000000-0000-0000-0000-000000000000"
+        r = httpx.patch(f"{api}/{sid}/bulk_update_schemas/", json={"schemas": []}, headers=headers)
+        assert r.status_code == 403
+        assert r.json()["detail"] == "This action does not support personal API key access"
+        statuses = [httpx.get(f"{api}/", headers=headers).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        stats = httpx.get(f"{url}/_emulator/stats").json()
+        assert stats["total"] == 5 and stats["throttled"] == 1
+        assert stats["by_route"]["GET /api/projects/{project_id}/external_data_sources/"] == 4
+        assert stats["settings"] == {"rate_limit": "4/minute", "latency_ms": 1}

@@ -1,0 +1,65 @@
+"""Simulated syncs: `reload`/`resync` start a Running job per schema, and each job completes after the server's
+`--sync-seconds` (0: at once, inside the request, so tests are deterministic). No Temporal, no threads: jobs
+that are due are completed lazily, at the start of the next request (`settle`).
+
+Completion follows reference/posthog-api.md §7, §8.6, §8.8: the job gets `rows_synced` and `finished_at`, its
+schema `status: Completed`, `last_synced_at` and a `table` object; the source's `last_run_at` derives from it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler.emulator.store import JobRow, SchemaRow, SourceRow, Store
+
+__all__ = ["SIMULATED_ROWS", "settle", "start_sync", "synced_table"]
+
+#: Rows every simulated sync reports (deterministic on purpose).
+SIMULATED_ROWS = 100
+
+
+def synced_table(source: SourceRow, schema: SchemaRow) -> dict[str, Any]:
+    """The schema's `table` after its first sync (§7 `{"id","name","columns","row_count"}`), named as PostHog
+    names warehouse tables: prefix + source type + "_" + schema name, lower-cased, non-alphanumerics → "_"."""
+    name = re.sub(r"[^a-z0-9_]", "_", f"{source.prefix or ''}{source.source_type}_{schema.name}".lower())
+    columns = [
+        {"key": c.get("name"), "name": c.get("name"), "type": c.get("data_type"), "schema_valid": True}
+        for c in schema.available_columns
+        if isinstance(c, dict) and (schema.enabled_columns is None or c.get("name") in schema.enabled_columns)
+    ]
+    return {"id": str(uuid.uuid4()), "name": name, "columns": columns, "row_count": SIMULATED_ROWS}
+
+
+def _complete(store: Store, job: JobRow) -> None:
+    schema = store.schemas_by_id([job.schema_id]).get(job.schema_id) if job.schema_id else None
+    source = store.get_source(job.team_id, job.source_id)
+    table = synced_table(source, schema) if source is not None and schema is not None else None
+    store.finish_job(job.id, status="Completed", rows_synced=SIMULATED_ROWS, table=table)
+
+
+def start_sync(
+    store: Store,
+    source_id: str,
+    *,
+    sync_seconds: float,
+    schema_ids: Sequence[str] | None = None,
+    created_by: str | None = None,
+) -> list[JobRow]:
+    """Start jobs (every enabled schema, or exactly `schema_ids`); with `sync_seconds` 0 they complete now."""
+    jobs = store.start_jobs(source_id, created_by=created_by, schema_ids=schema_ids)
+    if sync_seconds <= 0:
+        for job in jobs:
+            _complete(store, job)
+    return jobs
+
+
+def settle(store: Store, sync_seconds: float) -> None:
+    """Complete every Running job started at least `sync_seconds` ago."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=sync_seconds)
+    stamp = cutoff.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    for job in store.running_jobs(started_before=stamp):
+        _complete(store, job)
