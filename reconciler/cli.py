@@ -272,7 +272,7 @@ def apply(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
     import os
 
     from reconciler.apply.guard import ApplyPolicy
-    from reconciler.apply.report import LineReporter, render_report_json, render_report_text
+    from reconciler.apply.report import LineReporter, ProgressReporter, render_report_json, render_report_text
     from reconciler.commands.apply import ApplyRequest, run_apply
     from reconciler.plan.render import render_text
 
@@ -296,7 +296,7 @@ def apply(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
         policy=ApplyPolicy(allow_delete=allow_delete, max_deletes=max_deletes),
         parallelism=parallelism,
         confirm=confirm,
-        reporter=LineReporter(stderr),
+        reporter=ProgressReporter(stderr) if _use_color(stderr) else LineReporter(stderr),
     )
     outcome = run_apply(_settings(host, project, api_path, () if saved else paths), request, os.environ)
     if outcome.report is None:

@@ -52,6 +52,12 @@ __all__ = [
 ]
 
 _CREATE_ATTEMPTS = 3
+#: What `bulk_update_schemas` applies per item (§8.13); anything else (e.g. `primary_key_columns`) it drops
+#: silently, so such updates go through the per-schema PATCH, which honours every writable field (§9.3).
+_BULK_KEYS = frozenset({
+    "should_sync", "sync_type", "incremental_field", "incremental_field_type", "sync_frequency",
+    "sync_time_of_day", "cdc_table_mode", "enabled_columns",
+})  # fmt: skip
 _HEAD = (CreateSource, PatchSource, RefreshSchemas)
 
 
@@ -99,12 +105,22 @@ class ApplyReport:
 class Reporter(Protocol):
     """How the executor tells the outside world what it is doing (text, progress bar, JSON)."""
 
+    def run_started(self, total_steps: int) -> None: ...
+
+    def run_finished(self) -> None: ...
+
     def step_started(self, step: Step) -> None: ...
 
     def step_finished(self, result: StepResult) -> None: ...
 
 
 class NullReporter:
+    def run_started(self, total_steps: int) -> None:
+        pass
+
+    def run_finished(self) -> None:
+        pass
+
     def step_started(self, step: Step) -> None:
         pass
 
@@ -175,6 +191,13 @@ class Executor:
 
     def run(self, plan: Plan) -> ApplyReport:
         requests_before = self.client.stats.total
+        self.reporter.run_started(sum(len(c.steps) for c in plan.changes))
+        try:
+            return self._run(plan, requests_before)
+        finally:
+            self.reporter.run_finished()
+
+    def _run(self, plan: Plan, requests_before: int) -> ApplyReport:
         chains = {c.address: _Chain(c.address, list(c.steps), c.live_id) for c in plan.changes if c.steps}
         for chain in chains.values():
             if any(isinstance(s, DeleteSource) for s in chain.steps):
@@ -315,16 +338,21 @@ class Executor:
     def _patch_schemas(self, chain: _Chain, step: PatchSchemas) -> str | None:
         source_id = self._source_id(chain, step)
         items = [self._schema_item(chain, update) for update in step.updates]
-        if not self._bulk_refused.is_set():
+        single = [item for item in items if set(item) - {"id"} - _BULK_KEYS]
+        bulk = [item for item in items if item not in single]
+        note = None
+        if bulk and not self._bulk_refused.is_set():
             try:
-                self.client.bulk_update_schemas(source_id, items)
-                return None
+                self.client.bulk_update_schemas(source_id, bulk)
+                bulk = []
             except PersonalKeyNotAllowed:
                 self._bulk_refused.set()
-        for item in items:
+        if bulk:
+            note = "bulk_update_schemas is refused to personal API keys here: patched one table at a time"
+        for item in [*single, *bulk]:
             schema_id = item.pop("id")
             self.client.patch_schema(schema_id, item)
-        return "bulk_update_schemas is refused to personal API keys here: patched one table at a time"
+        return note
 
     def _schema_item(self, chain: _Chain, update: SchemaUpdate) -> dict[str, Any]:
         schema_id = update.schema_id or chain.schema_ids.get(update.name)

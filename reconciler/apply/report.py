@@ -11,7 +11,13 @@ from reconciler.apply.executor import ApplyReport, StepResult, StepStatus, descr
 from reconciler.plan.model import Step
 from reconciler.plan.saved import step_kind
 
-__all__ = ["REPORT_FORMAT_VERSION", "LineReporter", "render_report_json", "render_report_text"]
+__all__ = [
+    "REPORT_FORMAT_VERSION",
+    "LineReporter",
+    "ProgressReporter",
+    "render_report_json",
+    "render_report_text",
+]
 
 REPORT_FORMAT_VERSION = 1
 _MARK = {StepStatus.SUCCEEDED: "ok", StepStatus.FAILED: "FAILED", StepStatus.SKIPPED: "skipped",
@@ -25,6 +31,12 @@ class LineReporter:
         self.stream = stream
         self._lock = threading.Lock()
 
+    def run_started(self, total_steps: int) -> None:
+        pass
+
+    def run_finished(self) -> None:
+        pass
+
     def step_started(self, step: Step) -> None:
         pass
 
@@ -34,6 +46,40 @@ class LineReporter:
             line += f" ({result.duration:.1f}s)"
         with self._lock:
             print(line, file=self.stream, flush=True)
+
+
+class ProgressReporter:
+    """A live progress bar (rich) for terminals: one bar over all steps, finished steps printed above it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(file=stream)
+        self.progress = Progress(
+            TextColumn("[bold]Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False), console=self.console, transient=True,
+        )  # fmt: skip
+        self.task = self.progress.add_task("", total=0)
+
+    def run_started(self, total_steps: int) -> None:
+        self.progress.update(self.task, total=total_steps)
+        self.progress.start()
+
+    def run_finished(self) -> None:
+        self.progress.stop()
+
+    def step_started(self, step: Step) -> None:
+        self.progress.update(self.task, description=f"{step.address}: {describe_step(step)}")
+
+    def step_finished(self, result: StepResult) -> None:
+        from rich.text import Text
+
+        style = {StepStatus.SUCCEEDED: "green", StepStatus.FAILED: "bold red"}.get(result.status, "yellow")
+        line = Text(f"{result.step.address}: {describe_step(result.step)} … ")
+        line.append(_MARK[result.status], style=style)
+        self.progress.console.print(line, highlight=False)
+        self.progress.advance(self.task)
 
 
 def render_report_text(report: ApplyReport) -> str:

@@ -185,6 +185,20 @@ def _table_impact(name: str, key: str, old: Any, new: Any, live: LiveSchema) -> 
     return Impact.NEXT_SYNC
 
 
+#: Sync types whose cursor config holds `primary_key_columns`; PostHog ignores the key for others (§9.3).
+_KEYED_SYNC_TYPES = frozenset({"incremental", "append", "webhook"})
+_CURSOR_KEYS = ("incremental_field", "incremental_field_type", "primary_key_columns")
+
+
+def _check_keys(name: str, want: Mapping[str, Any], sync_type: str | None) -> list[str]:
+    """A PATCH PostHog would silently ignore shows as a change forever: refuse it at plan time. (At create,
+    PostHog does store `primary_key_columns` for every sync type, §8.3.)"""
+    if "primary_key_columns" in want and want["primary_key_columns"] is not None and sync_type not in _KEYED_SYNC_TYPES:
+        return [f"table {name}: primary_key_columns only applies to incremental, append and webhook tables "
+                f"(sync_type is {sync_type or 'unset'}); PostHog ignores it otherwise"]
+    return []
+
+
 def _check_enable(name: str, want: Mapping[str, Any], sync_type: str | None, cursor: Mapping[str, Any]) -> list[str]:
     """PostHog's preconditions for syncing a table, caught at plan time instead of mid-apply."""
     if not want.get("should_sync"):
@@ -213,6 +227,7 @@ def diff_tables(desired: DesiredSource, live: LiveSource | None) -> TableDiff:
             continue
         if schema is None:
             out.needs_refresh = True
+            out.errors.extend(_check_keys(name, want, want.get("sync_type")))
             out.errors.extend(_check_enable(name, want, want.get("sync_type"), want))
             out.updates[name] = (None, want)
             out.diffs.append(FieldDiff(f"tables.{name}", None, want))
@@ -227,13 +242,14 @@ def diff_tables(desired: DesiredSource, live: LiveSource | None) -> TableDiff:
                 out.impacts.add(_table_impact(name, key, old, value, schema))
         if changes:
             sync_type = changes.get("sync_type", schema.sync_type)
-            cursor = {
-                k: changes.get(k, getattr(schema, k)) for k in ("incremental_field", "incremental_field_type")
-            }
+            cursor = {k: changes.get(k, _live_value(schema, k)) for k in _CURSOR_KEYS}
             enabling = changes.get("should_sync", schema.should_sync)
+            out.errors.extend(_check_keys(name, changes, sync_type))
             out.errors.extend(_check_enable(name, {"should_sync": enabling}, sync_type, cursor))
-            if "sync_type" in changes and sync_type in SYNC_TYPES_NEEDING_CURSOR:
-                # A new sync type carries its cursor in the same PATCH (§9.3).
+            if sync_type in _KEYED_SYNC_TYPES and ("sync_type" in changes or set(changes) & set(_CURSOR_KEYS)):
+                # PostHog writes the cursor and primary key only beside a `sync_type` in the same request, and
+                # takes them from that request (§9.3): send the sync type and the whole cursor together.
+                changes["sync_type"] = sync_type
                 changes.update({k: v for k, v in cursor.items() if v is not None})
             out.updates[name] = (schema.id, changes)
     if live is not None:

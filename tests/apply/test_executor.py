@@ -170,3 +170,29 @@ def test_ambiguous_create_is_resolved_by_relisting(tmp_path: Path, client: Any) 
     assert any(r.note and "found the new source" in r.note for r in report.results)
     assert len(c.list_sources()) == 2
     assert not plan(c, state).has_changes
+
+
+def test_bulk_refused_to_api_keys_falls_back_per_schema(tmp_path: Path, start_emulator: Any) -> None:
+    with start_emulator(bulk_schemas="session-only", control=True) as emu:
+        settings = resolve_settings(ENV, host=emu.base_url, project="1")
+        with build_client(settings) as c:
+            state = desired(tmp_path, MANIFEST)
+            report = Executor(c).run(plan(c, state))
+            assert report.ok, report.results
+            notes = [r.note for r in report.results if r.note]
+            assert any("one table at a time" in n for n in notes)
+            assert not plan(c, state).has_changes
+            # Learned once: the second source's table patch did not try bulk again.
+            assert c.stats.by_operation["bulk_update_schemas"] == 1
+
+
+def test_primary_key_change_bypasses_bulk_which_would_drop_it(tmp_path: Path, client: Any) -> None:
+    c, emu = client
+    Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
+    state = desired(tmp_path, MANIFEST.replace("incremental_field_type: integer}",
+                                               "incremental_field_type: integer, primary_key_columns: [id, created]}"))
+    report = Executor(c).run(plan(c, state))
+    assert report.ok, report.results
+    charge = c.find_source("Stripe", "stripe_prod").schema_named("Charge")  # type: ignore[union-attr]
+    assert charge is not None and charge.primary_key_columns == ("id", "created")
+    assert not plan(c, state).has_changes

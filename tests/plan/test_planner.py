@@ -234,7 +234,9 @@ def test_keyed_fingerprint_tracks_secret_values(tmp_path: Path) -> None:
           "incremental_field_type": "integer"}, "{sync_type: full_refresh}", {"sync_type": "full_refresh"},
          Impact.FULL_RESYNC),
         ({"should_sync": True, "sync_type": "append", "incremental_field": "created",
-          "incremental_field_type": "integer"}, "{incremental_field: updated}", {"incremental_field": "updated"},
+          "incremental_field_type": "integer"}, "{incremental_field: updated}",
+         # PostHog takes the cursor only beside a sync_type, from the same request (§9.3): all three are sent.
+         {"incremental_field": "updated", "sync_type": "append", "incremental_field_type": "integer"},
          Impact.FULL_RESYNC),
         ({"should_sync": True, "sync_type": "full_refresh"}, "{frequency: never}", {"sync_frequency": "never"},
          Impact.NEXT_SYNC),
@@ -373,3 +375,24 @@ def test_create_without_tables_is_a_plan_error(tmp_path: Path) -> None:
         """
     plan = plan_for(desired(tmp_path, body))
     assert [e.reference for e in plan.errors] == ["no-tables"]
+
+
+def test_primary_key_change_on_a_full_refresh_table_is_refused(tmp_path: Path) -> None:
+    body = """\
+        s:
+          type: Stripe
+          config: {auth_method: {selection: api_key}}
+          tables:
+            Customer: {sync: true, sync_type: full_refresh, primary_key_columns: [id, email]}
+        """
+    assert not plan_for(desired(tmp_path, body)).errors  # at create PostHog stores it for any sync type
+    same = live_source(prefix=None, description=owned(None, "s"),
+                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh",
+                                       primary_key_columns=["id", "email"])])
+    assert only(plan_for(desired(tmp_path, body), same), "s").action is Action.NOOP
+    other = live_source(prefix=None, description=owned(None, "s"),
+                        schemas=[schema("Customer", should_sync=True, sync_type="full_refresh",
+                                        primary_key_columns=["id"])])
+    plan = plan_for(desired(tmp_path, body), other)
+    assert [e.reference for e in plan.errors] == ["invalid-table"]
+    assert "primary_key_columns only applies" in plan.errors[0].message
