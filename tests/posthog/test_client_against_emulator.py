@@ -9,9 +9,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from posthog_fakes import FakeClock
 
+from reconciler.emulator.middleware import TrafficControl
 from reconciler.emulator.upstreams import default_upstreams
-from reconciler.errors import NotFound, PermissionDenied, Rejected
+from reconciler.errors import AmbiguousCreate, NotFound, PermissionDenied, PersonalKeyNotAllowed, Rejected
 from reconciler.posthog.client import PostHogClient, build_http_client
 from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import RetryPolicy
@@ -21,11 +23,25 @@ PASSWORD = "pg-CANARY-7731"  # must never come back from the API nor show in any
 
 
 def connect(
-    base_url: str, team: int, *, key: str = "phx_test", family: str = "projects", page_size: int = 1000
+    base_url: str,
+    team: int,
+    *,
+    key: str = "phx_test",
+    family: str = "projects",
+    page_size: int = 1000,
+    limiter: RateLimiter | None = None,
+    retry: RetryPolicy | None = None,
 ) -> PostHogClient:
     http = build_http_client(base_url, Secret("POSTHOG_PERSONAL_API_KEY", key), timeout=10.0)
-    return PostHogClient(http, RateLimiter("off"), RetryPolicy(max_attempts=2, backoff_base=0.01),
-                         project=str(team), api_path=family, page_size=page_size, owns_http=True)  # fmt: skip
+    return PostHogClient(
+        http,
+        limiter or RateLimiter("off"),
+        retry or RetryPolicy(max_attempts=2, backoff_base=0.01),
+        project=str(team),
+        api_path=family,
+        page_size=page_size,
+        owns_http=True,
+    )
 
 
 @pytest.fixture
@@ -180,3 +196,119 @@ def test_real_postgres_upstream(start_emulator, pg_table: tuple[str, str]) -> No
         assert (live_table.name, live_table.sync_type, live_table.incremental_field) == (
             table, "incremental", "updated_at")  # fmt: skip
         client.delete_source(source_id)
+
+
+# ---- faults over real HTTP (the emulator's /_emulator/faults control API) ------------------------------
+
+
+def stripe_payload(key: str = "sk_test_CANARY_fault") -> dict[str, object]:
+    return {
+        "auth_method": {"selection": "api_key", "stripe_secret_key": Secret("STRIPE_KEY", key)},
+        "schemas": [{"name": "Customer", "should_sync": True, "sync_type": "full_refresh"}],
+    }
+
+
+def add_faults(emu, *rules: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    with emu.control() as control:
+        assert control.post("/faults", json={"rules": list(rules)}).status_code == 200
+
+
+def server_stats(emu) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    with emu.control() as control:
+        stats: dict[str, object] = control.get("/stats").json()
+        return stats
+
+
+def test_create_whose_answer_is_lost_is_ambiguous_then_found_by_relisting(start_emulator) -> None:  # type: ignore[no-untyped-def]
+    with start_emulator(control=True) as emu, connect(emu.base_url, 1, key="phx_local") as client:
+        # The create commits, then the connection drops before the answer: the classic lost 201.
+        add_faults(emu, {"method": "POST", "path": r"external_data_sources/?$", "status": 0, "times": 1,
+                         "after_commit": True})  # fmt: skip
+        with pytest.raises(AmbiguousCreate) as caught:
+            client.create_source("Stripe", stripe_payload(), prefix="lost")
+        assert (caught.value.source_type, caught.value.prefix) == ("Stripe", "lost")
+        assert client.stats.by_operation["create_source"] == 1  # not replayed
+        found = client.find_source("Stripe", "lost")
+        assert found is not None and found.source_type == "Stripe"
+        assert len(client.list_sources()) == 1  # exactly one source: no duplicate create
+
+
+def test_gateway_errors_and_dropped_connections_are_retried_for_reads_and_patches(start_emulator) -> None:  # type: ignore[no-untyped-def]
+    retry = RetryPolicy(max_attempts=4, backoff_base=0.01)
+    with start_emulator(control=True) as emu, connect(emu.base_url, 1, key="phx_local", retry=retry) as client:
+        source_id = client.create_source("Stripe", stripe_payload(), prefix="flaky")
+        add_faults(
+            emu,
+            {"method": "GET", "path": r"external_data_sources/?$", "status": 502, "times": 1},
+            {"method": "GET", "path": r"external_data_sources/?$", "status": 0, "times": 1},
+            {"method": "PATCH", "status": 503, "times": 1, "after_commit": True},
+        )
+        assert [s.id for s in client.list_sources()] == [source_id]
+        assert client.stats.by_operation["list_sources"] == 3
+        assert client.patch_source(source_id, {"description": "steady"}).description == "steady"
+        assert client.stats.by_operation["patch_source"] == 2
+        assert server_stats(emu)["faulted"] == 3
+
+
+def test_server_throttle_text_is_parsed_over_real_http(start_emulator) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock()  # the wait is taken on a fake clock: the test does not sleep
+    limiter = RateLimiter("off", clock=clock.time, sleep=clock.sleep)
+    with start_emulator(control=True) as emu, connect(emu.base_url, 1, key="phx_local", limiter=limiter) as client:
+        add_faults(emu, {"method": "GET", "status": 429, "times": 1, "wait_seconds": 1})
+        assert client.list_sources() == []
+        assert client.stats.by_operation["list_sources"] == 2
+        assert clock.sleeps == [1.0]  # "Expected available in 1 second." (singular), not a backoff guess
+
+
+# ---- schemas ---------------------------------------------------------------------------------------------
+
+
+def test_patch_schema_and_bulk_update(client: PostHogClient) -> None:
+    source_id = client.create_source("Postgres", postgres_payload(), prefix="tables")
+    client.refresh_schemas(source_id)
+    live = client.get_source(source_id)
+    customers, events = live.schema_named("customers"), live.schema_named("events")
+    assert customers is not None and events is not None and events.should_sync is False
+
+    patched = client.patch_schema(customers.id, {"sync_frequency": "never"})
+    assert patched.sync_frequency == "never"  # stored as a null interval, read back as null (§7)
+    assert client.get_source(source_id).schema_named("customers").sync_frequency == "never"  # type: ignore[union-attr]
+
+    updated = client.bulk_update_schemas(
+        source_id,
+        [{"id": events.id, "should_sync": True, "sync_type": "full_refresh", "sync_frequency": "24hour"},
+         {"id": customers.id, "sync_frequency": "12hour"}],
+    )  # fmt: skip
+    assert [(s.name, s.should_sync, s.sync_frequency) for s in updated] == [
+        ("events", True, "24hour"),
+        ("customers", True, "12hour"),
+    ]
+    with pytest.raises(Rejected, match="Sync type must be set up first"):
+        orders = client.get_source(source_id).schema_named("orders")
+        assert orders is not None
+        client.patch_schema(orders.id, {"should_sync": True})
+
+
+def test_bulk_update_refused_to_personal_keys_raises_the_fallback_error(start_emulator) -> None:  # type: ignore[no-untyped-def]
+    with start_emulator(bulk_schemas="session-only") as emu, connect(emu.base_url, 1, key="phx_local") as client:
+        source_id = client.create_source("Stripe", stripe_payload(), prefix="bulk")
+        (customer,) = client.get_source(source_id).schemas
+        with pytest.raises(PersonalKeyNotAllowed):
+            client.bulk_update_schemas(source_id, [{"id": customer.id, "sync_frequency": "24hour"}])
+        # The fallback the executor takes: one PATCH per schema.
+        assert client.patch_schema(customer.id, {"sync_frequency": "24hour"}).sync_frequency == "24hour"
+
+
+def test_client_pacing_keeps_a_throttling_server_from_ever_saying_429(start_emulator) -> None:  # type: ignore[no-untyped-def]
+    # The emulator throttles like DRF (5 per second per key); the client paces under the same limit.
+    traffic = TrafficControl.from_options(rate_limit="5/second")
+    limiter = RateLimiter("5/second", margin=0.05)
+    with (
+        start_emulator(control=True, traffic=traffic) as emu,
+        connect(emu.base_url, 1, key="phx_local", limiter=limiter) as client,
+    ):
+        for _ in range(12):
+            client.list_sources()
+        stats = server_stats(emu)
+        assert stats["throttled"] == 0 and client.stats.retries == 0
+        assert client.stats.by_operation["list_sources"] == 12
