@@ -154,7 +154,7 @@ def test_ambiguous_create_is_resolved_by_relisting(tmp_path: Path, client: Any) 
     c, emu = client
     state = desired(tmp_path, MANIFEST)
     p = plan(c, state)
-    real_send = c._http.send  # noqa: SLF001 - inject a lost response for the first POST only
+    real_send = c._http.send
     lost = {"done": False}
 
     def send(request: httpx.Request, **kw: Any) -> httpx.Response:
@@ -164,7 +164,7 @@ def test_ambiguous_create_is_resolved_by_relisting(tmp_path: Path, client: Any) 
             raise httpx.ReadError("connection dropped after the server committed")
         return response
 
-    c._http.send = send  # type: ignore[method-assign]  # noqa: SLF001
+    c._http.send = send  # type: ignore[method-assign]
     report = Executor(c, parallelism=1).run(p)
     assert report.ok, report.results
     assert any(r.note and "found the new source" in r.note for r in report.results)
@@ -196,3 +196,21 @@ def test_primary_key_change_bypasses_bulk_which_would_drop_it(tmp_path: Path, cl
     charge = c.find_source("Stripe", "stripe_prod").schema_named("Charge")  # type: ignore[union-attr]
     assert charge is not None and charge.primary_key_columns == ("id", "created")
     assert not plan(c, state).has_changes
+
+
+def test_secret_rotation_through_secrets_version(tmp_path: Path, client: Any) -> None:
+    c, emu = client
+    Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
+    rotated_env = {**ENV, "STRIPE_KEY": "sk_test_rotated0001"}
+    versioned = MANIFEST.replace("  prefix: stripe_prod\n", "  prefix: stripe_prod\n  secrets_version: '2'\n")
+    state = desired(tmp_path, versioned, env=rotated_env)
+    p = plan(c, state)
+    change = next(ch for ch in p.changes if ch.address == "stripe_prod")
+    assert change.action is Action.UPDATE and change.secret_status.value == "will be re-sent"
+    assert Executor(c).run(p).ok
+    assert not plan(c, state).has_changes
+    # PostHog now holds the new key (the emulator's store is the upstream's view of it).
+    source = c.find_source("Stripe", "stripe_prod")
+    assert source is not None
+    row = emu.store.get_source(1, source.id)
+    assert row is not None and row.job_inputs["auth_method"]["stripe_secret_key"] == "sk_test_rotated0001"
