@@ -67,7 +67,7 @@ def plan(client: PostHogClient, state: Any, **options: Any) -> Plan:
 
 
 def test_apply_creates_then_second_plan_is_empty(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     state = desired(tmp_path, MANIFEST)
     first = plan(c, state)
     assert [ch.action for ch in first.changes] == [Action.CREATE, Action.CREATE]
@@ -85,7 +85,7 @@ def test_apply_creates_then_second_plan_is_empty(tmp_path: Path, client: Any) ->
 
 
 def test_update_in_place_patches_only_what_differs(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
     changed = MANIFEST.replace("Refund: {sync: false}", "Refund: {sync: true, sync_type: full_refresh}").replace(
         "description: Production Stripe", "description: Stripe (prod)")
@@ -99,7 +99,7 @@ def test_update_in_place_patches_only_what_differs(tmp_path: Path, client: Any) 
 
 
 def test_new_table_triggers_refresh_then_patch(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
     state = desired(tmp_path, MANIFEST.replace("    Refund: {sync: false}\n",
                                                "    Refund: {sync: false}\n    Invoice: {sync: true, "
@@ -113,7 +113,7 @@ def test_new_table_triggers_refresh_then_patch(tmp_path: Path, client: Any) -> N
 
 
 def test_replace_on_prefix_change_deletes_first(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
     old_id = c.find_source("Stripe", "stripe_prod").id  # type: ignore[union-attr]
     state = desired(tmp_path, MANIFEST.replace("prefix: stripe_prod", "prefix: stripe_main"))
@@ -128,7 +128,7 @@ def test_replace_on_prefix_change_deletes_first(tmp_path: Path, client: Any) -> 
 
 
 def test_failed_step_stops_its_chain_and_others_go_on(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     bad = MANIFEST.replace("subdomain: acme", "subdomain: not a valid subdomain!")
     p = plan(c, desired(tmp_path, bad))
     report = Executor(c).run(p)
@@ -143,7 +143,7 @@ def test_failed_step_stops_its_chain_and_others_go_on(tmp_path: Path, client: An
 
 
 def test_missing_secret_refused_before_any_write(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     p = plan(c, desired(tmp_path, MANIFEST, env={}))
     with pytest.raises(PlanRefused, match="STRIPE_KEY"):
         check_plan(p, ApplyPolicy())
@@ -151,7 +151,7 @@ def test_missing_secret_refused_before_any_write(tmp_path: Path, client: Any) ->
 
 def test_ambiguous_create_is_resolved_by_relisting(tmp_path: Path, client: Any) -> None:
     """The create commits, then the connection drops: apply must find it, not create it twice."""
-    c, emu = client
+    c, _emu = client
     state = desired(tmp_path, MANIFEST)
     p = plan(c, state)
     real_send = c._http.send
@@ -187,7 +187,7 @@ def test_bulk_refused_to_api_keys_falls_back_per_schema(tmp_path: Path, start_em
 
 
 def test_primary_key_change_bypasses_bulk_which_would_drop_it(tmp_path: Path, client: Any) -> None:
-    c, emu = client
+    c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
     state = desired(tmp_path, MANIFEST.replace("incremental_field_type: integer}",
                                                "incremental_field_type: integer, primary_key_columns: [id, created]}"))
