@@ -98,7 +98,9 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(emu: Any, manifest: Path,
     assert code == 1 and "stale" in err and "stripe_prod" in err
 
 
-def test_apply_without_a_terminal_needs_auto_approve(emu: Any, manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_apply_without_a_terminal_needs_auto_approve(
+    emu: Any, manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = cli(capsys, "apply", str(manifest))
     assert code == 1 and "--auto-approve" in err
     with httpx.Client(base_url=f"{emu.base_url}/api/projects/1", headers={"Authorization": "Bearer phx_local"}) as h:
