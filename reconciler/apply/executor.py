@@ -48,6 +48,7 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "describe_step",
+    "missing_secret_steps",
     "missing_secrets",
 ]
 
@@ -309,20 +310,24 @@ class Executor:
     def _create(self, chain: _Chain, step: CreateSource) -> str | None:
         payload = {**step.payload, "schemas": [dict(s) for s in step.schemas]}
         description = self._description(step.description, step.payload)
+        last: AmbiguousCreate | None = None
         for _attempt in range(_CREATE_ATTEMPTS):
             try:
                 chain.source_id = self.client.create_source(
                     step.source_type, payload, prefix=step.prefix, description=description
                 )
                 return None
-            except AmbiguousCreate:
+            except AmbiguousCreate as exc:
+                last = exc
                 # The create may have committed. Look before sending it again (DESIGN.md "Retries").
                 found = self.client.find_source(step.source_type, step.prefix)
                 if found is not None:
                     chain.source_id = found.id
                     return "the create's response was lost; found the new source by (type, prefix)"
+        # Say what the server last answered (502, timeout, dropped connection): the report must name the cause.
+        cause = last.message if last is not None else "no answer"
         raise _StepFailed(f"create of {step.source_type} source {step.prefix!r} failed {_CREATE_ATTEMPTS} times "
-                          "without a clear answer; nothing was found by re-listing")
+                          f"without a clear answer; nothing was found by re-listing. Last attempt: {cause}")
 
     def _patch_source(self, chain: _Chain, step: PatchSource) -> None:
         changes = dict(step.changes)
@@ -379,18 +384,21 @@ _HANDLERS: dict[type[Step], Callable[[Executor, _Chain, Any], str | None]] = {
 }
 
 
+def _step_secrets(step: Step) -> list[Secret]:
+    """The Secrets a step's request body carries."""
+    if isinstance(step, CreateSource):
+        return list(collect_secrets(step.payload).values())
+    if isinstance(step, PatchSource):
+        return list(collect_secrets(step.changes.get("job_inputs") or {}).values())
+    return []
+
+
+def missing_secret_steps(plan: Plan) -> list[Step]:
+    """Steps that would send a secret whose value is not available."""
+    return [s for c in plan.changes for s in c.steps if any(not x.available for x in _step_secrets(s))]
+
+
 def missing_secrets(plan: Plan) -> list[Secret]:
     """Secrets the plan's steps would send whose values are not available (checked before any write)."""
-    found: dict[str, Secret] = {}
-    for change in plan.changes:
-        for step in change.steps:
-            bodies: list[Mapping[str, Any]] = []
-            if isinstance(step, CreateSource):
-                bodies.append(step.payload)
-            elif isinstance(step, PatchSource):
-                bodies.append(step.changes.get("job_inputs") or {})
-            for body in bodies:
-                for secret in collect_secrets(body).values():
-                    if not secret.available:
-                        found[secret.name] = secret
+    found = {x.name: x for s in missing_secret_steps(plan) for x in _step_secrets(s) if not x.available}
     return list(found.values())

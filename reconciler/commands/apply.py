@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply.executor import ApplyReport, Executor, Reporter
+from reconciler.apply.executor import ApplyReport, Executor, Reporter, missing_secret_steps
 from reconciler.apply.guard import ApplyPolicy, check_plan
 from reconciler.commands.common import connect, fingerprint_key
 from reconciler.commands.plan import PlanRequest, make_plan
@@ -65,7 +65,12 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
                          current_fingerprints=current_fingerprints(saved.plan, live))
             plan = saved.plan
         else:
-            plan = make_plan(client, settings, request.plan, env).plan
+            outcome = make_plan(client, settings, request.plan, env)
+            plan = outcome.plan
+            # Secrets the steps must send, reported where the manifest asks for them (file:line).
+            needed = {s.address for s in missing_secret_steps(plan)}
+            if needed:
+                outcome.desired.require_secrets(needed)
         if not plan.has_changes and not plan.errors:
             return ApplyOutcome(plan, None)
         check_plan(plan, request.policy)

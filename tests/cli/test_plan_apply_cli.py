@@ -142,3 +142,13 @@ def test_catalog_live_reads_the_wizard(emu: Any, manifest: Path, capsys: pytest.
     code, out, err = cli(capsys, "validate", "--catalog", "live", str(manifest))
     assert code == 0, err
     assert "valid" in out
+
+
+def test_apply_names_missing_secrets_with_their_location(
+    emu: Any, manifest: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    assert cli(capsys, "plan", str(manifest))[0] == 0  # plan works without secret values
+    code, _, err = cli(capsys, "apply", "--auto-approve", str(manifest))
+    assert code == 1
+    assert f"{manifest}:10:28: stripe_prod.config.auth_method.stripe_secret_key" in err and "STRIPE_SECRET_KEY" in err and "is not set" in err
