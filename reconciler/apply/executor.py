@@ -22,8 +22,8 @@ from enum import Enum
 from typing import Any, Protocol
 
 from reconciler.errors import AmbiguousCreate, PersonalKeyNotAllowed, ReconcilerError
-from reconciler.ownership import compose_description
-from reconciler.plan.fingerprint import UNKNOWN_FINGERPRINT, collect_secrets, secrets_fingerprint
+from reconciler.ownership import FINGERPRINT_LENGTH, compose_description
+from reconciler.plan.fingerprint import collect_secrets, complete_fingerprint
 from reconciler.plan.model import (
     CreateSource,
     DeleteSource,
@@ -298,9 +298,9 @@ class Executor:
 
     def _description(self, owned: OwnedDescription, sent: Mapping[str, Any]) -> str:
         fingerprint = owned.fingerprint
-        if fingerprint is None:  # saved plan made without secret values: compute from what we send now
-            fingerprint = secrets_fingerprint(collect_secrets(sent), None, self.fingerprint_key)
-        return compose_description(owned.user_text, owned.address, fingerprint or UNKNOWN_FINGERPRINT)
+        if len(fingerprint) < FINGERPRINT_LENGTH:  # only the version half: add the values half of what we send
+            fingerprint = complete_fingerprint(fingerprint, collect_secrets(sent), self.fingerprint_key)
+        return compose_description(owned.user_text, owned.address, fingerprint)
 
     # ---- handlers (one per step type; see _HANDLERS) ------------------------------------------------
 

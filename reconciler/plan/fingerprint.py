@@ -1,8 +1,16 @@
 """The secrets fingerprint kept in the ownership trailer (DESIGN.md "Secrets"). Pure.
 
-With a key (`RECONCILER_FINGERPRINT_KEY`): HMAC-SHA256(key, canonical secret values + secrets_version),
-cut to 12 hex characters. Without a key: a hash of `secrets_version` alone — never an unkeyed hash of a
-secret value, which would let anyone who can read the description brute-force a weak secret.
+Twelve hex characters in two halves, so each can be checked on its own:
+
+    <version: 6 hex><values: 6 hex>
+
+- *version* = sha256(`secrets_version`): always computable, so bumping `secrets_version` is noticed even
+  by a plan that has no secret values (the usual pull-request plan);
+- *values* = HMAC-SHA256(`RECONCILER_FINGERPRINT_KEY`, canonical secret values): computable only with the
+  key and every value. Without them the half is unknown and not compared — so a plan without the key or
+  the values never reports spurious re-sends, and one with both notices a rotated value. With no key the
+  half is written as `000000`; there is never an unkeyed hash of a secret value, which anyone who can read
+  the description could brute-force.
 """
 
 from __future__ import annotations
@@ -16,27 +24,44 @@ from typing import Any
 from reconciler.ownership import FINGERPRINT_LENGTH
 from reconciler.secret import Secret
 
-__all__ = ["UNKNOWN_FINGERPRINT", "collect_secrets", "secrets_fingerprint"]
+__all__ = [
+    "UNKNOWN_VALUES",
+    "collect_secrets",
+    "complete_fingerprint",
+    "secrets_changed",
+    "values_part",
+    "version_part",
+]
 
-#: Written when a trailer is needed but the fingerprint cannot be computed (values absent): the next plan
-#: with values sees a difference and re-sends, which is the safe direction.
-UNKNOWN_FINGERPRINT = "0" * FINGERPRINT_LENGTH
+_HALF = FINGERPRINT_LENGTH // 2
+#: The values half when it cannot be computed (no key, or values absent when it was written).
+UNKNOWN_VALUES = "0" * _HALF
 
 
-def secrets_fingerprint(secrets: Mapping[str, Secret], secrets_version: str | None, key: bytes | None) -> str | None:
-    """The fingerprint, or None when a key is configured but some secret value is not available."""
-    version = secrets_version or ""
-    if not key:
-        digest = hashlib.sha256(b"reconciler/secrets_version\0" + version.encode("utf-8")).hexdigest()
-        return digest[:FINGERPRINT_LENGTH]
-    if not all(s.available for s in secrets.values()):
+def version_part(secrets_version: str | None) -> str:
+    digest = hashlib.sha256(b"reconciler/secrets_version\0" + (secrets_version or "").encode("utf-8"))
+    return digest.hexdigest()[:_HALF]
+
+
+def values_part(secrets: Mapping[str, Secret], key: bytes | None) -> str | None:
+    """HMAC of the secret values, or None when there is no key or some value is not available."""
+    if not key or not all(s.available for s in secrets.values()):
         return None
-    canonical = json.dumps(
-        {"secrets": {path: s.reveal() for path, s in sorted(secrets.items())}, "version": version},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_LENGTH]
+    canonical = json.dumps({path: s.reveal() for path, s in sorted(secrets.items())}, separators=(",", ":"))
+    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()[:_HALF]
+
+
+def secrets_changed(version: str, values: str | None, live: str | None) -> bool:
+    """Whether the secrets PostHog holds may differ from the manifest's: no trailer yet, another
+    `secrets_version`, or (when computable) other values."""
+    if live is None or len(live) != FINGERPRINT_LENGTH:
+        return True
+    return live[:_HALF] != version or (values is not None and live[_HALF:] != values)
+
+
+def complete_fingerprint(version: str, secrets: Mapping[str, Secret], key: bytes | None) -> str:
+    """The fingerprint to write after sending `secrets` (their values are available at that point)."""
+    return version + (values_part(secrets, key) or UNKNOWN_VALUES)
 
 
 def collect_secrets(config: Mapping[str, Any], prefix: str = "") -> dict[str, Secret]:

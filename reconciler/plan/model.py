@@ -93,12 +93,13 @@ class FieldDiff:
 class OwnedDescription:
     """A description to send: the user's text plus the ownership trailer (reconciler.ownership).
 
-    `fingerprint` is None when the secrets fingerprint could not be computed at plan time (secret values
-    absent, e.g. a saved plan made on a pull request); the executor computes it from the values it sends."""
+    `fingerprint` is the 12-hex secrets fingerprint (plan/fingerprint.py), or only its 6-hex version half
+    when the values half could not be computed at plan time (no key, or secret values absent — e.g. a plan
+    saved on a pull request): the executor then completes it from the values it sends."""
 
     user_text: str | None
     address: str
-    fingerprint: str | None
+    fingerprint: str
 
 
 # ---- Steps: the exact API calls apply will make, in order within a chain ----------------------------

@@ -18,7 +18,7 @@ from reconciler.catalog import Catalog, SourceType
 from reconciler.manifest.models import DesiredSource, DesiredState
 from reconciler.ownership import parse_trailer
 from reconciler.plan.diff import diff_config, diff_tables, has_secret, secret_patch, secrets_of
-from reconciler.plan.fingerprint import UNKNOWN_FINGERPRINT, secrets_fingerprint
+from reconciler.plan.fingerprint import UNKNOWN_VALUES, secrets_changed, values_part, version_part
 from reconciler.plan.model import (
     Action,
     CreateSource,
@@ -121,8 +121,9 @@ class _Planner:
 
     # ---- per source ---------------------------------------------------------------------------------
 
-    def fingerprint(self, spec: DesiredSource) -> str | None:
-        return secrets_fingerprint(spec.secrets(), spec.secrets_version, self.options.fingerprint_key)
+    def fingerprint_parts(self, spec: DesiredSource) -> tuple[str, str | None]:
+        """(version half, values half or None when it cannot be computed here): see plan/fingerprint.py."""
+        return version_part(spec.secrets_version), values_part(spec.secrets(), self.options.fingerprint_key)
 
     def change_for(self, spec: DesiredSource, match: _Match) -> SourceChange:
         live = match.live
@@ -176,7 +177,8 @@ class _Planner:
                 PlanError(f"{spec.address}: list at least one table to create the source (PostHog requires "
                           "payload.schemas)", spec.address, "no-tables")
             )
-        fingerprint = self.fingerprint(spec)
+        version, values = self.fingerprint_parts(spec)
+        fingerprint = version + values if values else version  # the executor completes a bare version half
         steps: list[Step] = [
             CreateSource(
                 spec.address, None,
@@ -240,13 +242,13 @@ class _Planner:
             impacts.add(Impact.NEXT_SYNC)
 
         # Secrets: re-send on a changed fingerprint, a connection-target change, or an auth switch.
-        fingerprint = self.fingerprint(spec)
+        version, values = self.fingerprint_parts(spec)
         resend_reasons = []
         if config.target_changed:
             resend_reasons.append("connection target changed: PostHog requires the secrets again")
         if config.selection_changed:
             resend_reasons.append("authentication method changed: " + ", ".join(config.selection_changed))
-        if fingerprint is not None and fingerprint != live_fp:
+        if secrets_changed(version, values, live_fp):
             resend_reasons.append("adopting a source reconciler never configured" if live_fp is None
                                   else "secrets fingerprint changed (values or secrets_version)")
         status = SecretStatus.UNCHANGED
@@ -272,8 +274,12 @@ class _Planner:
 
         # Description: the user's text plus our trailer.
         want_text = spec.description if "description" in spec.given else user_text
-        if fingerprint is None:
-            fingerprint = None if resend else (live_fp or UNKNOWN_FINGERPRINT)
+        if resend:
+            fingerprint = version + values if values else version  # the executor completes a bare version half
+        elif live_fp is not None and not secrets_changed(version, values, live_fp):
+            fingerprint = live_fp
+        else:
+            fingerprint = version + (values or UNKNOWN_VALUES)
         owned = OwnedDescription(want_text, spec.address, fingerprint)
         live_parsed = self.trailers[live.id]
         if want_text != user_text or live_parsed[1] != spec.address or fingerprint != live_fp:

@@ -447,7 +447,7 @@ def _decode_description(node: _Reader) -> OwnedDescription:
     return OwnedDescription(
         user_text=node.opt_string("user_text"),
         address=node.string("address"),
-        fingerprint=node.opt_string("fingerprint"),
+        fingerprint=node.string("fingerprint"),
     )
 
 

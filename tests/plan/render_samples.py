@@ -72,7 +72,7 @@ def representative_plan() -> Plan:
                 source_id=None,
                 source_type="Postgres",
                 prefix="pg_new",
-                description=OwnedDescription(user_text="Main database", address="pg_main", fingerprint=None),
+                description=OwnedDescription(user_text="Main database", address="pg_main", fingerprint="5e1f0a"),
                 payload={"host": "db.internal", "port": 5432, "user": "posthog", "password": _secret("PG_PASSWORD")},
                 schemas=({"name": "orders", "should_sync": True, "sync_type": "full_refresh"},),
             ),
@@ -95,7 +95,9 @@ def representative_plan() -> Plan:
                 source_id=None,
                 source_type="Stripe",
                 prefix="stripe_prod",
-                description=OwnedDescription(user_text="Production Stripe", address="stripe_prod", fingerprint=None),
+                description=OwnedDescription(
+                    user_text="Production Stripe", address="stripe_prod", fingerprint="a1b2c3"
+                ),
                 payload={
                     "auth_method": {"selection": "api_key", "stripe_secret_key": _secret("STRIPE_SECRET_KEY")},
                     "stripe_account_id": "acct_123",
@@ -225,7 +227,7 @@ json_values = st.recursive(
 )
 mappings = st.dictionaries(keys.filter(lambda k: k != "description"), json_values, max_size=3)
 opt_texts = st.none() | texts
-descriptions = st.builds(OwnedDescription, user_text=opt_texts, address=texts, fingerprint=opt_texts)
+descriptions = st.builds(OwnedDescription, user_text=opt_texts, address=texts, fingerprint=texts)
 
 
 @st.composite

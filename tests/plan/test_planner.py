@@ -11,7 +11,7 @@ import pytest
 from reconciler.catalog import load_catalog
 from reconciler.manifest import LoadOptions, load_desired_state
 from reconciler.ownership import format_trailer
-from reconciler.plan.fingerprint import secrets_fingerprint
+from reconciler.plan.fingerprint import UNKNOWN_VALUES, values_part, version_part
 from reconciler.plan.model import (
     Action,
     CreateSource,
@@ -30,7 +30,7 @@ from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.secret import Secret
 
 ENV = {"STRIPE_KEY": "sk_test_abc", "PG_PASSWORD": "pw"}
-VERSION_FP = secrets_fingerprint({}, None, None)  # no key configured: a hash of secrets_version alone
+VERSION_FP = version_part(None) + UNKNOWN_VALUES  # what apply writes with no fingerprint key configured
 
 
 def desired(tmp_path: Path, body: str, env: dict[str, str] | None = None) -> Any:
@@ -100,7 +100,8 @@ def test_create_posts_listed_tables_then_patches_frequency(tmp_path: Path) -> No
     assert create.schemas[0] == {"name": "Charge", "should_sync": True, "sync_type": "append",
                                  "incremental_field": "created", "incremental_field_type": "integer"}
     assert isinstance(create.payload["auth_method"]["stripe_secret_key"], Secret)
-    assert create.description.user_text == "Production Stripe" and create.description.fingerprint == VERSION_FP
+    # No key: only the version half is known; the executor completes it when it sends the values.
+    assert create.description.user_text == "Production Stripe" and create.description.fingerprint == version_part(None)
     # sync_frequency is ignored at create (§8.3): one patch after, resolved by name.
     assert [(u.name, u.schema_id, dict(u.changes)) for u in patch.updates] == [
         ("Customer", None, {"sync_frequency": "24hour"})]
@@ -203,15 +204,16 @@ def test_secrets_version_bump_re_sends_secrets(tmp_path: Path) -> None:
     change = only(plan_for(desired(tmp_path, bumped), live), "stripe_prod")
     (patch,) = change.steps
     assert isinstance(patch, PatchSource) and "auth_method" in patch.changes["job_inputs"]
-    assert patch.changes["description"].fingerprint == secrets_fingerprint({}, "2026-12", None)
+    assert patch.changes["description"].fingerprint == version_part("2026-12")
     assert change.secret_status is SecretStatus.RESEND
 
 
 def test_keyed_fingerprint_tracks_secret_values(tmp_path: Path) -> None:
     key = b"k" * 32
     state = desired(tmp_path, STRIPE)
-    fp = secrets_fingerprint(state.sources["stripe_prod"].secrets(), None, key)
-    assert fp is not None and "sk_test_abc" not in fp
+    values = values_part(state.sources["stripe_prod"].secrets(), key)
+    assert values is not None and "sk_test_abc" not in values
+    fp = version_part(None) + values
     live = live_source(description=owned("Production Stripe", fp=fp),
                        schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
                                 schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
@@ -219,9 +221,15 @@ def test_keyed_fingerprint_tracks_secret_values(tmp_path: Path) -> None:
     assert only(plan_for(state, live, fingerprint_key=key), "stripe_prod").action is Action.NOOP
     rotated = desired(tmp_path, STRIPE, env={"STRIPE_KEY": "sk_test_new"})
     assert only(plan_for(rotated, live, fingerprint_key=key), "stripe_prod").secret_status is SecretStatus.RESEND
-    # Values absent (plan on a pull request): nothing is re-sent, the trailer keeps its fingerprint.
-    unknown = only(plan_for(desired(tmp_path, STRIPE, env={}), live, fingerprint_key=key), "stripe_prod")
-    assert unknown.action is Action.NOOP
+    # Values absent (plan on a pull request) or no key (key only in the apply job): nothing to re-send.
+    assert only(plan_for(desired(tmp_path, STRIPE, env={}), live, fingerprint_key=key), "stripe_prod").action \
+        is Action.NOOP
+    assert only(plan_for(state, live), "stripe_prod").action is Action.NOOP
+    # ...but a secrets_version bump is seen even then.
+    bumped = STRIPE.replace("  prefix: stripe_prod", "  prefix: stripe_prod\n  secrets_version: '2'")
+    change = only(plan_for(desired(tmp_path, bumped, env={}), live, fingerprint_key=key), "stripe_prod")
+    assert change.secret_status is SecretStatus.MISSING and not change.steps[0].changes["job_inputs"][
+        "auth_method"]["stripe_secret_key"].available  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
