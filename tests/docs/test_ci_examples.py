@@ -1,0 +1,256 @@
+"""The CI examples (examples/ci/*.yml) and .pre-commit-hooks.yaml stay valid and keep their contracts.
+
+Workflows are validated with check-jsonschema's vendored GitHub Actions and GitLab CI schemas in a child
+process whose sockets are disabled, so the check works offline. Every `reconciler …` command they contain
+is parsed by the real CLI, so a renamed or mistyped flag fails here rather than in a user's pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from reconciler.cli import cli, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+CI = ROOT / "examples" / "ci"
+GITHUB_WORKFLOWS = ("plan.yml", "apply.yml", "drift.yml")
+HOOKS = ROOT / ".pre-commit-hooks.yaml"
+
+#: Runs check-jsonschema with every way of opening a network connection disabled.
+OFFLINE_CHECK_JSONSCHEMA = """\
+import socket, sys
+def _offline(*args, **kwargs):
+    raise OSError("network disabled by the test")
+socket.socket.connect = _offline
+socket.create_connection = _offline
+socket.getaddrinfo = _offline
+sys.argv[0] = "check-jsonschema"
+from check_jsonschema import main
+main()
+"""
+
+
+def check_jsonschema(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cache = tmp_path / "cache"  # an empty cache: nothing downloaded earlier can stand in for the network
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(cache), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-c", OFFLINE_CHECK_JSONSCHEMA, *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def _load(name: str) -> Any:
+    return yaml.safe_load((CI / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", GITHUB_WORKFLOWS)
+def test_github_workflow_matches_the_vendored_schema_offline(tmp_path: Path, name: str) -> None:
+    done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.github-workflows", str(CI / name))
+    assert (done.returncode, done.stdout.strip()) == (0, "ok -- validation done"), done.stdout + done.stderr
+    done = check_jsonschema(tmp_path, "--builtin-schema", "custom.github-workflows-require-timeout", str(CI / name))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_gitlab_ci_matches_the_vendored_schema_offline(tmp_path: Path) -> None:
+    done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.gitlab-ci", str(CI / "gitlab-ci.yml"))
+    assert (done.returncode, done.stdout.strip()) == (0, "ok -- validation done"), done.stdout + done.stderr
+
+
+def test_schema_check_rejects_broken_workflows(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    text = (CI / "plan.yml").read_text(encoding="utf-8").replace("    runs-on: ubuntu-latest\n", "")
+    broken.write_text(text, encoding="utf-8")
+    done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.github-workflows", str(broken))
+    assert done.returncode == 1 and "'runs-on' is a required property" in done.stdout, done.stdout
+    broken.write_text((CI / "gitlab-ci.yml").read_text(encoding="utf-8").replace("when: on_success", "when: often"),
+                      encoding="utf-8")
+    done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.gitlab-ci", str(broken))
+    assert done.returncode == 1 and "'often' is not one of" in done.stdout, done.stdout
+
+
+def test_the_offline_harness_really_has_no_network(tmp_path: Path) -> None:
+    done = check_jsonschema(tmp_path, "--schemafile", "https://json.schemastore.org/github-workflow.json",
+                            str(CI / "plan.yml"))
+    assert done.returncode != 0
+    assert "network disabled by the test" in done.stdout + done.stderr
+
+
+# ---- every reconciler command in the examples parses with the real CLI ---------------------------------
+
+
+def _shell_text(node: Any) -> list[str]:
+    """Every `run:` / `script:` string in a workflow, recursively."""
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k in ("run", "script") and isinstance(v, str)]
+        if "script" in node and isinstance(node["script"], list):
+            found += [s for s in node["script"] if isinstance(s, str)]
+        return found + [t for k, v in node.items() for t in _shell_text(v) if k not in ("run",)]
+    if isinstance(node, list):
+        return [t for item in node for t in _shell_text(item)]
+    return []
+
+
+def reconciler_commands(shell: str) -> list[list[str]]:
+    """`reconciler <command> …` invocations, continuation lines joined, cut at redirections and operators."""
+    commands = []
+    for line in shell.replace("\\\n", " ").splitlines():
+        if not re.match(r"\s*reconciler (validate|schema|plan|apply|drift|import|serve)\b", line):
+            continue  # only commands: a line that starts with one (`reconciler plan` inside a string is not)
+        words = shlex.split(line, comments=True)
+        cut = next((i for i, w in enumerate(words) if w in {">", "|", "||", "&&", ";"} or w.startswith(">")), None)
+        commands.append(words[1:cut])
+    return commands
+
+
+def assert_parses(argv: list[str]) -> None:
+    command = cli.commands[argv[0]]
+    assert isinstance(command, click.Command)
+    with command.make_context(argv[0], list(argv[1:])) as ctx:  # raises UsageError on an unknown flag
+        assert ctx.params is not None
+
+
+def _all_commands() -> list[tuple[str, list[str]]]:
+    out = []
+    for name in (*GITHUB_WORKFLOWS, "gitlab-ci.yml"):
+        for shell in _shell_text(_load(name)):
+            out += [(name, argv) for argv in reconciler_commands(shell)]
+    for hook in yaml.safe_load(HOOKS.read_text(encoding="utf-8")):
+        out.append((hook["id"], shlex.split(hook["entry"])[1:]))
+    return out
+
+
+def test_every_example_command_parses_with_the_cli() -> None:
+    commands = _all_commands()
+    verbs = sorted({argv[0] for _, argv in commands})
+    assert verbs == ["apply", "drift", "plan", "validate"]
+    for where, argv in commands:
+        try:
+            assert_parses(argv)
+        except click.UsageError as exc:  # pragma: no cover - the failure message is the point
+            pytest.fail(f"{where}: reconciler {' '.join(argv)}: {exc}")
+
+
+def test_allow_env_patterns_of_the_examples_accept_the_example_manifest(capsys: pytest.CaptureFixture[str]) -> None:
+    """The workflows' --allow-env lists let examples/sources.yaml through, and apply.yml sets its secrets."""
+    example = str(ROOT / "examples" / "sources.yaml")
+    checked = 0
+    for where, argv in _all_commands():
+        patterns = [argv[i + 1] for i, word in enumerate(argv) if word == "--allow-env"]
+        if not patterns:
+            continue
+        assert run_cli(["validate", example, *[a for p in patterns for a in ("--allow-env", p)]]) == 0, \
+            (where, capsys.readouterr().err)
+        checked += 1
+    assert checked >= 4  # validate and plan in plan.yml and gitlab-ci.yml
+    assert run_cli(["validate", example, "--allow-env", "APP_DB_*"]) == 1  # the check has teeth
+    assert "secret('STRIPE_SECRET_KEY') is not allowed" in capsys.readouterr().err
+    lines = Path(example).read_text(encoding="utf-8").splitlines()
+    names = set(re.findall(r"secret\('([A-Z0-9_]+)'\)", "\n".join(x for x in lines if not x.lstrip().startswith("#"))))
+    env = _load("apply.yml")["jobs"]["apply"]["env"]
+    assert names and names <= set(env), names - set(env)
+
+
+def test_command_parsing_catches_a_typo() -> None:
+    (argv,) = reconciler_commands("reconciler plan manifests/ --detailed-exit-code > plan.md")
+    assert argv == ["plan", "manifests/", "--detailed-exit-code"]
+    with pytest.raises(click.UsageError, match="No such option"):
+        assert_parses(argv)
+
+
+# ---- contracts of the GitHub workflows ---------------------------------------------------------------
+
+
+def _steps(workflow: Any, job: str) -> dict[str, Any]:
+    return {step.get("name") or step.get("uses"): step for step in workflow["jobs"][job]["steps"]}
+
+
+def test_plan_workflow_posts_one_comment_and_saves_the_plan() -> None:
+    workflow = _load("plan.yml")
+    assert list(workflow[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as true
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+    steps = _steps(workflow, "plan")
+    plan = steps["Plan"]["run"]
+    assert "reconciler plan manifests/ --allow-env 'APP_DB_*' --allow-env 'STRIPE_*'" in plan
+    assert "--format markdown --out plan.json --detailed-exitcode" in plan and "> plan.md" in plan
+    upload = steps["actions/upload-artifact@v4"]
+    assert upload["with"]["name"] == "reconciler-plan" and upload["with"]["path"] == "plan.json"
+    comment = steps["Post or update the plan comment"]["run"]
+    assert 'startswith("### reconciler plan")' in comment
+    assert "gh api --method PATCH" in comment and 'gh pr comment "$PR" --body-file plan.md' in comment
+    # Only the API key reaches the pull-request job: no source secret values, no fingerprint key.
+    secrets = set(re.findall(r"secrets\.([A-Z_]+)", (CI / "plan.yml").read_text(encoding="utf-8")))
+    assert secrets == {"POSTHOG_PERSONAL_API_KEY"}
+
+
+def test_plan_comment_is_found_by_the_renderer_title(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    Path("m.yaml").write_text("version: 1\nsources: {}\n", encoding="utf-8")
+    assert run_cli(["plan", "--host", "local", "--format", "markdown", "m.yaml"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "### reconciler plan"
+
+
+def test_apply_workflow_applies_the_merged_pull_requests_saved_plan() -> None:
+    workflow = _load("apply.yml")
+    assert workflow[True] == {"push": {"branches": ["main"], "paths": ["manifests/**"]}}
+    assert workflow["concurrency"] == {"group": "reconciler-apply", "cancel-in-progress": False}
+    assert workflow["permissions"]["actions"] == "read"
+    steps = _steps(workflow, "apply")
+    download = steps["Download the merged pull request's saved plan"]["run"]
+    assert "--workflow reconciler-plan.yml" in download
+    assert "gh run download \"$run\"" in download and "--name reconciler-plan --dir saved-plan" in download
+    assert steps["Apply the saved plan"]["run"] == "reconciler apply saved-plan/plan.json --auto-approve --format text"
+    # The file name apply.yml looks for is the one plan.yml tells users to copy it to.
+    assert ".github/workflows/reconciler-plan.yml" in (CI / "plan.yml").read_text(encoding="utf-8")
+
+
+def test_examples_rotate_secrets_through_secrets_version() -> None:
+    # Plans on pull requests have no secret values: a secrets_version bump is what they can see.
+    for name in ("apply.yml", "gitlab-ci.yml"):
+        assert "bump" in (CI / name).read_text(encoding="utf-8") and "secrets_version" in (CI / name).read_text(
+            encoding="utf-8"), name
+
+
+def test_gitlab_pipeline_plans_then_applies_the_plan_artifact() -> None:
+    pipeline = _load("gitlab-ci.yml")
+    assert pipeline["stages"] == ["plan", "apply"]
+    plan, apply = pipeline["plan"], pipeline["apply"]
+    assert "plan.json" in plan["artifacts"]["paths"]
+    script = "\n".join(plan["script"])
+    assert "--format markdown --out plan.json --detailed-exitcode" in script
+    assert 'startswith("### reconciler plan")' in script and "--request PUT" in script
+    assert apply["needs"] == [{"job": "plan", "artifacts": True}]
+    assert apply["script"] == ["reconciler apply plan.json --auto-approve"]
+    assert apply["rules"][0]["if"] == "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+
+
+# ---- pre-commit ---------------------------------------------------------------------------------------
+
+
+def test_pre_commit_hooks_run_reconciler_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hooks = {hook["id"]: hook for hook in yaml.safe_load(HOOKS.read_text(encoding="utf-8"))}
+    assert set(hooks) == {"reconciler-validate", "reconciler-validate-all"}
+    for hook in hooks.values():
+        assert {"id", "name", "entry", "language", "files"} <= set(hook) and hook["language"] == "python"
+        pattern = re.compile(hook["files"])
+        assert pattern.search("manifests/stripe.yaml") and pattern.search("infra/manifests/team/a.yml")
+        assert not pattern.search(".github/workflows/plan.yml") and not pattern.search("manifests/README.md")
+    assert hooks["reconciler-validate"]["entry"] == "reconciler validate"
+    assert hooks["reconciler-validate-all"]["pass_filenames"] is False
+    # What pre-commit runs: the entry followed by the changed files.
+    argv = shlex.split(hooks["reconciler-validate"]["entry"])[1:]
+    assert run_cli([*argv, str(ROOT / "examples" / "sources.yaml")]) == 0
+    assert capsys.readouterr().out == "4 sources in 1 file: valid\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nsources:\n  s: {type: Stripe, config: {stripe_key: x}}\n", encoding="utf-8")
+    assert run_cli([*argv, str(bad)]) == 1
+    assert "unknown field 'stripe_key' for Stripe; did you mean 'stripe_secret_key'?" in capsys.readouterr().err
