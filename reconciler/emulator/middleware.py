@@ -4,8 +4,10 @@ injection and PostHog's per-key rate limit, applied to `/api/` requests only (ne
 Order for each `/api/` request (text for docs/emulator.md):
 1. count it in the stats (every request that reached the server, whatever answers it);
 2. sleep `latency_ms`;
-3. pick the first fault rule that matches (method, path regex) and has firings left; sleep its `delay_ms`;
-   a rule without `after_commit` answers now, without calling the app;
+3. pick the first fault rule that matches (method, path regex) and has firings left. A rule without
+   `after_commit` is counted at once, sleeps its `delay_ms` and answers without calling the app; an
+   `after_commit` rule with a delay reads the request body first, then sleeps (so the write still commits
+   after a client timed out);
 4. the rate limit (reference/posthog-api.md §4), only for requests a route serves and that carry a key the
    emulator knows (PostHog throttles after authentication and only personal-API-key requests); a throttled
    request does not use up an `after_commit` rule;
@@ -109,6 +111,21 @@ async def drop_connection(receive: Receive, *, body_read: bool = False) -> None:
             pass
 
 
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned `receive` replays it, then defers to the original."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
 async def _send_fault(rule: FaultRule, receive: Receive, send: Send, *, body_read: bool = False) -> None:
     if rule.status == DROP_CONNECTION:
         await drop_connection(receive, body_read=body_read)
@@ -167,12 +184,22 @@ class TrafficMiddleware:
             await control.sleep(control.latency_ms / 1000)
 
         rule = control.faults.select(method, scope["path"])
+        if rule is not None and not rule.after_commit:
+            # Counted when chosen, before any delay: `times: 1` delays one request, not all that arrive
+            # while it sleeps.
+            if control.faults.consume(rule):
+                if rule.delay_ms:
+                    await control.sleep(rule.delay_ms / 1000)
+                control.stats.record_faulted()
+                await _send_fault(rule, receive, send)
+                return
+            rule = None
+        app_receive = receive
         if rule is not None and rule.delay_ms:
+            # Read the body before sleeping, so the write still commits after the client has given up (the
+            # ambiguous create a client must survive); otherwise the server sees the disconnect first.
+            app_receive = await _buffered(receive)
             await control.sleep(rule.delay_ms / 1000)
-        if rule is not None and not rule.after_commit and control.faults.consume(rule):
-            control.stats.record_faulted()
-            await _send_fault(rule, receive, send)
-            return
 
         key = presented_key(scope)
         if (
@@ -188,11 +215,11 @@ class TrafficMiddleware:
                 return
 
         if rule is not None and rule.after_commit and control.faults.consume(rule):
-            body_read = await self._run_discarding(scope, receive)
+            body_read = await self._run_discarding(scope, app_receive) or app_receive is not receive
             control.stats.record_faulted()
             await _send_fault(rule, receive, send, body_read=body_read)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, app_receive, send)
 
     async def _run_discarding(self, scope: Scope, receive: Receive) -> bool:
         """Run the real endpoint (its write commits) and throw its response away; True when it read the
