@@ -53,6 +53,10 @@ __all__ = [
 ]
 
 _CREATE_ATTEMPTS = 3
+#: After an ambiguous create, look this many seconds later (then again) before sending it again: PostHog may
+#: still be running the first request (its create probes the upstream), and its prefix check is not a
+#: transaction — a second create racing the first could make a duplicate.
+AMBIGUOUS_CREATE_CHECKS = (0.5, 2.0)
 #: What `bulk_update_schemas` applies per item (§8.13); anything else (e.g. `primary_key_columns`) it drops
 #: silently, so such updates go through the per-schema PATCH, which honours every writable field (§9.3).
 _BULK_KEYS = frozenset({
@@ -176,6 +180,8 @@ class Executor:
         reporter: Reporter | None = None,
         fingerprint_key: bytes | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        ambiguous_create_checks: Sequence[float] = AMBIGUOUS_CREATE_CHECKS,
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
@@ -184,6 +190,8 @@ class Executor:
         self.reporter: Reporter = reporter or NullReporter()
         self.fingerprint_key = fingerprint_key
         self.clock = clock
+        self.sleep = sleep
+        self.ambiguous_create_checks = tuple(ambiguous_create_checks)
         self._bulk_refused = threading.Event()  # learned once, then every chain patches per schema
         self._results: dict[int, StepResult] = {}
         self._lock = threading.Lock()
@@ -319,11 +327,14 @@ class Executor:
                 return None
             except AmbiguousCreate as exc:
                 last = exc
-                # The create may have committed. Look before sending it again (DESIGN.md "Retries").
-                found = self.client.find_source(step.source_type, step.prefix)
-                if found is not None:
-                    chain.source_id = found.id
-                    return "the create's response was lost; found the new source by (type, prefix)"
+                # The create may have committed, or still be running. Look (twice, waiting first) before
+                # sending it again (DESIGN.md "Retries").
+                for wait in self.ambiguous_create_checks:
+                    self.sleep(wait)
+                    found = self.client.find_source(step.source_type, step.prefix)
+                    if found is not None:
+                        chain.source_id = found.id
+                        return "the create's response was lost; found the new source by (type, prefix)"
         # Say what the server last answered (502, timeout, dropped connection): the report must name the cause.
         cause = last.message if last is not None else "no answer"
         raise _StepFailed(f"create of {step.source_type} source {step.prefix!r} failed {_CREATE_ATTEMPTS} times "

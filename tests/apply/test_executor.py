@@ -214,3 +214,25 @@ def test_secret_rotation_through_secrets_version(tmp_path: Path, client: Any) ->
     assert source is not None
     row = emu.store.get_source(1, source.id)
     assert row is not None and row.job_inputs["auth_method"]["stripe_secret_key"] == "sk_test_rotated0001"
+
+
+def test_create_still_running_after_a_client_timeout_is_found_not_duplicated(
+    tmp_path: Path, start_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server commits 0.6 s after the request; the client gives up at 0.3 s. Re-sending at once would race
+    the first create; the executor waits, re-lists, and finds it."""
+    monkeypatch.setattr("reconciler.posthog.client.SLOW_READ_TIMEOUT", 0.3)
+    with start_emulator(control=True) as emu, emu.control() as control:
+        control.post("/faults", json={"rules": [{"method": "POST", "path": "external_data_sources/$", "status": 502,
+                                                  "times": 1, "after_commit": True, "delay_ms": 600}]})
+        settings = resolve_settings(ENV, host=emu.base_url, project="1", timeout=0.3)
+        with build_client(settings) as c:
+            state = desired(tmp_path, MANIFEST.split("zendesk:")[0])
+            report = Executor(c, parallelism=1).run(plan(c, state))
+            assert report.ok, report.results
+            assert any(r.note and "found the new source" in r.note for r in report.results)
+            assert [s.prefix for s in c.list_sources()] == ["stripe_prod"]
+        # One create was sent: PostHog's prefix check is not transactional, so a second one racing the first
+        # could have made a duplicate there (the emulator's check is stricter and would hide it).
+        creates = control.get("/stats").json()["by_route"]["POST /api/projects/{project_id}/external_data_sources/"]
+        assert creates == 1
