@@ -150,7 +150,7 @@ class _Planner:
     def refuse_if_protected(self, spec: DesiredSource, what: str) -> None:
         if spec.protect:
             self.errors.append(
-                PlanError(f"{spec.address} is protected (protect: true) and would be {what}; remove "
+                PlanError(f"protected (protect: true) and would be {what}; remove "
                           "'protect: true' in its own change first if this is intended", spec.address, "protected")
             )
 
@@ -174,7 +174,7 @@ class _Planner:
         self.errors.extend(PlanError(e, spec.address, "invalid-table") for e in tables.errors)
         if not spec.tables:
             self.errors.append(
-                PlanError(f"{spec.address}: list at least one table to create the source (PostHog requires "
+                PlanError("list at least one table to create the source (PostHog requires "
                           "payload.schemas)", spec.address, "no-tables")
             )
         version, values = self.fingerprint_parts(spec)
@@ -262,7 +262,7 @@ class _Planner:
             if missing and (config.target_changed or config.selection_changed):
                 names = ", ".join(sorted(set(missing)))
                 self.errors.append(
-                    PlanError(f"{spec.address}: {resend_reasons[0]}, but these variables are not set: {names}",
+                    PlanError(f"{resend_reasons[0]}, but these variables are not set: {names}",
                               spec.address, "secret-missing")
                 )
         elif config.target_changed and st is not None and not spec.secrets():

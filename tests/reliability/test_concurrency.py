@@ -39,7 +39,8 @@ def _apply(manifest: Path, env: dict[str, str], *extra: str) -> subprocess.Popen
 def test_two_applies_at_once_create_each_source_once(start_emulator: Any, tmp_path: Path) -> None:
     manifest = tmp_path / "sources.yaml"
     manifest.write_text(manifest_text(*(source_yaml(f"src_{i}", prefix=f"c{i}") for i in range(SOURCES))))
-    with start_emulator(traffic=TrafficControl(latency_ms=25)) as emu:
+    # Slow enough responses that both processes list before either has created everything.
+    with start_emulator(traffic=TrafficControl(latency_ms=200)) as emu:
         env = _env(emu.base_url)
         procs = [_apply(manifest, env, "--format", "json"), _apply(manifest, env, "--format", "json")]
         results = [(p.wait(120), *p.communicate()) for p in procs]
@@ -62,7 +63,7 @@ def test_two_applies_at_once_create_each_source_once(start_emulator: Any, tmp_pa
                         # What the user sees: the loser's create is refused by PostHog's uniqueness check.
                         assert step["status"] == "failed", step
                         assert "400: Prefix already exists" in step["error"], step["error"]
-            assert planned == 2 * SOURCES  # both planned every create: the race really happened
+            assert planned > SOURCES  # both planned some of the same creates: the race really happened
             # Every source was created by exactly one of the two (a found-by-re-list create counts once).
             assert sorted(created) == sorted(f"src_{i}" for i in range(SOURCES)), created
             # A re-run converges.
