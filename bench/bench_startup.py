@@ -1,0 +1,120 @@
+"""Benchmark: start-up cost of the CLI — `reconciler --help` and `reconciler validate` of a small manifest,
+median of 10 cold child processes each, next to the bare interpreter; plus which heavy third-party modules
+each command imports (they should be imported lazily, only by the commands that need them).
+
+    .venv/bin/python bench/bench_startup.py [--runs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import benchlib
+
+__all__ = ["HEAVY", "StartupResult", "heavy_imports", "main", "run"]
+
+#: Third-party packages that cost noticeable import time; `--help` should need none of them but click.
+HEAVY = ("httpx", "pydantic", "yaml", "jinja2", "starlette", "uvicorn", "rich", "deepdiff", "psycopg", "pymysql")
+
+_SMALL = """version: 1
+sources:
+  stripe_prod:
+    type: Stripe
+    prefix: stripe_prod
+    config:
+      auth_method:
+        selection: api_key
+        stripe_secret_key: "{{ secret('STRIPE_SECRET_KEY') }}"
+    tables:
+      Customer: {sync: true, sync_type: full_refresh, frequency: 24hour}
+      Charge: {sync: true, sync_type: append, incremental_field: created, incremental_field_type: integer}
+  app_db:
+    type: Postgres
+    prefix: app_
+    config: {host: db.example.com, port: 5432, database: app, user: reader,
+             password: "{{ secret('APP_DB_PASSWORD') }}", schema: public}
+    tables:
+      accounts: {sync: true, sync_type: full_refresh}
+"""
+
+_PROBE = """
+import io, json, sys, contextlib
+from reconciler.cli import run_cli
+with contextlib.redirect_stdout(io.StringIO()):
+    code = run_cli(sys.argv[1:])
+heavy = sorted(m for m in {heavy} if m in sys.modules)
+print(json.dumps({{"code": code, "modules": len(sys.modules), "heavy": heavy}}))
+"""
+
+
+@dataclass(frozen=True)
+class StartupResult:
+    name: str
+    wall: float
+    wall_min: float
+    max_rss_mb: float
+    modules: int | None
+    heavy: tuple[str, ...] | None
+
+
+def heavy_imports(args: list[str]) -> tuple[int, tuple[str, ...]]:
+    """(module count, heavy packages) after running the CLI with `args` in a fresh interpreter."""
+    probe = _PROBE.format(heavy=repr(HEAVY))
+    done = benchlib.run_python(["-c", probe, *args], benchlib.cli_env(None))
+    if done.returncode != 0:
+        raise RuntimeError(f"probe failed: {done.stderr[-1000:]}")
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    if data["code"] != 0:
+        raise RuntimeError(f"reconciler {' '.join(args)} exited {data['code']}")
+    return int(data["modules"]), tuple(data["heavy"])
+
+
+def _measure(name: str, argv: list[str], runs: int, probe_args: list[str] | None) -> StartupResult:
+    walls, rss = [], []
+    for _ in range(runs):
+        done = benchlib.run_python(argv, benchlib.cli_env(None))
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} exited {done.returncode}: {done.stderr[-1000:]}")
+        walls.append(done.wall)
+        rss.append(done.max_rss_mb)
+    modules, heavy = heavy_imports(probe_args) if probe_args is not None else (None, None)
+    return StartupResult(name, benchlib.median(walls), min(walls), max(rss), modules, heavy)
+
+
+def run(runs: int) -> list[StartupResult]:
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp) / "sources.yaml"
+        manifest.write_text(_SMALL, encoding="utf-8")
+        return [
+            _measure("python -c pass (baseline)", ["-c", "pass"], runs, None),
+            _measure("reconciler --help", ["-m", "reconciler", "--help"], runs, ["--help"]),
+            _measure("reconciler --version", ["-m", "reconciler", "--version"], runs, ["--version"]),
+            _measure("reconciler validate (2 sources)", ["-m", "reconciler", "validate", str(manifest)], runs,
+                     ["validate", str(manifest)]),
+        ]
+
+
+def render(results: list[StartupResult], runs: int) -> str:
+    headers = ["command", "wall (median)", "wall (min)", "peak RSS", "modules loaded", "heavy packages imported"]
+    rows = [[r.name, f"{r.wall * 1000:.0f} ms", f"{r.wall_min * 1000:.0f} ms", f"{r.max_rss_mb:.0f} MB",
+             "" if r.modules is None else r.modules,
+             "" if r.heavy is None else (", ".join(r.heavy) or "none")] for r in results]
+    return f"start-up, cold child processes, median of {runs} run(s)\n" + benchlib.format_table(headers, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args(argv)
+    results = run(args.runs)
+    print(render(results, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
