@@ -176,10 +176,13 @@ def _manifest_options(fn: Any) -> Any:
 def _settings(host: str | None, project: str | None, api_path: str | None, manifest_paths: Sequence[Path]) -> Any:
     import os
 
-    from reconciler.settings import resolve_settings
+    from reconciler.settings import PROJECT_ENV, resolve_settings
 
+    # The manifest's `project:` only counts when neither --project nor the environment names one: skip
+    # reading the manifests twice then (at 1,000 sources that second parse costs seconds).
+    named = bool(project and project.strip()) or bool(os.environ.get(PROJECT_ENV, "").strip())
     return resolve_settings(os.environ, host=host, project=project, api_path=api_path,
-                            manifest_project=_manifest_project(manifest_paths))
+                            manifest_project=None if named else _manifest_project(manifest_paths))
 
 
 def _manifest_project(paths: Sequence[Path]) -> str | None:
@@ -188,10 +191,11 @@ def _manifest_project(paths: Sequence[Path]) -> str | None:
 
     from reconciler.manifest.load import collect_files
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     files, _ = collect_files(paths or (Path("."),))
     for path in files:
         try:
-            for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=loader):
                 if isinstance(doc, dict) and doc.get("project") is not None:
                     return str(doc["project"])
         except (OSError, yaml.YAMLError):
@@ -422,4 +426,9 @@ def run_cli(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    import gc
+
+    # A plan of 1,000 sources × 50 tables builds ~10^6 long-lived objects; the default thresholds make the
+    # collector walk them over and over (about 40% of that plan's time, docs/performance.md).
+    gc.set_threshold(100_000, 50, 100)
     sys.exit(run_cli(sys.argv[1:] if argv is None else argv))

@@ -279,7 +279,7 @@ class Executor:
     def _run_step(self, chain: _Chain, step: Step) -> None:
         self.reporter.step_started(step)
         started = self.clock()
-        before = self.client.stats.total
+        before = self.client.stats.this_thread
         note: str | None = None
         try:
             note = self._dispatch(chain, step)
@@ -287,9 +287,9 @@ class Executor:
             chain.failed = f"{describe_step(step)} failed"
             message = exc.message if isinstance(exc, _StepFailed) else str(exc)
             self._record(StepResult(step, StepStatus.FAILED, error=message,
-                                    attempts=self.client.stats.total - before, duration=self.clock() - started))
+                                    attempts=self.client.stats.this_thread - before, duration=self.clock() - started))
             return
-        self._record(StepResult(step, StepStatus.SUCCEEDED, attempts=self.client.stats.total - before,
+        self._record(StepResult(step, StepStatus.SUCCEEDED, attempts=self.client.stats.this_thread - before,
                                 duration=self.clock() - started, note=note))
 
     def _dispatch(self, chain: _Chain, step: Step) -> str | None:

@@ -84,15 +84,22 @@ class RequestStats:
     by_operation: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def record(self, operation: str, *, retry: bool) -> None:
         with self._lock:
             self.by_operation[operation] += 1
             self.retries += int(retry)
+        self._local.count = getattr(self._local, "count", 0) + 1
 
     @property
     def total(self) -> int:
         return sum(self.by_operation.values())
+
+    @property
+    def this_thread(self) -> int:
+        """Requests sent by the calling thread (workers share one client: per-step attempt counts)."""
+        return int(getattr(self._local, "count", 0))
 
 
 @dataclass(frozen=True)

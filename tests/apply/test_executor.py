@@ -73,6 +73,8 @@ def test_apply_creates_then_second_plan_is_empty(tmp_path: Path, client: Any) ->
     assert [ch.action for ch in first.changes] == [Action.CREATE, Action.CREATE]
     report = Executor(c, parallelism=2).run(first)
     assert report.ok, report
+    # Attempts are per step, even with workers sharing the client: every call here succeeded first time.
+    assert [r.attempts for r in report.results] == [1] * len(report.results)
     second = plan(c, state)
     assert not second.has_changes, [(ch.address, ch.field_diffs, ch.reasons) for ch in second.changes]
     live = {s.prefix: s for s in c.list_sources()}
