@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import ManifestError
+from reconciler.manifest.models import Location
 from reconciler.secret import Secret
 
 __all__ = [
@@ -61,16 +62,8 @@ _SECRET_SLOT = re.compile("\x00S(\\d+)\x00")
 _NONE_SLOT = "\x00N\x00"
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A 1-based position in a manifest file."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+#: A 1-based position in a manifest file (the same type the models call Location).
+Mark = Location
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,7 @@ class _Reporter:
 
 
 def _location(mark: Mark) -> Location:
-    return Location(file=mark.file, line=mark.line, column=mark.column)
+    return mark  # one type: parser marks are the models' locations
 
 
 # --- pydantic errors → our messages ------------------------------------------------------------------
