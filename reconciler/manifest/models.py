@@ -12,6 +12,7 @@ and `config["k"] is None` is "set to null".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator
@@ -187,8 +188,9 @@ class DesiredSource(_Model):
     state: SourceStateValue = "present"
     location: Location
     written: frozenset[str] = frozenset()
-    # Built by validate.py from parser marks; not re-validated (hundreds of entries per source).
-    field_locations: SkipValidation[dict[str, Location]] = Field(default_factory=dict, repr=False)
+    #: Where each node of this source's document was written, by node path (the document's own mapping,
+    #: shared by its sources: no per-source copy, not re-validated). Read through `locate`.
+    marks: SkipValidation[Mapping[tuple[Any, ...], Location]] = Field(default_factory=dict, repr=False)
 
     @property
     def given(self) -> frozenset[str]:
@@ -200,11 +202,20 @@ class DesiredSource(_Model):
         return self.state == "absent"
 
     def locate(self, field: str) -> Location:
-        """Location of a dotted field (`config.host`, `tables.Customer.sync_type`), else its nearest parent."""
+        """Location of a dotted field (`config.host`, `tables.Customer.sync_type`), else its nearest parent.
+
+        Computed on demand (only errors ask): keys may contain dots themselves (`tables.public.users`), so the
+        node paths are joined and compared as dotted strings."""
+        base = ("sources", self.address)
+        found = {
+            ".".join(str(p) for p in path[2:]): mark
+            for path, mark in self.marks.items()
+            if len(path) > 2 and path[:2] == base
+        }
         probe = field
         while probe:
-            if probe in self.field_locations:
-                return self.field_locations[probe]
+            if probe in found:
+                return found[probe]
             probe = probe.rpartition(".")[0]
         return self.location
 

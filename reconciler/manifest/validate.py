@@ -231,10 +231,6 @@ def build_desired_state(
         if not isinstance(raw_sources, dict):
             continue  # reported by ManifestDocument
         policy = head.defaults.unlisted_tables if head is not None else "report"
-        by_address: dict[str | int, list[tuple[NodePath, Mark]]] = {}
-        for path, mark in doc.marks.items():
-            if len(path) > 2 and path[0] == "sources":
-                by_address.setdefault(path[1], []).append((path, mark))
         for address, raw in raw_sources.items():
             base: NodePath = ("sources", address)
             key_mark = doc.locate(base, key=True)
@@ -247,7 +243,7 @@ def build_desired_state(
                        reference="duplicate-address")
                 continue
             declared[address] = key_mark
-            source = _build_source(doc, report, address, raw, catalog, options, policy, by_address.get(address, []))
+            source = _build_source(doc, report, address, raw, catalog, options, policy)
             if source is None:
                 continue
             sources[address] = source
@@ -323,7 +319,6 @@ def _build_source(
     catalog: Catalog,
     options: ValidateOptions,
     policy: UnlistedPolicy,
-    marks: list[tuple[NodePath, Mark]],
 ) -> DesiredSource | None:
     base: NodePath = ("sources", address)
     if not isinstance(raw, dict):
@@ -369,7 +364,6 @@ def _build_source(
     if len(report.errors) > start or not isinstance(spec, SourceInput):
         return None
     written = set(spec.given)
-    field_locations = {dotted(path[2:]): _location(mark) for path, mark in marks}
     return DesiredSource(
         address=address,
         type=spec.type,
@@ -384,5 +378,5 @@ def _build_source(
         state=spec.state,
         location=_location(doc.locate(base, key=True)),
         written=frozenset(written),
-        field_locations=field_locations,
+        marks=doc.marks,
     )

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from reconciler.posthog.models import (
     SCHEMA_WRITABLE_FIELDS,
     IncrementalCandidate,
-    LiveColumn,
     LiveJob,
     LiveRevenueConfig,
     LiveSchema,
@@ -43,7 +42,6 @@ __all__ = [
     "USER_AGENT",
     "BearerAuth",
     "IncrementalCandidate",
-    "LiveColumn",
     "LiveJob",
     "LiveRevenueConfig",
     "LiveSchema",

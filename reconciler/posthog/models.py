@@ -23,7 +23,6 @@ from reconciler.posthog.normalise import normalise_config, scrub_sensitive, to_b
 __all__ = [
     "SCHEMA_WRITABLE_FIELDS",
     "IncrementalCandidate",
-    "LiveColumn",
     "LiveJob",
     "LiveRevenueConfig",
     "LiveSchema",
@@ -62,14 +61,6 @@ def _digest(content: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class LiveColumn(BaseModel):
-    model_config = _FROZEN
-
-    name: str
-    data_type: str | None = None
-    is_nullable: bool | None = None
-
-
 class LiveSchema(BaseModel):
     """One table of a source (the schema object, §7).
 
@@ -91,7 +82,7 @@ class LiveSchema(BaseModel):
     primary_key_columns: tuple[str, ...] | None = None
     cdc_table_mode: str | None = None
     enabled_columns: tuple[str, ...] | None = None
-    available_columns: tuple[LiveColumn, ...] = ()
+    available_columns: tuple[str, ...] = ()  # column names PostHog discovered (enabled_columns must be among them)
     status: str | None = None
     latest_error: str | None = None
     last_synced_at: str | None = None
@@ -115,9 +106,7 @@ class LiveSchema(BaseModel):
             cdc_table_mode=data.get("cdc_table_mode"),
             enabled_columns=_names(data.get("enabled_columns")),
             available_columns=tuple(
-                LiveColumn(name=str(c["name"]), data_type=c.get("data_type"), is_nullable=c.get("is_nullable"))
-                for c in data.get("available_columns") or ()
-                if isinstance(c, Mapping) and "name" in c
+                str(c["name"]) for c in data.get("available_columns") or () if isinstance(c, Mapping) and "name" in c
             ),
             status=data.get("status"),
             latest_error=data.get("latest_error"),
