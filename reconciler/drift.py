@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, Catalog, SourceType
+from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SYNC_FREQUENCIES, Catalog, SourceType
 from reconciler.manifest.models import DesiredSource, DesiredState
 from reconciler.ownership import parse_trailer
 from reconciler.plan.diff import diff_config, diff_tables
@@ -56,19 +56,6 @@ DRIFT_FORMAT_VERSION = 1
 #: Source and schema statuses that mean "not syncing as it should" (reference/posthog-api.md §6, §7).
 HEALTH_STATUSES = ("Failed", "Billing limits", "Billing limits too low")
 
-#: Schema `sync_frequency` labels → their interval (reference/posthog-api.md §7 "Interval mapping").
-_INTERVALS = {
-    "1min": timedelta(minutes=1),
-    "5min": timedelta(minutes=5),
-    "15min": timedelta(minutes=15),
-    "30min": timedelta(minutes=30),
-    "1hour": timedelta(hours=1),
-    "6hour": timedelta(hours=6),
-    "12hour": timedelta(hours=12),
-    "24hour": timedelta(hours=24),
-    "7day": timedelta(days=7),
-    "30day": timedelta(days=30),
-}
 
 #: PostHog's value for a table setting nobody set (§7, §8.3): what "default" means for attribution.
 _TABLE_DEFAULTS: dict[str, Any] = {
@@ -215,7 +202,7 @@ def redact_error(text: str | None, known: Sequence[str] = ()) -> str | None:
 
 def frequency_interval(label: str | None) -> timedelta | None:
     """The interval of a `sync_frequency` label; None for `never`, null or an unknown label."""
-    return _INTERVALS.get(label or "")
+    return SYNC_FREQUENCIES.get(label or "")
 
 
 def _parse_time(value: str | None) -> datetime | None:

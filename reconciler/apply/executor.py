@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from reconciler.catalog import BULK_SCHEMA_FIELDS
 from reconciler.errors import AmbiguousCreate, PersonalKeyNotAllowed, ReconcilerError
 from reconciler.ownership import FINGERPRINT_LENGTH, compose_description
 from reconciler.plan.fingerprint import collect_secrets, complete_fingerprint
@@ -57,12 +58,9 @@ _CREATE_ATTEMPTS = 3
 #: still be running the first request (its create probes the upstream), and its prefix check is not a
 #: transaction — a second create racing the first could make a duplicate.
 AMBIGUOUS_CREATE_CHECKS = (0.5, 2.0)
-#: What `bulk_update_schemas` applies per item (§8.13); anything else (e.g. `primary_key_columns`) it drops
-#: silently, so such updates go through the per-schema PATCH, which honours every writable field (§9.3).
-_BULK_KEYS = frozenset({
-    "should_sync", "sync_type", "incremental_field", "incremental_field_type", "sync_frequency",
-    "sync_time_of_day", "cdc_table_mode", "enabled_columns",
-})  # fmt: skip
+#: Updates with keys `bulk_update_schemas` would drop silently (§8.13) go through the per-schema PATCH, which
+#: honours every writable field (§9.3).
+_BULK_KEYS = frozenset(BULK_SCHEMA_FIELDS)
 _HEAD = (CreateSource, PatchSource, RefreshSchemas)
 
 

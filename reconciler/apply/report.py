@@ -7,7 +7,7 @@ import json
 import threading
 from typing import Any, TextIO
 
-from reconciler.apply.executor import ApplyReport, StepResult, StepStatus, describe_step
+from reconciler.apply.executor import ApplyReport, NullReporter, StepResult, StepStatus, describe_step
 from reconciler.plan.model import Step
 from reconciler.plan.saved import step_kind
 
@@ -24,21 +24,12 @@ _MARK = {StepStatus.SUCCEEDED: "ok", StepStatus.FAILED: "FAILED", StepStatus.SKI
          StepStatus.NOT_STARTED: "not started"}
 
 
-class LineReporter:
+class LineReporter(NullReporter):
     """One line per finished step (`address: what … ok`), thread-safe; for logs and non-TTY runs."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._lock = threading.Lock()
-
-    def run_started(self, total_steps: int) -> None:
-        pass
-
-    def run_finished(self) -> None:
-        pass
-
-    def step_started(self, step: Step) -> None:
-        pass
 
     def step_finished(self, result: StepResult) -> None:
         line = f"{result.step.address}: {describe_step(result.step)} … {_MARK[result.status]}"
@@ -48,7 +39,7 @@ class LineReporter:
             print(line, file=self.stream, flush=True)
 
 
-class ProgressReporter:
+class ProgressReporter(NullReporter):
     """A live progress bar (rich) for terminals: one bar over all steps, finished steps printed above it."""
 
     def __init__(self, stream: TextIO) -> None:

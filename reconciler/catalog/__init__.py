@@ -13,20 +13,24 @@ from reconciler.catalog.model import (
     load_catalog,
 )
 from reconciler.catalog.schema_options import (
+    BULK_SCHEMA_FIELDS,
     CDC_TABLE_MODES,
     DEFAULT_SYNC_FREQUENCY,
     INCREMENTAL_FIELD_TYPES,
+    SCHEMA_WRITABLE_FIELDS,
     SYNC_FREQUENCIES,
     SYNC_TYPES,
     SYNC_TYPES_NEEDING_CURSOR,
 )
 
 __all__ = [
+    "BULK_SCHEMA_FIELDS",
     "CDC_KEYS",
     "CDC_TABLE_MODES",
     "DEFAULT_SYNC_FREQUENCY",
     "INCREMENTAL_FIELD_TYPES",
     "META_KEYS",
+    "SCHEMA_WRITABLE_FIELDS",
     "SSH_TUNNEL_PUBLIC_NAMES",
     "SSH_TUNNEL_SECRET_NAMES",
     "SYNC_FREQUENCIES",

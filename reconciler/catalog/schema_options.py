@@ -5,13 +5,31 @@ from __future__ import annotations
 from datetime import timedelta
 
 __all__ = [
+    "BULK_SCHEMA_FIELDS",
     "CDC_TABLE_MODES",
     "DEFAULT_SYNC_FREQUENCY",
     "INCREMENTAL_FIELD_TYPES",
+    "SCHEMA_WRITABLE_FIELDS",
     "SYNC_FREQUENCIES",
     "SYNC_TYPES",
     "SYNC_TYPES_NEEDING_CURSOR",
 ]
+
+#: Schema settings a PATCH can write (§9.3), in the serializer's field order (the first failing one is reported).
+SCHEMA_WRITABLE_FIELDS = (
+    "should_sync",
+    "sync_type",
+    "incremental_field",
+    "incremental_field_type",
+    "sync_frequency",
+    "sync_time_of_day",
+    "primary_key_columns",
+    "cdc_table_mode",
+    "enabled_columns",
+)
+#: What one `bulk_update_schemas` item may set besides `id` (§8.13): PostHog drops any other key silently,
+#: `primary_key_columns` included.
+BULK_SCHEMA_FIELDS = tuple(f for f in SCHEMA_WRITABLE_FIELDS if f != "primary_key_columns")
 
 SYNC_TYPES = ("full_refresh", "incremental", "append", "webhook", "cdc", "xmin")
 #: Sync types that need `incremental_field` and `incremental_field_type` when enabled (§8.3 step 11).

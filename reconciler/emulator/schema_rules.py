@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from reconciler.catalog import CDC_TABLE_MODES, INCREMENTAL_FIELD_TYPES, SYNC_FREQUENCIES, SYNC_TYPES
+from reconciler.catalog import (
+    CDC_TABLE_MODES,
+    INCREMENTAL_FIELD_TYPES,
+    SCHEMA_WRITABLE_FIELDS,
+    SYNC_FREQUENCIES,
+    SYNC_TYPES,
+)
 from reconciler.emulator.drf_fields import char_field, choice_field
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.request_helpers import parse_bool
@@ -28,17 +34,7 @@ __all__ = [
 ]
 
 #: §9.3: the writable keys, in the serializer's field order (the first failing field is the one reported).
-WRITABLE_FIELDS = (
-    "should_sync",
-    "sync_type",
-    "incremental_field",
-    "incremental_field_type",
-    "sync_frequency",
-    "sync_time_of_day",
-    "primary_key_columns",
-    "cdc_table_mode",
-    "enabled_columns",
-)
+WRITABLE_FIELDS = SCHEMA_WRITABLE_FIELDS
 _CURSOR_SYNC_TYPES = ("incremental", "append", "webhook")
 #: Sync frequencies only CDC schemas may use (§9.3).
 _CDC_ONLY_FREQUENCIES = frozenset({"1min"})

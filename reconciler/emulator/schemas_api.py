@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from reconciler.catalog import CDC_TABLE_MODES, SYNC_TYPES
+from reconciler.catalog import BULK_SCHEMA_FIELDS, CDC_TABLE_MODES, SYNC_TYPES
 from reconciler.emulator.auth import AuthContext, authenticate, authorize
 from reconciler.emulator.drf_fields import char_field, choice_field
 from reconciler.emulator.problems import ApiProblem
@@ -52,16 +52,7 @@ BILLING_PAUSED = "Monthly sync limit reached. Please increase your billing limit
 #: §2: an action mapped to no scope (bulk_update_schemas at the reference commit).
 _NO_PERSONAL_KEY = "This action does not support personal API key access"
 #: §8.13: the keys a bulk item may carry besides `id` (others are dropped, as DRF drops undeclared keys).
-_BULK_KEYS = (
-    "should_sync",
-    "sync_type",
-    "incremental_field",
-    "incremental_field_type",
-    "sync_frequency",
-    "sync_time_of_day",
-    "cdc_table_mode",
-    "enabled_columns",
-)
+_BULK_KEYS = BULK_SCHEMA_FIELDS
 
 
 def billing_paused(state: EmulatorState, team_id: int) -> bool:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.catalog import SCHEMA_WRITABLE_FIELDS
+
 __all__ = [
     "UNSET",
     "JobRow",
@@ -41,21 +43,7 @@ class _Unset:
 UNSET: Any = _Unset()
 
 #: Schema columns `update_schemas` may set; the JSON-encoded ones among them.
-_SCHEMA_UPDATABLE = frozenset(
-    {
-        "should_sync",
-        "sync_type",
-        "incremental_field",
-        "incremental_field_type",
-        "sync_frequency",
-        "sync_time_of_day",
-        "primary_key_columns",
-        "cdc_table_mode",
-        "enabled_columns",
-        "status",
-        "latest_error",
-    }
-)
+_SCHEMA_UPDATABLE = frozenset({*SCHEMA_WRITABLE_FIELDS, "status", "latest_error"})
 _JSON_SCHEMA_COLUMNS = frozenset({"primary_key_columns", "enabled_columns"})
 
 _SCHEMA_VERSION = 1

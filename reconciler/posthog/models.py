@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.catalog import Catalog, load_catalog
+from reconciler.catalog import SCHEMA_WRITABLE_FIELDS, Catalog, load_catalog
 from reconciler.posthog.normalise import normalise_config, scrub_sensitive, to_bool
 
 __all__ = [
@@ -32,18 +32,6 @@ __all__ = [
     "RefreshResult",
 ]
 
-#: Schema settings a PATCH can write (§9.3), in PostHog's field order.
-SCHEMA_WRITABLE_FIELDS = (
-    "should_sync",
-    "sync_type",
-    "incremental_field",
-    "incremental_field_type",
-    "sync_frequency",
-    "sync_time_of_day",
-    "primary_key_columns",
-    "cdc_table_mode",
-    "enabled_columns",
-)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
