@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.catalog import Catalog, SourceType
 from reconciler.manifest.models import DesiredSource, DesiredState
 from reconciler.ownership import parse_trailer
-from reconciler.plan.diff import diff_config, diff_tables, has_secret, secret_patch, secrets_of
+from reconciler.plan.diff import api_table_settings, diff_config, diff_tables, has_secret, secret_patch, secrets_of
 from reconciler.plan.fingerprint import UNKNOWN_VALUES, secrets_changed, values_part, version_part
 from reconciler.plan.model import (
     Action,
@@ -195,8 +195,9 @@ class _Planner:
         if revenue:
             steps.append(PatchRevenueConfig(spec.address, None, revenue))
         diffs = _config_lines(st, spec)
-        diffs += [FieldDiff(f"tables.{s['name']}", None, {k: v for k, v in s.items() if k != "name"})
-                  for s in tables.create_schemas]
+        # Every setting the new table gets, the ones patched right after the create (frequency) included.
+        diffs += [FieldDiff(f"tables.{name}", None, api_table_settings(settings))
+                  for name, settings in sorted(spec.tables.items())]
         secrets = spec.secrets().values()
         status = SecretStatus.RESEND if all(s.available for s in secrets) else SecretStatus.MISSING
         if not secrets:

@@ -108,13 +108,15 @@ def change_header(change: SourceChange) -> tuple[str, str]:
     return f"{symbol} {verb}", rest
 
 
-def _secret_text(status: SecretStatus) -> str:
+def _secret_text(status: SecretStatus, action: Action | None = None) -> str:
+    if status is SecretStatus.RESEND and action is Action.CREATE:
+        return "(secret: will be sent)"  # nothing to re-send to a source that does not exist yet
     return f"(secret: {status.value})"
 
 
-def _diff_line(diff: FieldDiff, status: SecretStatus, path: str) -> str:
+def _diff_line(diff: FieldDiff, status: SecretStatus, path: str, action: Action | None = None) -> str:
     if diff.secret:
-        return f"{clean(path)}: {_secret_text(status)}"
+        return f"{clean(path)}: {_secret_text(status, action)}"
     return f"{clean(path)}: {format_value(diff.old)} → {format_value(diff.new)}"
 
 
@@ -167,7 +169,7 @@ def change_body(change: SourceChange) -> list[str]:
     lines.extend(f"reason: {clean(r)}" for r in change.reasons)
     fields = [d for d in change.field_diffs if not d.path.startswith("tables.")]
     tables = [d for d in change.field_diffs if d.path.startswith("tables.")]
-    lines.extend(_diff_line(d, change.secret_status, d.path) for d in fields)
+    lines.extend(_diff_line(d, change.secret_status, d.path, change.action) for d in fields)
     if change.secret_status is not SecretStatus.UNCHANGED and not any(d.secret for d in change.field_diffs):
         lines.append(f"secrets: {change.secret_status.value}")
     if tables:

@@ -404,3 +404,12 @@ def test_primary_key_change_on_a_full_refresh_table_is_refused(tmp_path: Path) -
     plan = plan_for(desired(tmp_path, body), other)
     assert [e.reference for e in plan.errors] == ["invalid-table"]
     assert "primary_key_columns only applies" in plan.errors[0].message
+
+
+def test_create_shows_every_table_setting_and_secrets_as_sent(tmp_path: Path) -> None:
+    from reconciler.plan.render_text import render_text
+
+    text = render_text(plan_for(desired(tmp_path, STRIPE)))
+    assert "config.auth_method.stripe_secret_key: (secret: will be sent)" in text
+    assert '"sync_frequency": "24hour"' in text  # patched right after the create, shown with the table
+    assert "sk_test_abc" not in text
