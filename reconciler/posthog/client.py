@@ -270,7 +270,13 @@ class PostHogClient:
         for _ in range(_LIST_RESTARTS + 1):
             rows, count = self._list_once()
             if count is None or count == len(rows):
-                return [self._source(row) for row in rows]
+                # Build models while dropping each wire row: the decoded JSON of a large project (26 MB of
+                # text at 1,000 sources × 50 tables) and its models need not be in memory at the same time.
+                rows.reverse()
+                sources = []
+                while rows:
+                    sources.append(self._source(rows.pop()))
+                return sources
             log.info("source list changed while paging (count %s, got %d); listing again", count, len(rows))
         raise ApiError(
             "the source list kept changing while it was being read",
