@@ -8,6 +8,7 @@ and deletes are soft (§8.5). Everything else (validation, redaction, HTTP shape
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -219,6 +220,14 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _columns(text: str) -> list[dict[str, Any]]:
+    """Decoded `available_columns`, shared between rows with the same text (tables of one upstream often
+    have identical column lists; a list of 50,000 tables would otherwise decode them 50,000 times).
+    Read-only: callers never mutate it."""
+    return list(json.loads(text))
+
+
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
@@ -259,7 +268,7 @@ def _schema(r: sqlite3.Row) -> SchemaRow:
         primary_key_columns=_loads(r["primary_key_columns"]),
         cdc_table_mode=r["cdc_table_mode"],
         enabled_columns=_loads(r["enabled_columns"]),
-        available_columns=json.loads(r["available_columns"]),
+        available_columns=_columns(r["available_columns"]),
         webhook_only=bool(r["webhook_only"]),
         status=r["status"],
         latest_error=r["latest_error"],
