@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +48,16 @@ def make_plan(client: PostHogClient, settings: Settings, request: PlanRequest, e
     """Load, list once, diff; with `preflight`, check credentials and tables too."""
     before = client.stats.total
     catalog = catalog_for(request.manifests.catalog, client)
-    desired = load_state(request.manifests, env, catalog)
-    live = client.fetch_live_state()
+    # List while the manifests load: the request mostly waits on the server, the load is local CPU work.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list") as pool:
+        listing = pool.submit(client.fetch_live_state)
+        try:
+            desired = load_state(request.manifests, env, catalog)
+        except BaseException:
+            listing.cancel()
+            wait([listing])  # bad manifests are the error to report, whatever the listing did
+            raise
+        live = listing.result()
     options = PlanOptions(
         host=settings.host, project=settings.project, targets=request.targets, prune=request.prune,
         sync=request.sync, fingerprint_key=fingerprint_key(env),
