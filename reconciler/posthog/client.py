@@ -581,13 +581,17 @@ class PostHogClient:
         if response is None or not response.content:
             return None
         try:
-            return response.json()
+            data = response.json()
         except ValueError:
             raise ApiError(
                 f"{call.method} {response.url.path}: the server answered {response.status_code} with a body that "
                 "is not JSON",
                 hint="is --host pointing at PostHog?",
             ) from None
+        # An httpx response sits in reference cycles, which the CLI collects rarely (see cli.py): let go of its
+        # body now, or a large list's 25 MB would stay in memory until the process ends.
+        response.__dict__.pop("_content", None)
+        return data
 
     @staticmethod
     def _list_body(data: Any, operation: str) -> list[Mapping[str, Any]]:
