@@ -87,8 +87,8 @@ class Document:
     file: str
     index: int
     data: Any
-    marks: dict[NodePath, Mark] = field(default_factory=dict)
-    key_marks: dict[NodePath, Mark] = field(default_factory=dict)
+    marks: dict[NodePath, int] = field(default_factory=dict)  # packed: Location.pack / unpack
+    key_marks: dict[NodePath, int] = field(default_factory=dict)
     secret_refs: list[SecretRef] = field(default_factory=list)
 
     def locate(self, path: NodePath, *, key: bool = False) -> Mark:
@@ -96,9 +96,9 @@ class Document:
         probe = path
         while True:
             if key and probe in self.key_marks:
-                return self.key_marks[probe]
+                return Mark.unpack(self.file, self.key_marks[probe])
             if probe in self.marks:
-                return self.marks[probe]
+                return Mark.unpack(self.file, self.marks[probe])
             if not probe:
                 return Mark(self.file, 1, 1)
             probe = probe[:-1]
@@ -265,6 +265,10 @@ class _Builder:
     def _mark(self, node: yaml.Node) -> Mark:
         return Mark(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
+    @staticmethod
+    def _packed(node: yaml.Node) -> int:
+        return Mark.pack(node.start_mark.line + 1, node.start_mark.column + 1)
+
     def _error(self, node: yaml.Node, message: str, path: NodePath = (), **kw: Any) -> ManifestError:
         m = self._mark(node)
         address, rest = (str(path[1]), path[2:]) if len(path) >= 2 and path[0] == "sources" else (None, path)
@@ -299,7 +303,7 @@ class _Builder:
                     reference="yaml-too-deep",
                 )
             )
-        self.doc.marks[path] = self._mark(node)
+        self.doc.marks[path] = self._packed(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -335,14 +339,14 @@ class _Builder:
                 continue
             first_seen[key] = key_node
             child = (*path, key)
-            self.doc.key_marks[child] = self._mark(key_node)
+            self.doc.key_marks[child] = self._packed(key_node)
             out[key] = self.build(value_node, child, depth + 1)
         # `<<: *anchor` merge keys: explicit keys win, as in YAML's merge spec.
         for key, key_node, value_node in merged:
             if key in out:
                 continue
             child = (*path, key)
-            self.doc.key_marks[child] = self._mark(key_node)
+            self.doc.key_marks[child] = self._packed(key_node)
             out[key] = self.build(value_node, child, depth + 1)
             first_seen[key] = key_node
         return out

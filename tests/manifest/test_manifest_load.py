@@ -28,9 +28,9 @@ def test_scalars_and_yaml_1_1_quirks(tmp_path: Path) -> None:
 def test_marks_for_values_and_keys(tmp_path: Path) -> None:
     doc, _, _ = _load(tmp_path, "sources:\n  s:\n    type:   Stripe\n    tables: [a, b]\n")
     f = str(tmp_path / "m.yaml")
-    assert doc.marks[("sources", "s", "type")] == Mark(f, 3, 13)
-    assert doc.key_marks[("sources", "s", "type")] == Mark(f, 3, 5)
-    assert doc.marks[("sources", "s", "tables", 1)] == Mark(f, 4, 17)
+    assert doc.locate(("sources", "s", "type")) == Mark(f, 3, 13)
+    assert doc.locate(("sources", "s", "type"), key=True) == Mark(f, 3, 5)
+    assert doc.locate(("sources", "s", "tables", 1)) == Mark(f, 4, 17)
     assert doc.locate(("sources", "s", "nope", "deeper")) == Mark(f, 3, 5)
 
 

@@ -70,8 +70,10 @@ def test_example_becomes_typed_desired_state() -> None:
         "stripe_account_id": "acct_1NXWPOLxyz",
     }
     assert stripe.location == Location(file=str(EXAMPLE), line=11, column=3)
-    assert stripe.locate("tables.Charge.incremental_field") == Location(file=str(EXAMPLE), line=25, column=66)
+    # After validation a table's settings are located at the table (validation errors keep exact columns).
+    assert stripe.locate("tables.Charge.incremental_field") == Location(file=str(EXAMPLE), line=25, column=15)
     assert stripe.locate("tables.Charge.nope") == Location(file=str(EXAMPLE), line=25, column=15)
+    assert stripe.locate("config.stripe_account_id") == Location(file=str(EXAMPLE), line=21, column=26)
     charge = stripe.tables["Charge"]
     assert charge.given == {"sync", "sync_type", "incremental_field", "incremental_field_type"}
     assert charge.frequency is None and "frequency" not in charge.given
