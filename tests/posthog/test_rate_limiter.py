@@ -99,4 +99,4 @@ def test_shared_by_threads_never_exceeds_the_window() -> None:
     # Any 11 consecutive grants span at least one window (small slack for timer granularity).
     assert min(stamps[i + 10] - stamps[i] for i in range(len(stamps) - 10)) >= 0.2 - 0.005
     # ...and pacing is not gratuitously slow: 48 requests need 4 full windows, not much more.
-    assert stamps[-1] - stamps[0] < 0.2 * 4 + 0.5
+    assert stamps[-1] - stamps[0] < 0.2 * 4 + 1.5  # generous: a loaded CI machine schedules threads late
