@@ -24,7 +24,7 @@ from reconciler.catalog import CDC_KEYS, Catalog, Field, SourceType
 from reconciler.errors import ReconcilerError
 from reconciler.manifest.dump import dump_manifest
 from reconciler.manifest.models import DesiredSource, DesiredState, Location, RevenueAnalytics, TableSettings
-from reconciler.ownership import ADDRESS_PATTERN, parse_trailer
+from reconciler.ownership import ADDRESS_PATTERN, max_user_description_length, parse_trailer
 from reconciler.posthog.models import LiveSchema, LiveSource, LiveState
 from reconciler.secret import Secret
 
@@ -268,7 +268,9 @@ def import_sources(sources: Sequence[LiveSource], catalog: Catalog) -> list[Impo
         user_text = parse_trailer(source.description)[0]
         if user_text:
             written.add("description")
-            fields["description"] = user_text
+            # The trailer must fit in PostHog's 400 characters too: a longer UI description is cut, so the
+            # manifest validates (the first apply then shortens it in PostHog, shown as a description change).
+            fields["description"] = user_text[: max_user_description_length(address)]
         if source.revenue_analytics is not None:
             written.add("revenue_analytics")
             fields["revenue_analytics"] = RevenueAnalytics(**source.revenue_analytics.model_dump())

@@ -93,3 +93,14 @@ def test_bigquery_import_loads_back_with_declared_names(tmp_path: Path) -> None:
     # BigQuery has no column selection: enabled_columns is not written (validation would refuse it).
     assert (events.sync_type, events.frequency, "enabled_columns" in events.given) == ("incremental", "never", False)
     assert loaded.unlisted_tables == "report" and state.project == "7"
+
+
+def test_a_ui_description_too_long_for_the_trailer_is_cut_so_the_manifest_validates(tmp_path: Path) -> None:
+    source = live("Hubspot", "crm", {"hubspot_integration_id": "12"}, description="x" * 400,
+                  schemas=[{"id": "s1", "name": "contacts", "should_sync": False, "sync_type": None,
+                            "sync_frequency": "6hour"}])
+    [imported] = import_sources([source], load_catalog())
+    path = tmp_path / "crm.yaml"
+    path.write_text(render_import([imported], host="https://eu.posthog.com", project="7"))
+    loaded = load_desired_state([path]).sources[imported.address]
+    assert loaded.description is not None and 300 < len(loaded.description) < 400
