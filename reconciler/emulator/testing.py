@@ -55,6 +55,11 @@ class Emulator:
         """An httpx client rooted at `/_emulator/` (the server must run with `control=True`)."""
         return httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=10)
 
+    def cli_env(self, team: int | str = 1) -> dict[str, str]:
+        """The environment that points the `reconciler` CLI at this server (host, project, key)."""
+        return {"POSTHOG_HOST": self.base_url, "POSTHOG_PROJECT_ID": str(team),
+                "POSTHOG_PERSONAL_API_KEY": self.default_key}
+
     def client(self, key: str | None = "", team: int | str = 1, family: str = "projects") -> httpx.Client:
         """An httpx client rooted at `/api/{family}/{team}/`, authenticated with `key` (default:
         `default_key`; None: no Authorization header)."""

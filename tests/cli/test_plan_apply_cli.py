@@ -34,9 +34,8 @@ sources:
 @pytest.fixture
 def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with start_emulator() as emulator:
-        monkeypatch.setenv("POSTHOG_HOST", emulator.base_url)
-        monkeypatch.setenv("POSTHOG_PROJECT_ID", "1")
-        monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_local")
+        for name, value in emulator.cli_env().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
         monkeypatch.delenv("NO_COLOR", raising=False)
         yield emulator

@@ -57,9 +57,8 @@ MISSING = """\
 @pytest.fixture
 def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     with start_emulator(control=True) as emulator:
-        monkeypatch.setenv("POSTHOG_HOST", emulator.base_url)
-        monkeypatch.setenv("POSTHOG_PROJECT_ID", "1")
-        monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_local")
+        for name, value in emulator.cli_env().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
         monkeypatch.delenv("STRIPE_EU_KEY", raising=False)
         monkeypatch.delenv("NO_COLOR", raising=False)

@@ -40,9 +40,8 @@ def database() -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture
 def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     with start_emulator(upstreams=default_upstreams()) as emulator:
-        monkeypatch.setenv("POSTHOG_HOST", emulator.base_url)
-        monkeypatch.setenv("POSTHOG_PROJECT_ID", "1")
-        monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_local")
+        for name, value in emulator.cli_env().items():
+            monkeypatch.setenv(name, value)
         yield emulator
 
 

@@ -102,9 +102,8 @@ UI_SOURCES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
 @pytest.fixture
 def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
     with start_emulator() as emulator:
-        monkeypatch.setenv("POSTHOG_HOST", emulator.base_url)
-        monkeypatch.setenv("POSTHOG_PROJECT_ID", "1")
-        monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_local")
+        for name, value in emulator.cli_env().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.delenv("NO_COLOR", raising=False)
         monkeypatch.chdir(tmp_path)
         yield emulator

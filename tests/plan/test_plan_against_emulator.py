@@ -50,9 +50,7 @@ POSTGRES = """\
 @pytest.fixture
 def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with start_emulator(control=True) as emulator:
-        for name, value in {"POSTHOG_HOST": emulator.base_url, "POSTHOG_PROJECT_ID": "1",
-                            "POSTHOG_PERSONAL_API_KEY": "phx_local", "STRIPE_SECRET_KEY": CANARY,
-                            "PG_PASSWORD": PG_CANARY}.items():
+        for name, value in {**emulator.cli_env(), "STRIPE_SECRET_KEY": CANARY, "PG_PASSWORD": PG_CANARY}.items():
             monkeypatch.setenv(name, value)
         yield emulator
 
