@@ -88,8 +88,10 @@ def run(sources: int, tables: int, parallelism: int, runs: int, rate_limit: str)
                 server.set_stripe_tables(benchlib.stripe_tables(tables))
                 server.reset()
                 cli_env = benchlib.cli_env(server, env, RECONCILER_RATE_LIMIT=throttled_spec or "off")
-                done = benchlib.run_cli(["apply", "--auto-approve", "--format", "json",
-                                         "--parallelism", str(parallelism), str(manifests)], cli_env)
+                done = benchlib.run_cli(
+                    ["apply", "--auto-approve", "--format", "json", "--parallelism", str(parallelism), str(manifests)],
+                    cli_env,
+                )
                 if done.returncode != 0:
                     raise RuntimeError(f"apply failed ({done.returncode}): {done.stderr[-2000:]}")
                 report = json.loads(done.stdout)
@@ -100,16 +102,25 @@ def run(sources: int, tables: int, parallelism: int, runs: int, rate_limit: str)
                 walls.append(done.wall)
                 rss.append(done.max_rss_mb)
                 routes = stats["by_route"]
-                kinds = {"list": routes.get(_LIST, 0), "create": routes.get(_CREATE, 0),
-                         "bulk": routes.get(_BULK, 0)}
+                kinds = {"list": routes.get(_LIST, 0), "create": routes.get(_CREATE, 0), "bulk": routes.get(_BULK, 0)}
                 kinds["other"] = stats["total"] - sum(kinds.values())
-                result = {"requests": stats["total"], "throttled": stats["throttled"], "by_kind": kinds,
-                          "converged": check.returncode == 0 and "No changes." in check.stdout}
+                result = {
+                    "requests": stats["total"],
+                    "throttled": stats["throttled"],
+                    "by_kind": kinds,
+                    "converged": check.returncode == 0 and "No changes." in check.stdout,
+                }
     requests = int(result["requests"])  # type: ignore[call-overload]
     return ApplyResult(
-        sources=sources, tables=tables, parallelism=parallelism, wall=benchlib.median(walls),
-        max_rss_mb=max(rss), requests=requests, minimum=minimum_requests(sources),
-        by_kind=result["by_kind"], throttled=int(result["throttled"]),  # type: ignore[arg-type, call-overload]
+        sources=sources,
+        tables=tables,
+        parallelism=parallelism,
+        wall=benchlib.median(walls),
+        max_rss_mb=max(rss),
+        requests=requests,
+        minimum=minimum_requests(sources),
+        by_kind=result["by_kind"],
+        throttled=int(result["throttled"]),  # type: ignore[arg-type, call-overload]
         converged=bool(result["converged"]),
         floor=pacing_floor(requests, throttled_spec) if throttled_spec else 0.0,
         per_rate=_per_rate(requests, throttled_spec) if throttled_spec else 0.0,
@@ -117,11 +128,35 @@ def run(sources: int, tables: int, parallelism: int, runs: int, rate_limit: str)
 
 
 def render(results: list[ApplyResult], rate_limit: str, runs: int) -> str:
-    headers = ["sources × tables", "parallelism", "wall (median)", "peak RSS", "requests", "minimum",
-               "list/create/bulk/other", "429s", "pacing floor", "requests ÷ rate", "converged"]
-    rows = [[f"{r.sources} × {r.tables}", r.parallelism, f"{r.wall:.2f} s", f"{r.max_rss_mb:.0f} MB", r.requests,
-             r.minimum, "/".join(str(r.by_kind[k]) for k in ("list", "create", "bulk", "other")), r.throttled,
-             f"{r.floor:.0f} s", f"{r.per_rate:.1f} s", "yes" if r.converged else "NO"] for r in results]
+    headers = [
+        "sources × tables",
+        "parallelism",
+        "wall (median)",
+        "peak RSS",
+        "requests",
+        "minimum",
+        "list/create/bulk/other",
+        "429s",
+        "pacing floor",
+        "requests ÷ rate",
+        "converged",
+    ]
+    rows = [
+        [
+            f"{r.sources} × {r.tables}",
+            r.parallelism,
+            f"{r.wall:.2f} s",
+            f"{r.max_rss_mb:.0f} MB",
+            r.requests,
+            r.minimum,
+            "/".join(str(r.by_kind[k]) for k in ("list", "create", "bulk", "other")),
+            r.throttled,
+            f"{r.floor:.0f} s",
+            f"{r.per_rate:.1f} s",
+            "yes" if r.converged else "NO",
+        ]
+        for r in results
+    ]
     return f"apply at rate limit {rate_limit!r}, {runs} run(s) each\n" + benchlib.format_table(headers, rows)
 
 
@@ -133,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate-limit", default="480/minute,4800/hour", help="server and client limit; 'off'")
     args = parser.parse_args(argv)
-    results = [run(args.sources, args.tables, int(p), args.runs, args.rate_limit)
-               for p in args.parallelism.split(",")]
+    results = [run(args.sources, args.tables, int(p), args.runs, args.rate_limit) for p in args.parallelism.split(",")]
     print(render(results, args.rate_limit, args.runs))
     bad = [r for r in results if r.throttled or r.requests > r.minimum or not r.converged]
     return 1 if bad else 0

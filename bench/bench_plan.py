@@ -106,9 +106,18 @@ def run(sources: int, tables: int, runs: int, rate_limit: str | None, workdir: P
             summary = found[-1] if found else "?"
         server_list = _server_list_time(server)
     return PlanResult(
-        sources=sources, tables=tables, runs=runs, wall=benchlib.median(walls), wall_min=min(walls),
-        max_rss_mb=max(rss), requests=max(c[0] for c in counts), list_requests=max(c[1] for c in counts),
-        throttled=sum(c[2] for c in counts), server_list=server_list, seed_seconds=seed_seconds, summary=summary,
+        sources=sources,
+        tables=tables,
+        runs=runs,
+        wall=benchlib.median(walls),
+        wall_min=min(walls),
+        max_rss_mb=max(rss),
+        requests=max(c[0] for c in counts),
+        list_requests=max(c[1] for c in counts),
+        throttled=sum(c[2] for c in counts),
+        server_list=server_list,
+        seed_seconds=seed_seconds,
+        summary=summary,
     )
 
 
@@ -157,24 +166,54 @@ def breakdown(sources: int, tables: int, workdir: Path) -> list[tuple[str, float
 def breakdown_in_child(sources: int, tables: int, workdir: Path) -> list[tuple[str, float, float]]:
     """`breakdown` in a fresh interpreter, so neither the seeding's memory nor its objects (which slow the
     cyclic GC) of this process distort the phases."""
-    code = ("import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import bench_plan; "
-            "print(json.dumps(bench_plan.breakdown(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))")
-    done = benchlib.run_python(["-c", code, str(Path(__file__).resolve().parent), str(sources), str(tables),
-                                str(workdir)], benchlib.cli_env(None))
+    code = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import bench_plan; "
+        "print(json.dumps(bench_plan.breakdown(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))"
+    )
+    done = benchlib.run_python(
+        ["-c", code, str(Path(__file__).resolve().parent), str(sources), str(tables), str(workdir)],
+        benchlib.cli_env(None),
+    )
     if done.returncode != 0:
         raise RuntimeError(f"breakdown failed: {done.stderr[-2000:]}")
     return [(str(name), float(secs), float(mb)) for name, secs, mb in json.loads(done.stdout.splitlines()[-1])]
 
 
 def render_results(results: list[PlanResult], rate_limit: str | None) -> str:
-    headers = ["sources × tables", "wall (median)", "wall (min)", "peak RSS", "requests", "list requests",
-               "ceil(N/100)", "429s", "server list", "plan", "seed (not timed)"]
-    rows = [[f"{r.sources} × {r.tables}", f"{r.wall:.2f} s", f"{r.wall_min:.2f} s", f"{r.max_rss_mb:.0f} MB",
-             r.requests, r.list_requests, r.issue_bound, r.throttled, f"{r.server_list:.2f} s", r.summary,
-             f"{r.seed_seconds:.1f} s"] for r in results]
+    headers = [
+        "sources × tables",
+        "wall (median)",
+        "wall (min)",
+        "peak RSS",
+        "requests",
+        "list requests",
+        "ceil(N/100)",
+        "429s",
+        "server list",
+        "plan",
+        "seed (not timed)",
+    ]
+    rows = [
+        [
+            f"{r.sources} × {r.tables}",
+            f"{r.wall:.2f} s",
+            f"{r.wall_min:.2f} s",
+            f"{r.max_rss_mb:.0f} MB",
+            r.requests,
+            r.list_requests,
+            r.issue_bound,
+            r.throttled,
+            f"{r.server_list:.2f} s",
+            r.summary,
+            f"{r.seed_seconds:.1f} s",
+        ]
+        for r in results
+    ]
     runs = results[0].runs if results else 0
-    return (f"plan, cold CLI process, median of {runs} run(s), rate limit {rate_limit or 'off'}\n"
-            + benchlib.format_table(headers, rows))
+    return (
+        f"plan, cold CLI process, median of {runs} run(s), rate limit {rate_limit or 'off'}\n"
+        + benchlib.format_table(headers, rows)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,13 @@ import benchlib
 
 __all__ = ["VARIANTS", "main", "run"]
 
-_SKIP_PROBE = ("import reconciler.cli as c\n"
-               "if hasattr(c, '_manifest_project'):\n    c._manifest_project = lambda paths: None\n")
-_C_PROBE = ("import yaml\n_load_all = yaml.load_all\n"
-            "yaml.safe_load_all = lambda stream: _load_all(stream, Loader=yaml.CSafeLoader)\n")
+_SKIP_PROBE = (
+    "import reconciler.cli as c\nif hasattr(c, '_manifest_project'):\n    c._manifest_project = lambda paths: None\n"
+)
+_C_PROBE = (
+    "import yaml\n_load_all = yaml.load_all\n"
+    "yaml.safe_load_all = lambda stream: _load_all(stream, Loader=yaml.CSafeLoader)\n"
+)
 _GC_OFF = "import gc\ngc.disable()\n"
 _GC_THRESHOLD = "import gc\ngc.set_threshold(100_000, 50, 100)\n"
 
@@ -67,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(sources, tables, args.runs, Path(tmp))
     print(f"plan of {sources} × {tables}, cold CLI process per variant, median of {args.runs} run(s)")
-    print(benchlib.format_table(["variant", "wall (median)", "wall (min)", "peak RSS", "plan"],
-                                [[n, f"{m:.2f} s", f"{lo:.2f} s", f"{r:.0f} MB", s] for n, m, lo, r, s in rows]))
+    print(
+        benchlib.format_table(
+            ["variant", "wall (median)", "wall (min)", "peak RSS", "plan"],
+            [[n, f"{m:.2f} s", f"{lo:.2f} s", f"{r:.0f} MB", s] for n, m, lo, r, s in rows],
+        )
+    )
     return 0 if len({s for *_, s in rows}) == 1 else 1  # every variant must produce the same plan
 
 

@@ -73,18 +73,41 @@ def run(sources: int, tables: int, rate_limit: str | None, workers: int, workdir
             get_wall = time.perf_counter() - started
         stats = server.stats()
     same = sorted(s.model_dump_json() for s in listed.sources) == sorted(s.model_dump_json() for s in fetched)
-    return RefresherResult(sources, tables, list_requests, list_wall, stats["total"], get_wall,
-                           throttled + stats["throttled"], same)
+    return RefresherResult(
+        sources, tables, list_requests, list_wall, stats["total"], get_wall, throttled + stats["throttled"], same
+    )
 
 
 def render(results: list[RefresherResult], rate_limit: str | None, workers: int) -> str:
-    headers = ["sources × tables", "reconciler requests", "reconciler wall", "per-source GETs", "refresher wall",
-               "request ratio", "if tables were resources", "429s", "same state"]
-    rows = [[f"{r.sources} × {r.tables}", r.list_requests, f"{r.list_wall:.2f} s", r.get_requests,
-             f"{r.get_wall:.2f} s", f"{r.ratio:.0f}×", r.sources * (1 + r.tables), r.throttled,
-             "yes" if r.same_state else "NO"] for r in results]
-    return (f"refresh: one paged list vs one GET per source ({workers} workers), rate limit {rate_limit or 'off'}\n"
-            + benchlib.format_table(headers, rows))
+    headers = [
+        "sources × tables",
+        "reconciler requests",
+        "reconciler wall",
+        "per-source GETs",
+        "refresher wall",
+        "request ratio",
+        "if tables were resources",
+        "429s",
+        "same state",
+    ]
+    rows = [
+        [
+            f"{r.sources} × {r.tables}",
+            r.list_requests,
+            f"{r.list_wall:.2f} s",
+            r.get_requests,
+            f"{r.get_wall:.2f} s",
+            f"{r.ratio:.0f}×",
+            r.sources * (1 + r.tables),
+            r.throttled,
+            "yes" if r.same_state else "NO",
+        ]
+        for r in results
+    ]
+    return (
+        f"refresh: one paged list vs one GET per source ({workers} workers), rate limit {rate_limit or 'off'}\n"
+        + benchlib.format_table(headers, rows)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

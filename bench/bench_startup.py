@@ -94,16 +94,28 @@ def run(runs: int) -> list[StartupResult]:
             _measure("python -c pass (baseline)", ["-c", "pass"], runs, None),
             _measure("reconciler --help", ["-m", "reconciler", "--help"], runs, ["--help"]),
             _measure("reconciler --version", ["-m", "reconciler", "--version"], runs, ["--version"]),
-            _measure("reconciler validate (2 sources)", ["-m", "reconciler", "validate", str(manifest)], runs,
-                     ["validate", str(manifest)]),
+            _measure(
+                "reconciler validate (2 sources)",
+                ["-m", "reconciler", "validate", str(manifest)],
+                runs,
+                ["validate", str(manifest)],
+            ),
         ]
 
 
 def render(results: list[StartupResult], runs: int) -> str:
     headers = ["command", "wall (median)", "wall (min)", "peak RSS", "modules loaded", "heavy packages imported"]
-    rows = [[r.name, f"{r.wall * 1000:.0f} ms", f"{r.wall_min * 1000:.0f} ms", f"{r.max_rss_mb:.0f} MB",
-             "" if r.modules is None else r.modules,
-             "" if r.heavy is None else (", ".join(r.heavy) or "none")] for r in results]
+    rows = [
+        [
+            r.name,
+            f"{r.wall * 1000:.0f} ms",
+            f"{r.wall_min * 1000:.0f} ms",
+            f"{r.max_rss_mb:.0f} MB",
+            "" if r.modules is None else r.modules,
+            "" if r.heavy is None else (", ".join(r.heavy) or "none"),
+        ]
+        for r in results
+    ]
     return f"start-up, cold child processes, median of {runs} run(s)\n" + benchlib.format_table(headers, rows)
 
 

@@ -155,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return 1
-    print(f"validate {args.sources} sources in {args.files} files: median {statistics.median(times):.3f} s "
-          f"in-process over {args.runs} runs (min {min(times):.3f}, max {max(times):.3f}); "
-          f"cold CLI run {cold:.3f} s")
+    print(
+        f"validate {args.sources} sources in {args.files} files: median {statistics.median(times):.3f} s "
+        f"in-process over {args.runs} runs (min {min(times):.3f}, max {max(times):.3f}); "
+        f"cold CLI run {cold:.3f} s"
+    )
     return 0
 
 

@@ -56,8 +56,9 @@ _TABLE_SHAPES = (
 # ---- manifests ---------------------------------------------------------------------------------------
 
 
-def write_postgres_manifests(directory: Path, sources: int, tables: int, *, per_file: int = 50,
-                             changed_every: int = 0) -> dict[str, str]:
+def write_postgres_manifests(
+    directory: Path, sources: int, tables: int, *, per_file: int = 50, changed_every: int = 0
+) -> dict[str, str]:
     """`sources` Postgres sources × `tables` tables (mixed sync types, a secret password each), `per_file`
     sources per file. With `changed_every=k`, every k-th source's first table asks for `frequency: 12hour`
     (a manifest edit to plan against a store seeded from the unedited manifests). Returns the env the
@@ -110,8 +111,10 @@ def write_stripe_manifests(directory: Path, sources: int, tables: int, *, per_fi
                 if t % 2:
                     lines.append(f"      {name}: {{sync: true, sync_type: full_refresh, frequency: 24hour}}\n")
                 else:
-                    lines.append(f"      {name}: {{sync: true, sync_type: append, incremental_field: created, "
-                                 "incremental_field_type: integer, frequency: 12hour}\n")
+                    lines.append(
+                        f"      {name}: {{sync: true, sync_type: append, incremental_field: created, "
+                        "incremental_field_type: integer, frequency: 12hour}\n"
+                    )
             parts.append("".join(lines))
             env[f"STRIPE_KEY_{i}"] = f"sk_test_bench{i:06d}"
         (directory / f"stripe_{f:03d}.yaml").write_text("".join(parts), encoding="utf-8")
@@ -140,8 +143,9 @@ def seed_store(db: Path, manifests: Path, env: Mapping[str, str], *, team_id: in
     from reconciler.secret import reveal_all
 
     catalog = load_catalog()
-    desired = load_desired_state([manifests], catalog=catalog, load_options=LoadOptions(environ=dict(env)),
-                                 validate_options=ValidateOptions())
+    desired = load_desired_state(
+        [manifests], catalog=catalog, load_options=LoadOptions(environ=dict(env)), validate_options=ValidateOptions()
+    )
     plan = build_plan(desired, LiveState(), catalog, PlanOptions(host="http://127.0.0.1", project=str(team_id)))
     if plan.errors:
         raise RuntimeError(f"seed plan has errors: {plan.errors[:3]}")
@@ -170,9 +174,11 @@ def seed_store(db: Path, manifests: Path, env: Mapping[str, str], *, team_id: in
                 team_id=team_id,
                 source_type=create.source_type,
                 prefix=create.prefix,
-                description=compose_description(owned.user_text, owned.address,
-                                                complete_fingerprint(owned.fingerprint[:6],
-                                                                     collect_secrets(create.payload), None)),
+                description=compose_description(
+                    owned.user_text,
+                    owned.address,
+                    complete_fingerprint(owned.fingerprint[:6], collect_secrets(create.payload), None),
+                ),
                 access_method="warehouse",
                 created_via="api",
                 created_by=None,
@@ -213,15 +219,24 @@ class Server:
             c.post("/rate-limit/reset").raise_for_status()
 
     def set_stripe_tables(self, names: Sequence[str]) -> None:
-        body = {"tables": [{"name": n, "columns": [{"name": "id", "type": "string", "nullable": False},
-                                                   {"name": "created", "type": "integer"}]} for n in names]}
+        body = {
+            "tables": [
+                {
+                    "name": n,
+                    "columns": [
+                        {"name": "id", "type": "string", "nullable": False},
+                        {"name": "created", "type": "integer"},
+                    ],
+                }
+                for n in names
+            ]
+        }
         with self.control() as c:
             c.put("/upstreams/Stripe", json=body).raise_for_status()
 
 
 @contextmanager
-def running_server(*, db: Path | None = None, rate_limit: str | None = None,
-                   latency_ms: int = 0) -> Iterator[Server]:
+def running_server(*, db: Path | None = None, rate_limit: str | None = None, latency_ms: int = 0) -> Iterator[Server]:
     """Start `reconciler serve --port 0 --control` in its own process; stop it (by its pid) on exit."""
     argv = [sys.executable, "-m", "reconciler", "serve", "--port", "0", "--control"]
     if db is not None:
@@ -230,8 +245,9 @@ def running_server(*, db: Path | None = None, rate_limit: str | None = None,
         argv += ["--rate-limit", rate_limit]
     if latency_ms:
         argv += ["--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     try:
         url = _wait_for_url(process)
         yield Server(url, process)
@@ -332,8 +348,14 @@ def run_python(args: Sequence[str], env: Mapping[str, str], *, cwd: Path | None 
         argv = [sys.executable, "-c", _RSS_SHIM, *args]
         with open(os.devnull, "rb") as stdin:
             started = time.perf_counter()
-            process = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       env={**env, "BENCH_RSS_FILE": str(rss_file)}, cwd=cwd)
+            process = subprocess.Popen(
+                argv,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**env, "BENCH_RSS_FILE": str(rss_file)},
+                cwd=cwd,
+            )
             out, err = process.communicate()
             wall = time.perf_counter() - started
         text = rss_file.read_text().strip()

@@ -23,8 +23,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         table = Path(tmp) / "matrix.md"
         env = {**os.environ, "FAULT_MATRIX_TABLE": str(table)}
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "", "-p", "no:cacheprovider",
-                               "tests/reliability/test_fault_matrix.py"], cwd=ROOT, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-m",
+                "",
+                "-p",
+                "no:cacheprovider",
+                "tests/reliability/test_fault_matrix.py",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         if table.exists():
             print(table.read_text(encoding="utf-8"))
         return done.returncode

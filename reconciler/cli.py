@@ -51,23 +51,55 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8010, show_default=True, type=int, help="Port to listen on (0 = any free port).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SQLite file to persist to (default: in memory, lost on exit).")
-@click.option("--keys", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="YAML list of API keys: {key, teams, scopes}. Default: phx_local, team 1, all scopes.")
-@click.option("--rate-limit", default=None, metavar="SPEC",
-              help="Throttle per key, e.g. '480/minute,4800/hour' (PostHog Cloud's limits). Default: off.")
-@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Delay every /api/ response by N milliseconds.")
-@click.option("--control", is_flag=True,
-              help="Enable the /_emulator/ control API (stats, faults, schema health, upstream tables).")
-@click.option("--cloud-host-checks", is_flag=True,
-              help="Refuse internal database hosts as PostHog Cloud does (off: local databases work).")
-@click.option("--bulk-schemas", type=click.Choice(["allowed", "session-only"]), default="allowed",
-              show_default=True,
-              help="session-only: bulk_update_schemas refuses API keys (403), as PostHog at the reference commit.")
-@click.option("--sync-seconds", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="How long a simulated sync runs (0: reload completes its jobs at once).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file to persist to (default: in memory, lost on exit).",
+)
+@click.option(
+    "--keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML list of API keys: {key, teams, scopes}. Default: phx_local, team 1, all scopes.",
+)
+@click.option(
+    "--rate-limit",
+    default=None,
+    metavar="SPEC",
+    help="Throttle per key, e.g. '480/minute,4800/hour' (PostHog Cloud's limits). Default: off.",
+)
+@click.option(
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Delay every /api/ response by N milliseconds.",
+)
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Enable the /_emulator/ control API (stats, faults, schema health, upstream tables).",
+)
+@click.option(
+    "--cloud-host-checks",
+    is_flag=True,
+    help="Refuse internal database hosts as PostHog Cloud does (off: local databases work).",
+)
+@click.option(
+    "--bulk-schemas",
+    type=click.Choice(["allowed", "session-only"]),
+    default="allowed",
+    show_default=True,
+    help="session-only: bulk_update_schemas refuses API keys (403), as PostHog at the reference commit.",
+)
+@click.option(
+    "--sync-seconds",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="How long a simulated sync runs (0: reload completes its jobs at once).",
+)
 def serve(
     host: str,
     port: int,
@@ -83,9 +115,20 @@ def serve(
     """Run the local PostHog-compatible API (the emulator)."""
     from reconciler.emulator.server import ServeOptions, run_server
 
-    run_server(ServeOptions(host=host, port=port, db=db, keys=keys, rate_limit=rate_limit, latency_ms=latency_ms,
-                            control=control, cloud_host_checks=cloud_host_checks, bulk_schemas=bulk_schemas,
-                            sync_seconds=sync_seconds))
+    run_server(
+        ServeOptions(
+            host=host,
+            port=port,
+            db=db,
+            keys=keys,
+            rate_limit=rate_limit,
+            latency_ms=latency_ms,
+            control=control,
+            cloud_host_checks=cloud_host_checks,
+            bulk_schemas=bulk_schemas,
+            sync_seconds=sync_seconds,
+        )
+    )
 
 
 def _live_catalog() -> Catalog:
@@ -103,12 +146,29 @@ def _live_catalog() -> Catalog:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format; json is documented in docs/manifest.md.")
-@click.option("--catalog", "catalog_spec", default="bundled", show_default=True, metavar="bundled|live|PATH",
-              help="Source-type catalog: the bundled one, the server's (live), or a wizard JSON file.")
-@click.option("--allow-env", "allow_env", multiple=True, metavar="PATTERN",
-              help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format; json is documented in docs/manifest.md.",
+)
+@click.option(
+    "--catalog",
+    "catalog_spec",
+    default="bundled",
+    show_default=True,
+    metavar="bundled|live|PATH",
+    help="Source-type catalog: the bundled one, the server's (live), or a wizard JSON file.",
+)
+@click.option(
+    "--allow-env",
+    "allow_env",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).",
+)
 @click.option("--allow-literal-secrets", is_flag=True, help="Accept literal values in secret fields.")
 @click.option("--require-secrets", is_flag=True, help="Fail when a secret() variable is unset (as apply does).")
 def validate(
@@ -133,8 +193,10 @@ def validate(
         click.echo(json.dumps(report.to_json(), indent=2))
     elif report.ok:
         count = len(report.state.sources) if report.state else 0
-        click.echo(f"{count} source{'s' if count != 1 else ''} in {len(report.files)} "
-                   f"file{'s' if len(report.files) != 1 else ''}: valid")
+        click.echo(
+            f"{count} source{'s' if count != 1 else ''} in {len(report.files)} "
+            f"file{'s' if len(report.files) != 1 else ''}: valid"
+        )
     else:
         for error in report.errors:
             click.echo(str(error), err=True)
@@ -143,8 +205,14 @@ def validate(
 
 
 @cli.command()
-@click.option("--catalog", "catalog_spec", default="bundled", show_default=True, metavar="bundled|live|PATH",
-              help="Source-type catalog whose types get a typed config schema.")
+@click.option(
+    "--catalog",
+    "catalog_spec",
+    default="bundled",
+    show_default=True,
+    metavar="bundled|live|PATH",
+    help="Source-type catalog whose types get a typed config schema.",
+)
 def schema(catalog_spec: str) -> int:
     """Print the manifest's JSON Schema (draft 2020-12), e.g. for yaml-language-server."""
     from reconciler.manifest import manifest_schema, resolve_catalog
@@ -158,26 +226,51 @@ def schema(catalog_spec: str) -> int:
 
 def _connection_options(fn: Any) -> Any:
     """--host / --project / --api-path (the API key comes only from POSTHOG_PERSONAL_API_KEY)."""
-    fn = click.option("--api-path", type=click.Choice(["projects", "environments"]), default=None,
-                      help="PostHog's path family (default projects; both reach the same API).")(fn)
-    fn = click.option("--project", default=None, metavar="ID",
-                      help="Project (environment) id; else POSTHOG_PROJECT_ID, else the manifest's project:.")(fn)
-    fn = click.option("--host", default=None, metavar="URL|local",
-                      help="PostHog host, e.g. https://us.posthog.com; else POSTHOG_HOST. 'local' = embedded "
-                           "emulator persisted under .reconciler/.")(fn)
+    fn = click.option(
+        "--api-path",
+        type=click.Choice(["projects", "environments"]),
+        default=None,
+        help="PostHog's path family (default projects; both reach the same API).",
+    )(fn)
+    fn = click.option(
+        "--project",
+        default=None,
+        metavar="ID",
+        help="Project (environment) id; else POSTHOG_PROJECT_ID, else the manifest's project:.",
+    )(fn)
+    fn = click.option(
+        "--host",
+        default=None,
+        metavar="URL|local",
+        help="PostHog host, e.g. https://us.posthog.com; else POSTHOG_HOST. 'local' = embedded "
+        "emulator persisted under .reconciler/.",
+    )(fn)
     return fn
 
 
 def _manifest_options(fn: Any) -> Any:
     fn = click.option("--allow-literal-secrets", is_flag=True, help="Accept literal values in secret fields.")(fn)
-    fn = click.option("--allow-env", "allow_env", multiple=True, metavar="PATTERN",
-                      help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).")(fn)
-    fn = click.option("--catalog", "catalog_spec", default="bundled", show_default=True,
-                      metavar="bundled|live|PATH", help="Source-type catalog to validate against.")(fn)
-    fn = click.option("--target", "targets", multiple=True, metavar="ADDR",
-                      help="Only plan these source addresses (repeatable).")(fn)
-    fn = click.option("--prune", is_flag=True,
-                      help="Also delete sources reconciler owns whose address no manifest declares any more.")(fn)
+    fn = click.option(
+        "--allow-env",
+        "allow_env",
+        multiple=True,
+        metavar="PATTERN",
+        help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).",
+    )(fn)
+    fn = click.option(
+        "--catalog",
+        "catalog_spec",
+        default="bundled",
+        show_default=True,
+        metavar="bundled|live|PATH",
+        help="Source-type catalog to validate against.",
+    )(fn)
+    fn = click.option(
+        "--target", "targets", multiple=True, metavar="ADDR", help="Only plan these source addresses (repeatable)."
+    )(fn)
+    fn = click.option(
+        "--prune", is_flag=True, help="Also delete sources reconciler owns whose address no manifest declares any more."
+    )(fn)
     return fn
 
 
@@ -189,8 +282,13 @@ def _settings(host: str | None, project: str | None, api_path: str | None, manif
     # The manifest's `project:` only counts when neither --project nor the environment names one: skip
     # reading the manifests twice then (at 1,000 sources that second parse costs seconds).
     named = bool(project and project.strip()) or bool(os.environ.get(PROJECT_ENV, "").strip())
-    return resolve_settings(os.environ, host=host, project=project, api_path=api_path,
-                            manifest_project=None if named else _manifest_project(manifest_paths))
+    return resolve_settings(
+        os.environ,
+        host=host,
+        project=project,
+        api_path=api_path,
+        manifest_project=None if named else _manifest_project(manifest_paths),
+    )
 
 
 def _manifest_project(paths: Sequence[Path]) -> str | None:
@@ -217,13 +315,21 @@ def _use_color(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
 
 
-def _plan_request(paths: tuple[Path, ...], catalog_spec: str, allow_env: tuple[str, ...], allow_literal_secrets: bool,
-                  targets: tuple[str, ...], prune: bool, **extra: Any) -> Any:
+def _plan_request(
+    paths: tuple[Path, ...],
+    catalog_spec: str,
+    allow_env: tuple[str, ...],
+    allow_literal_secrets: bool,
+    targets: tuple[str, ...],
+    prune: bool,
+    **extra: Any,
+) -> Any:
     from reconciler.commands.common import ManifestOptions
     from reconciler.commands.plan import PlanRequest
 
-    manifests = ManifestOptions(paths=paths, catalog=catalog_spec, allow_env=allow_env,
-                                allow_literal_secrets=allow_literal_secrets)
+    manifests = ManifestOptions(
+        paths=paths, catalog=catalog_spec, allow_env=allow_env, allow_literal_secrets=allow_literal_secrets
+    )
     return PlanRequest(manifests=manifests, targets=frozenset(targets) or None, prune=prune, **extra)
 
 
@@ -232,28 +338,61 @@ def _plan_request(paths: tuple[Path, ...], catalog_spec: str, allow_env: tuple[s
 @_connection_options
 @_manifest_options
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Save the plan (no secret values) for `reconciler apply FILE`.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the plan (no secret values) for `reconciler apply FILE`.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
-@click.option("--preflight", is_flag=True,
-              help="Check credentials and table names with PostHog's database_schema (needs secret values).")
-@click.option("--full-plan-hint", default=None, metavar="TEXT",
-              help="Markdown only: where the full plan is, said when the comment must be truncated.")
-def plan(paths: tuple[Path, ...], host: str | None, project: str | None, api_path: str | None, catalog_spec: str,
-         allow_env: tuple[str, ...], allow_literal_secrets: bool, targets: tuple[str, ...], prune: bool, fmt: str,
-         out: Path | None, detailed_exitcode: bool, preflight: bool, full_plan_hint: str | None) -> int:
+@click.option(
+    "--preflight",
+    is_flag=True,
+    help="Check credentials and table names with PostHog's database_schema (needs secret values).",
+)
+@click.option(
+    "--full-plan-hint",
+    default=None,
+    metavar="TEXT",
+    help="Markdown only: where the full plan is, said when the comment must be truncated.",
+)
+def plan(
+    paths: tuple[Path, ...],
+    host: str | None,
+    project: str | None,
+    api_path: str | None,
+    catalog_spec: str,
+    allow_env: tuple[str, ...],
+    allow_literal_secrets: bool,
+    targets: tuple[str, ...],
+    prune: bool,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    preflight: bool,
+    full_plan_hint: str | None,
+) -> int:
     """Show what apply would change (exit 0; 2 with --detailed-exitcode when changes; 1 on error)."""
     import os
 
     from reconciler.commands.plan import run_plan
     from reconciler.plan.render import render
 
-    request = _plan_request(paths, catalog_spec, allow_env, allow_literal_secrets, targets, prune,
-                            preflight=preflight, out=out)
+    request = _plan_request(
+        paths, catalog_spec, allow_env, allow_literal_secrets, targets, prune, preflight=preflight, out=out
+    )
     outcome = run_plan(_settings(host, project, api_path, paths), request, os.environ)
     stdout = sys.stdout
-    click.echo(render(outcome.plan, fmt,  # type: ignore[arg-type]
-                      color=fmt == "text" and _use_color(stdout), full_plan_hint=full_plan_hint), nl=False)
+    click.echo(
+        render(
+            outcome.plan,
+            fmt,  # type: ignore[arg-type]
+            color=fmt == "text" and _use_color(stdout),
+            full_plan_hint=full_plan_hint,
+        ),
+        nl=False,
+    )
     if out is not None:
         click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)
     if outcome.plan.errors:
@@ -270,16 +409,46 @@ def plan(paths: tuple[Path, ...], host: str | None, project: str | None, api_pat
 @_manifest_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (required without a TTY).")
 @click.option("--allow-delete", is_flag=True, help="Allow deletes and replaces (they drop synced data).")
-@click.option("--max-deletes", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Refuse plans deleting more sources than this (replaces count).")
-@click.option("--parallelism", type=click.IntRange(min=1, max=64), default=4, show_default=True,
-              help="Sources changed concurrently (all share one rate limiter).")
+@click.option(
+    "--max-deletes",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Refuse plans deleting more sources than this (replaces count).",
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1, max=64),
+    default=4,
+    show_default=True,
+    help="Sources changed concurrently (all share one rate limiter).",
+)
 @click.option("--sync", is_flag=True, help="Trigger a sync (reload) of every changed source at the end.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Report format (json is for machines; progress lines still go to stderr).")
-def apply(paths: tuple[Path, ...], host: str | None, project: str | None, api_path: str | None, catalog_spec: str,
-          allow_env: tuple[str, ...], allow_literal_secrets: bool, targets: tuple[str, ...], prune: bool,
-          auto_approve: bool, allow_delete: bool, max_deletes: int, parallelism: int, sync: bool, fmt: str) -> int:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format (json is for machines; progress lines still go to stderr).",
+)
+def apply(
+    paths: tuple[Path, ...],
+    host: str | None,
+    project: str | None,
+    api_path: str | None,
+    catalog_spec: str,
+    allow_env: tuple[str, ...],
+    allow_literal_secrets: bool,
+    targets: tuple[str, ...],
+    prune: bool,
+    auto_approve: bool,
+    allow_delete: bool,
+    max_deletes: int,
+    parallelism: int,
+    sync: bool,
+    fmt: str,
+) -> int:
     """Make PostHog match the manifests, or execute a saved plan (`reconciler apply plan.json`)."""
     import os
 
@@ -295,15 +464,18 @@ def apply(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
         if auto_approve:
             return True
         if not sys.stdin.isatty():
-            raise ReconcilerError("refusing to apply without confirmation: no terminal to ask on",
-                                  hint="review the plan, then pass --auto-approve (CI must be explicit)",
-                                  reference="confirmation-required")
+            raise ReconcilerError(
+                "refusing to apply without confirmation: no terminal to ask on",
+                hint="review the plan, then pass --auto-approve (CI must be explicit)",
+                reference="confirmation-required",
+            )
         click.echo(render_text(plan, color=_use_color(stdout)), nl=False)
         return click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False) == "yes"
 
     request = ApplyRequest(
-        plan=_plan_request(() if saved else paths, catalog_spec, allow_env, allow_literal_secrets, targets, prune,
-                           sync=sync),
+        plan=_plan_request(
+            () if saved else paths, catalog_spec, allow_env, allow_literal_secrets, targets, prune, sync=sync
+        ),
         saved_plan=saved,
         policy=ApplyPolicy(allow_delete=allow_delete, max_deletes=max_deletes),
         parallelism=parallelism,
@@ -312,8 +484,11 @@ def apply(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
     )
     outcome = run_apply(_settings(host, project, api_path, () if saved else paths), request, os.environ)
     if outcome.report is None:
-        click.echo("No changes. PostHog already matches the manifests." if fmt == "text" else
-                   '{"format_version": 1, "ok": true, "requests": 0, "summary": {}, "steps": []}')
+        click.echo(
+            "No changes. PostHog already matches the manifests."
+            if fmt == "text"
+            else '{"format_version": 1, "ok": true, "requests": 0, "summary": {}, "steps": []}'
+        )
         return ExitCode.OK
     click.echo(render_report_json(outcome.report) if fmt == "json" else render_report_text(outcome.report), nl=False)
     return ExitCode.OK if outcome.ok else ExitCode.ERROR
@@ -325,21 +500,56 @@ def apply(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @_connection_options
-@click.option("--catalog", "catalog_spec", default="bundled", show_default=True, metavar="bundled|live|PATH",
-              help="Source-type catalog to validate against.")
-@click.option("--allow-env", "allow_env", multiple=True, metavar="PATTERN",
-              help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).")
+@click.option(
+    "--catalog",
+    "catalog_spec",
+    default="bundled",
+    show_default=True,
+    metavar="bundled|live|PATH",
+    help="Source-type catalog to validate against.",
+)
+@click.option(
+    "--allow-env",
+    "allow_env",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).",
+)
 @click.option("--allow-literal-secrets", is_flag=True, help="Accept literal values in secret fields.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
-              help="json is documented in docs/drift-format.md; markdown fits one issue comment.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report to FILE instead of stdout.")
-@click.option("--fail-on", "fail_on", default="all", show_default=True, metavar="CATEGORIES",
-              help="Comma-separated categories that make the exit code 2: changed, missing, unmanaged, tables, "
-                   "health (or all).")
-def drift(paths: tuple[Path, ...], host: str | None, project: str | None, api_path: str | None, catalog_spec: str,
-          allow_env: tuple[str, ...], allow_literal_secrets: bool, fmt: str, output: Path | None,
-          fail_on: str) -> int:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="json is documented in docs/drift-format.md; markdown fits one issue comment.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default="all",
+    show_default=True,
+    metavar="CATEGORIES",
+    help="Comma-separated categories that make the exit code 2: changed, missing, unmanaged, tables, health (or all).",
+)
+def drift(
+    paths: tuple[Path, ...],
+    host: str | None,
+    project: str | None,
+    api_path: str | None,
+    catalog_spec: str,
+    allow_env: tuple[str, ...],
+    allow_literal_secrets: bool,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+) -> int:
     """Read-only report of differences from the manifests and of source health (exit 0 none, 2 drift, 1 error)."""
     import os
 
@@ -352,11 +562,16 @@ def drift(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
         categories = parse_categories(fail_on)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on") from None
-    manifests = ManifestOptions(paths=paths, catalog=catalog_spec, allow_env=allow_env,
-                                allow_literal_secrets=allow_literal_secrets)
+    manifests = ManifestOptions(
+        paths=paths, catalog=catalog_spec, allow_env=allow_env, allow_literal_secrets=allow_literal_secrets
+    )
     outcome = run_drift(_settings(host, project, api_path, paths), DriftRequest(manifests, categories), os.environ)
-    text = render_drift(outcome.report, fmt, fail_on=categories,  # type: ignore[arg-type]
-                        color=fmt == "text" and output is None and _use_color(sys.stdout))
+    text = render_drift(
+        outcome.report,
+        fmt,
+        fail_on=categories,  # type: ignore[arg-type]
+        color=fmt == "text" and output is None and _use_color(sys.stdout),
+    )
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"Wrote the drift report to {output}", err=True)
@@ -367,17 +582,43 @@ def drift(paths: tuple[Path, ...], host: str | None, project: str | None, api_pa
 
 @cli.command(name="import")
 @_connection_options
-@click.option("--select", "selects", multiple=True, metavar="TYPE:PREFIX",
-              help="Import this source (repeatable); 'Stripe:' selects a Stripe source without a prefix.")
+@click.option(
+    "--select",
+    "selects",
+    multiple=True,
+    metavar="TYPE:PREFIX",
+    help="Import this source (repeatable); 'Stripe:' selects a Stripe source without a prefix.",
+)
 @click.option("--all", "import_all", is_flag=True, help="Import every source of the project.")
-@click.option("-o", "--out", "out_text", type=click.Path(), default=None, metavar="FILE|DIR",
-              help="Write one FILE, or one file per source into DIR (an existing directory or a path ending "
-                   "in /). Default: stdout.")
+@click.option(
+    "-o",
+    "--out",
+    "out_text",
+    type=click.Path(),
+    default=None,
+    metavar="FILE|DIR",
+    help="Write one FILE, or one file per source into DIR (an existing directory or a path ending "
+    "in /). Default: stdout.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-@click.option("--catalog", "catalog_spec", default="bundled", show_default=True, metavar="bundled|live|PATH",
-              help="Source-type catalog used to restore field types.")
-def import_(host: str | None, project: str | None, api_path: str | None, selects: tuple[str, ...],
-            import_all: bool, out_text: str | None, force: bool, catalog_spec: str) -> int:
+@click.option(
+    "--catalog",
+    "catalog_spec",
+    default="bundled",
+    show_default=True,
+    metavar="bundled|live|PATH",
+    help="Source-type catalog used to restore field types.",
+)
+def import_(
+    host: str | None,
+    project: str | None,
+    api_path: str | None,
+    selects: tuple[str, ...],
+    import_all: bool,
+    out_text: str | None,
+    force: bool,
+    catalog_spec: str,
+) -> int:
     """Write manifests from live sources, secrets as secret() placeholders (exit 0, 1 on error)."""
     from reconciler.commands.importer import ImportRequest, run_import
     from reconciler.importer import parse_selector

@@ -80,11 +80,14 @@ def _notes(field: Field) -> str:
     if field.kind == "switch-group":
         parts.append("`{enabled: true|false, …}`; the fields below are needed only when enabled")
     if field.kind == "ssh-tunnel":
-        parts.append("`{enabled, host, port, auth: {selection: password|keypair, username, password|private_key, "
-                     "passphrase}, require_tls: {enabled}}`; secret: " + ", ".join(sorted(SSH_TUNNEL_SECRET_NAMES)))
+        parts.append(
+            "`{enabled, host, port, auth: {selection: password|keypair, username, password|private_key, "
+            "passphrase}, require_tls: {enabled}}`; secret: " + ", ".join(sorted(SSH_TUNNEL_SECRET_NAMES))
+        )
     if field.kind == "oauth":
-        parts.append(f"the id of a PostHog {field.oauth_kind or ''} integration (connect it once in the UI)".replace(
-            "  ", " "))
+        parts.append(
+            f"the id of a PostHog {field.oauth_kind or ''} integration (connect it once in the UI)".replace("  ", " ")
+        )
     if field.kind == "file-upload":
         parts.append("a mapping of the file's keys, each a `secret()`: " + ", ".join(f"`{k}`" for k in field.file_keys))
     if field.kind == "number":
@@ -202,8 +205,7 @@ def _section(source_type: SourceType) -> str:
             required = f"when `{row.condition}`"
         elif row.condition:
             required = f"no (`{row.condition}`)"
-        out.append(f"| `{row.path}` | {row.kind} | {required} | {'**secret**' if row.secret else 'no'} | "
-                   f"{row.notes} |")
+        out.append(f"| `{row.path}` | {row.kind} | {required} | {'**secret**' if row.secret else 'no'} | {row.notes} |")
     out += ["", "```yaml", _yaml(example_manifest(source_type)).rstrip("\n"), "```", ""]
     return "\n".join(out)
 
@@ -213,9 +215,11 @@ def render_sources_doc(catalog: Catalog | None = None) -> str:
     catalog = catalog if catalog is not None else load_catalog()
     index = ", ".join(f"[{name}](#{name.lower()})" for name in catalog)
     public = ", ".join(f"`{n}`" for n in sorted(SSH_TUNNEL_PUBLIC_NAMES))
-    footer = ("## SSH tunnels\n\nTypes with an `ssh_tunnel` field accept "
-              "`{enabled: true, host, port, auth: {selection: password|keypair, …}}`. Readable (diffed) keys: "
-              f"{public}; the rest are secret. Ports 80 and 443 are refused, as PostHog does.\n")
+    footer = (
+        "## SSH tunnels\n\nTypes with an `ssh_tunnel` field accept "
+        "`{enabled: true, host, port, auth: {selection: password|keypair, …}}`. Readable (diffed) keys: "
+        f"{public}; the rest are secret. Ports 80 and 443 are refused, as PostHog does.\n"
+    )
     return _HEADER + f"Types: {index}.\n\n" + "\n".join(_section(catalog[name]) for name in catalog) + "\n" + footer
 
 

@@ -175,8 +175,11 @@ _REDACTED = "[redacted]"
 #: Credential-shaped text that may appear in upstream error messages, whatever the manifest knows.
 _SECRET_PATTERNS = (
     re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)", re.IGNORECASE),  # scheme://user:PASS@
-    re.compile(r"(?P<keep>\b(?:password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|passphrase)"
-               r"\s*[=:]\s*)(?:\"[^\"]*\"|'[^']*'|[^\s,;&]+)", re.IGNORECASE),
+    re.compile(
+        r"(?P<keep>\b(?:password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|passphrase)"
+        r"\s*[=:]\s*)(?:\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
+        re.IGNORECASE,
+    ),
     re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
     re.compile(r"(?P<keep>)\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+"),
     re.compile(r"(?P<keep>)\bph[xc]_[A-Za-z0-9]{6,}"),
@@ -261,8 +264,9 @@ def _show(value: Any) -> Any:
 
 
 class _Drift:
-    def __init__(self, desired: DesiredState, live: LiveState, catalog: Catalog, now: datetime,
-                 known_secrets: Sequence[str]) -> None:
+    def __init__(
+        self, desired: DesiredState, live: LiveState, catalog: Catalog, now: datetime, known_secrets: Sequence[str]
+    ) -> None:
         self.desired = desired
         self.live = live
         self.catalog = catalog
@@ -282,27 +286,40 @@ class _Drift:
         for diff in diff_config(st, spec, source).diffs:
             if diff.secret:
                 continue
-            out.append(self._field(diff.path, diff.new, diff.old,
-                                   _attribution(diff.old, _config_default(st, diff.path))))
+            out.append(
+                self._field(diff.path, diff.new, diff.old, _attribution(diff.old, _config_default(st, diff.path)))
+            )
         user_text = parse_trailer(source.description)[0]
         if "description" in spec.given and (spec.description or None) != (user_text or None):
             out.append(self._field("description", spec.description, user_text, _attribution(user_text, None)))
         if spec.revenue_analytics is not None:
-            have = (source.revenue_analytics.model_dump() if source.revenue_analytics is not None
-                    else {"enabled": source.source_type == "Stripe", "include_invoiceless_charges": True})
+            have = (
+                source.revenue_analytics.model_dump()
+                if source.revenue_analytics is not None
+                else {"enabled": source.source_type == "Stripe", "include_invoiceless_charges": True}
+            )
             defaults = {"enabled": source.source_type == "Stripe", "include_invoiceless_charges": True}
             for key in sorted(spec.revenue_analytics.given):
                 want = getattr(spec.revenue_analytics, key)
                 if have.get(key) != want:
-                    out.append(self._field(f"revenue_analytics.{key}", want, have.get(key),
-                                           _attribution(have.get(key), defaults[key])))
+                    out.append(
+                        self._field(
+                            f"revenue_analytics.{key}", want, have.get(key), _attribution(have.get(key), defaults[key])
+                        )
+                    )
         return out
 
     @staticmethod
     def _field(path: str, manifest: Any, posthog: Any, who: str) -> Finding:
-        return Finding(Category.CHANGED, "field", f"{path}: {_text(manifest)} in the manifest, "
-                       f"{_text(posthog)} in PostHog", path=path, manifest=_show(manifest), posthog=_show(posthog),
-                       likely_changed_by=who)
+        return Finding(
+            Category.CHANGED,
+            "field",
+            f"{path}: {_text(manifest)} in the manifest, {_text(posthog)} in PostHog",
+            path=path,
+            manifest=_show(manifest),
+            posthog=_show(posthog),
+            likely_changed_by=who,
+        )
 
     def tables(self, spec: DesiredSource, source: LiveSource) -> list[Finding]:
         result = diff_tables(spec, source)
@@ -316,12 +333,16 @@ class _Drift:
             syncing = bool(schema is not None and schema.should_sync)
             if spec.unlisted_tables == "disable" and not syncing:
                 continue  # already what the policy asks for
-            out.append(Finding(
-                Category.TABLES, "discovered",
-                f"table {name} is in PostHog ({'syncing' if syncing else 'not syncing'}) but not listed "
-                f"(unlisted_tables: {spec.unlisted_tables})",
-                table=name, posthog=syncing,
-            ))
+            out.append(
+                Finding(
+                    Category.TABLES,
+                    "discovered",
+                    f"table {name} is in PostHog ({'syncing' if syncing else 'not syncing'}) but not listed "
+                    f"(unlisted_tables: {spec.unlisted_tables})",
+                    table=name,
+                    posthog=syncing,
+                )
+            )
         return out
 
     def _table_diff(self, diff: FieldDiff, listed: set[str], source: LiveSource) -> list[Finding]:
@@ -330,39 +351,73 @@ class _Drift:
         if name not in listed:
             return []  # a `disable`-policy change to an unlisted table: reported as discovered
         if len(parts) == 2:
-            return [Finding(Category.TABLES, "not-in-posthog", f"table {name} is listed but PostHog does not have it",
-                            table=name, manifest=diff.new)]
+            return [
+                Finding(
+                    Category.TABLES,
+                    "not-in-posthog",
+                    f"table {name} is listed but PostHog does not have it",
+                    table=name,
+                    manifest=diff.new,
+                )
+            ]
         key = parts[2]
         who = _attribution(diff.old, _TABLE_DEFAULTS.get(key))
         if key == "should_sync":
             who = "posthog" if diff.old is False and diff.new is True else who
-        return [Finding(Category.TABLES, "settings",
-                        f"table {name}: {key} is {_text(diff.new)} in the manifest, {_text(diff.old)} in PostHog",
-                        path=diff.path, table=name, manifest=_show(diff.new), posthog=_show(diff.old),
-                        likely_changed_by=who)]
+        return [
+            Finding(
+                Category.TABLES,
+                "settings",
+                f"table {name}: {key} is {_text(diff.new)} in the manifest, {_text(diff.old)} in PostHog",
+                path=diff.path,
+                table=name,
+                manifest=_show(diff.new),
+                posthog=_show(diff.old),
+                likely_changed_by=who,
+            )
+        ]
 
     def health(self, source: LiveSource) -> list[Finding]:
         out: list[Finding] = []
         if source.status in HEALTH_STATUSES:
             error = redact_error(source.latest_error, self.known)
-            out.append(Finding(Category.HEALTH, "source-status", f"source status is {source.status}",
-                               status=source.status, latest_error=error))
+            out.append(
+                Finding(
+                    Category.HEALTH,
+                    "source-status",
+                    f"source status is {source.status}",
+                    status=source.status,
+                    latest_error=error,
+                )
+            )
         for schema in source.schemas:
             if not schema.should_sync:
                 continue  # PostHog ignores disabled tables' failures too (§6 "Status derivation")
             if schema.status in HEALTH_STATUSES:
-                out.append(Finding(Category.HEALTH, "table-status", f"table {schema.name} status is {schema.status}",
-                                   table=schema.name, status=schema.status,
-                                   latest_error=redact_error(schema.latest_error, self.known)))
+                out.append(
+                    Finding(
+                        Category.HEALTH,
+                        "table-status",
+                        f"table {schema.name} status is {schema.status}",
+                        table=schema.name,
+                        status=schema.status,
+                        latest_error=redact_error(schema.latest_error, self.known),
+                    )
+                )
             interval = frequency_interval(schema.sync_frequency)
             synced = _parse_time(schema.last_synced_at)
             if interval is not None and synced is not None and self.now - synced > 2 * interval:
-                out.append(Finding(
-                    Category.HEALTH, "stale",
-                    f"table {schema.name} last synced {schema.last_synced_at}, more than twice its "
-                    f"{schema.sync_frequency} frequency ago",
-                    table=schema.name, last_synced_at=schema.last_synced_at, frequency=schema.sync_frequency,
-                ))
+                out.append(
+                    Finding(
+                        Category.HEALTH,
+                        "stale",
+                        f"table {schema.name} last synced {schema.last_synced_at}, more than twice its "
+                        f"{schema.sync_frequency} frequency ago",
+                        table=schema.name,
+                        last_synced_at=schema.last_synced_at,
+                        frequency=schema.sync_frequency,
+                    )
+                )
         return out
 
     def report(self, host: str, project: str) -> DriftReport:
@@ -378,20 +433,30 @@ class _Drift:
                 seen.add(source.id)
             if spec.absent:
                 if source is not None:
-                    findings.append(Finding(Category.CHANGED, "field", "state: absent in the manifest, but the "
-                                            "source exists in PostHog", path="state", manifest="absent",
-                                            posthog="present", likely_changed_by="manifest"))
+                    findings.append(
+                        Finding(
+                            Category.CHANGED,
+                            "field",
+                            "state: absent in the manifest, but the source exists in PostHog",
+                            path="state",
+                            manifest="absent",
+                            posthog="present",
+                            likely_changed_by="manifest",
+                        )
+                    )
             elif source is None or change.action is Action.CREATE:
-                findings.append(Finding(Category.MISSING, "not-in-posthog",
-                                        "declared in the manifests, not in PostHog"))
+                findings.append(
+                    Finding(Category.MISSING, "not-in-posthog", "declared in the manifests, not in PostHog")
+                )
             else:
                 findings += self.changed(spec, source)
                 findings += self.tables(spec, source)
             if source is not None:
                 findings += self.health(source)
             if findings:
-                entries[change.address] = SourceDrift(change.address, spec.type, spec.prefix,
-                                                      source.id if source else None, tuple(findings))
+                entries[change.address] = SourceDrift(
+                    change.address, spec.type, spec.prefix, source.id if source else None, tuple(findings)
+                )
         extra: list[SourceDrift] = []
         orphans = {o.source_id: o.address for o in plan.orphaned}
         for source in self.live:
@@ -400,19 +465,25 @@ class _Drift:
             owner = orphans.get(source.id)
             hint = import_hint(source.source_type, source.prefix)
             if owner is not None:
-                first = Finding(Category.UNMANAGED, "orphaned",
-                                f"owned by reconciler as {owner!r}, but no manifest declares it (plan --prune "
-                                "would delete it)", hint=hint)
+                first = Finding(
+                    Category.UNMANAGED,
+                    "orphaned",
+                    f"owned by reconciler as {owner!r}, but no manifest declares it (plan --prune would delete it)",
+                    hint=hint,
+                )
             else:
                 first = Finding(Category.UNMANAGED, "unmanaged", "in PostHog, not declared in any manifest", hint=hint)
-            extra.append(SourceDrift(None, source.source_type, source.prefix, source.id,
-                                     (first, *self.health(source))))
+            extra.append(SourceDrift(None, source.source_type, source.prefix, source.id, (first, *self.health(source))))
         ordered = sorted([*entries.values(), *extra], key=lambda s: (s.address is None, s.label, s.source_id or ""))
         checked_at = self.now.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         return DriftReport(
-            host=host, project=project, checked_at=checked_at,
-            sources=tuple(ordered), warnings=tuple(warnings),
-            declared=sum(1 for s in self.desired.sources.values() if not s.absent), live=len(self.live),
+            host=host,
+            project=project,
+            checked_at=checked_at,
+            sources=tuple(ordered),
+            warnings=tuple(warnings),
+            declared=sum(1 for s in self.desired.sources.values() if not s.absent),
+            live=len(self.live),
         )
 
 
@@ -426,8 +497,16 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def build_drift(desired: DesiredState, live: LiveState, catalog: Catalog, *, host: str, project: str,
-                now: datetime, known_secrets: Sequence[str] = ()) -> DriftReport:
+def build_drift(
+    desired: DesiredState,
+    live: LiveState,
+    catalog: Catalog,
+    *,
+    host: str,
+    project: str,
+    now: datetime,
+    known_secrets: Sequence[str] = (),
+) -> DriftReport:
     """The drift report for `desired` against `live` at `now`. `known_secrets` are secret values to redact
     from error texts (the manifests' secrets that happen to be set); they never appear in the report."""
     return _Drift(desired, live, catalog, now, known_secrets).report(host, project)
@@ -442,5 +521,3 @@ def known_secret_values(desired: DesiredState) -> list[str]:
             if secret.available:
                 values.append(secret.reveal())
     return values
-
-

@@ -39,8 +39,18 @@ _SYMBOL = {
     Category.TABLES: "~",
     Category.HEALTH: "!",
 }
-_FINDING_KEYS = ("path", "table", "manifest", "posthog", "likely_changed_by", "status", "latest_error",
-                 "last_synced_at", "frequency", "hint")
+_FINDING_KEYS = (
+    "path",
+    "table",
+    "manifest",
+    "posthog",
+    "likely_changed_by",
+    "status",
+    "latest_error",
+    "last_synced_at",
+    "frequency",
+    "hint",
+)
 _WHO = {"posthog": "likely changed in PostHog", "manifest": "likely a manifest change not applied yet"}
 
 
@@ -90,8 +100,7 @@ def render_drift_json(report: DriftReport, fail_on: Iterable[Category] = tuple(C
 def _summary(report: DriftReport) -> str:
     counts = report.counts()
     if not report.found():
-        return (f"No drift: {report.declared} declared source(s) match PostHog, "
-                f"{report.live} live source(s) checked.")
+        return f"No drift: {report.declared} declared source(s) match PostHog, {report.live} live source(s) checked."
     return "Drift: " + ", ".join(f"{counts[c]} {c}" for c in CATEGORIES) + "."
 
 
@@ -167,18 +176,23 @@ def _md_section(s: SourceDrift) -> str:
 def render_drift_markdown(report: DriftReport, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """One issue comment of at most `limit` characters; sources left out from the end when it is too long."""
     counts = report.counts()
-    head = "\n".join([
-        MARKDOWN_TITLE,
-        "",
-        f"Project {_code(report.project)} on {_code(report.host)}, checked {_code(report.checked_at)}",
-        "",
-        "| " + " | ".join(c.capitalize() for c in CATEGORIES) + " |",
-        "|" + "---:|" * len(CATEGORIES),
-        "| " + " | ".join(str(counts[c]) for c in CATEGORIES) + " |",
-        "",
-        f"**{escape_markdown(_summary(report), 400)}**",
-        "",
-    ]) + "\n"
+    head = (
+        "\n".join(
+            [
+                MARKDOWN_TITLE,
+                "",
+                f"Project {_code(report.project)} on {_code(report.host)}, checked {_code(report.checked_at)}",
+                "",
+                "| " + " | ".join(c.capitalize() for c in CATEGORIES) + " |",
+                "|" + "---:|" * len(CATEGORIES),
+                "| " + " | ".join(str(counts[c]) for c in CATEGORIES) + " |",
+                "",
+                f"**{escape_markdown(_summary(report), 400)}**",
+                "",
+            ]
+        )
+        + "\n"
+    )
     tail = ""
     if report.warnings:
         tail = "**Warnings**\n\n" + "".join(f"- {escape_markdown(w)}\n" for w in report.warnings[:20]) + "\n"
@@ -187,8 +201,10 @@ def render_drift_markdown(report: DriftReport, *, limit: int = GITHUB_COMMENT_LI
         return head + "".join(sections) + tail
 
     def note_for(left_out: int) -> str:
-        return (f"> [!NOTE]\n> {left_out} of {len(sections)} sources are not shown: a comment is limited to "
-                f"{limit:,} characters. Run `reconciler drift` for the full report.\n")
+        return (
+            f"> [!NOTE]\n> {left_out} of {len(sections)} sources are not shown: a comment is limited to "
+            f"{limit:,} characters. Run `reconciler drift` for the full report.\n"
+        )
 
     budget = limit - len(head) - len(tail) - len(note_for(len(sections)))
     kept: list[str] = []
@@ -201,8 +217,9 @@ def render_drift_markdown(report: DriftReport, *, limit: int = GITHUB_COMMENT_LI
     return comment if len(comment) <= limit else head[:limit]
 
 
-def render_drift(report: DriftReport, fmt: DriftFormat, *, fail_on: Iterable[Category] = tuple(Category),
-                 color: bool = False) -> str:
+def render_drift(
+    report: DriftReport, fmt: DriftFormat, *, fail_on: Iterable[Category] = tuple(Category), color: bool = False
+) -> str:
     if fmt == "text":
         return render_drift_text(report, color=color)
     if fmt == "markdown":

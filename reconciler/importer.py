@@ -62,8 +62,11 @@ class Selector:
 def parse_selector(text: str) -> Selector:
     source_type, sep, prefix = text.partition(":")
     if not sep or not source_type.strip():
-        raise ReconcilerError(f"--select {text!r}: expected TYPE:PREFIX, e.g. Stripe:stripe_prod (or Stripe: for "
-                              "a source without a prefix)", reference="invalid-select")
+        raise ReconcilerError(
+            f"--select {text!r}: expected TYPE:PREFIX, e.g. Stripe:stripe_prod (or Stripe: for "
+            "a source without a prefix)",
+            reference="invalid-select",
+        )
     return Selector(source_type.strip(), prefix.strip() or None)
 
 
@@ -93,8 +96,9 @@ def secret_variable_name(address: str, path: Sequence[str]) -> str:
     return re.sub(r"_+", "_", name).strip("_") or "SECRET"
 
 
-def select_sources(live: LiveState, selectors: Sequence[Selector] | None, catalog: Catalog) -> tuple[
-        list[LiveSource], list[str]]:
+def select_sources(
+    live: LiveState, selectors: Sequence[Selector] | None, catalog: Catalog
+) -> tuple[list[LiveSource], list[str]]:
     """The sources to import (all when `selectors` is None) and warnings for skipped ones. A selector that
     matches nothing, or names a type the catalog does not know, is an error."""
     warnings: list[str] = []
@@ -104,19 +108,26 @@ def select_sources(live: LiveState, selectors: Sequence[Selector] | None, catalo
             if source.source_type in catalog:
                 chosen.append(source)
             else:
-                warnings.append(f"skipped {source.source_type}:{source.prefix or ''} (source {source.id}): the "
-                                "catalog does not know this type; try --catalog live")
+                warnings.append(
+                    f"skipped {source.source_type}:{source.prefix or ''} (source {source.id}): the "
+                    "catalog does not know this type; try --catalog live"
+                )
         return sorted(chosen, key=lambda s: (s.source_type, s.prefix or "")), warnings
     chosen = []
     for selector in selectors:
         found = [s for s in live if selector.matches(s)]
         if not found:
-            raise ReconcilerError(f"--select {selector}: no {selector.source_type} source with prefix "
-                                  f"{selector.prefix!r} in this project", reference="select-no-match")
+            raise ReconcilerError(
+                f"--select {selector}: no {selector.source_type} source with prefix "
+                f"{selector.prefix!r} in this project",
+                reference="select-no-match",
+            )
         if selector.source_type not in catalog:
-            raise ReconcilerError(f"--select {selector}: the catalog does not know {selector.source_type}",
-                                  hint="use --catalog live to read PostHog's own source-type list",
-                                  reference="unknown-source-type")
+            raise ReconcilerError(
+                f"--select {selector}: the catalog does not know {selector.source_type}",
+                hint="use --catalog live to read PostHog's own source-type list",
+                reference="unknown-source-type",
+            )
         chosen.extend(s for s in found if s not in chosen)
     return chosen, warnings
 
@@ -145,8 +156,9 @@ class _ConfigImporter:
         self.variables: list[SecretVariable] = []
 
     def secret(self, path: Sequence[str], *, required: bool = True) -> Secret:
-        variable = SecretVariable(secret_variable_name(self.address, path), self.address,
-                                  "config." + ".".join(path), required)
+        variable = SecretVariable(
+            secret_variable_name(self.address, path), self.address, "config." + ".".join(path), required
+        )
         self.variables.append(variable)
         return Secret(variable.name, None)
 
@@ -289,18 +301,24 @@ def import_sources(sources: Sequence[LiveSource], catalog: Catalog) -> list[Impo
 
 
 def _header(imported: Sequence[ImportedSource], host: str, project: str) -> str:
-    lines = [f"# Imported by `reconciler import` from project {project} on {host}.",
-             "# PostHog never returns secret values: set these environment variables before plan / apply."]
+    lines = [
+        f"# Imported by `reconciler import` from project {project} on {host}.",
+        "# PostHog never returns secret values: set these environment variables before plan / apply.",
+    ]
     required = [v for s in imported for v in s.variables if v.required]
     optional = [v for s in imported for v in s.variables if not v.required]
     width = max((len(v.name) for v in required), default=0)
     lines += [f"#   {v.name.ljust(width)}  {v.address} {v.path}" for v in required] or ["#   (none)"]
     if optional:
-        lines += ["# Optional secret fields PostHog may hold (it cannot say whether they are set); add them under",
-                  "# config if the source uses them:"]
+        lines += [
+            "# Optional secret fields PostHog may hold (it cannot say whether they are set); add them under",
+            "# config if the source uses them:",
+        ]
         lines += [f"#   {v.address} {v.path}: \"{{{{ secret('{v.name}') }}}}\"" for v in optional]
-    lines += ["# The first `reconciler apply` re-sends the secrets once and writes the ownership trailer with the",
-              "# secrets fingerprint; after that, plan shows no changes."]
+    lines += [
+        "# The first `reconciler apply` re-sends the secrets once and writes the ownership trailer with the",
+        "# secrets fingerprint; after that, plan shows no changes.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -33,8 +33,11 @@ ADDRESS_PATTERN = r"[A-Za-z_][A-Za-z0-9_-]{0,62}"
 
 _OPEN = "[managed by reconciler · "
 _TRAILER_RE = re.compile(
-    r"(?:^|\s)\[managed by reconciler · (?P<address>" + ADDRESS_PATTERN + r") · s:(?P<fp>[0-9a-f]{"
-    + str(FINGERPRINT_LENGTH) + r"})\]\s*\Z"
+    r"(?:^|\s)\[managed by reconciler · (?P<address>"
+    + ADDRESS_PATTERN
+    + r") · s:(?P<fp>[0-9a-f]{"
+    + str(FINGERPRINT_LENGTH)
+    + r"})\]\s*\Z"
 )
 _ADDRESS_RE = re.compile(ADDRESS_PATTERN + r"\Z")
 _FP_RE = re.compile(r"[0-9a-f]{" + str(FINGERPRINT_LENGTH) + r"}\Z")

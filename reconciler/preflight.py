@@ -35,21 +35,30 @@ def run_preflight(plan: Plan, desired: DesiredState, client: PostHogClient) -> P
         try:
             upstream = {t.table: t for t in client.database_schema(spec.type, spec.config)}
         except ApiStatusError as exc:
-            errors.append(PlanError(f"preflight: PostHog refused the connection: {exc.detail}",
-                                    spec.address, "preflight-failed"))
+            errors.append(
+                PlanError(f"preflight: PostHog refused the connection: {exc.detail}", spec.address, "preflight-failed")
+            )
             continue
         for name, settings in sorted(spec.tables.items()):
             table = upstream.get(name)
             if table is None:
                 close = difflib.get_close_matches(name, list(upstream), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                errors.append(PlanError(f"preflight: table {name!r} does not exist upstream{hint}",
-                                        spec.address, "preflight-failed"))
+                errors.append(
+                    PlanError(
+                        f"preflight: table {name!r} does not exist upstream{hint}", spec.address, "preflight-failed"
+                    )
+                )
                 continue
             field = settings.incremental_field
             if field is not None and table.incremental_fields and field not in table.incremental_field_names():
                 offered = ", ".join(sorted(table.incremental_field_names()))
-                errors.append(PlanError(f"preflight: {name}.incremental_field {field!r} is not an "
-                                        f"incremental field upstream (offered: {offered})", spec.address,
-                                        "preflight-failed"))
+                errors.append(
+                    PlanError(
+                        f"preflight: {name}.incremental_field {field!r} is not an "
+                        f"incremental field upstream (offered: {offered})",
+                        spec.address,
+                        "preflight-failed",
+                    )
+                )
     return dataclasses.replace(plan, errors=(*plan.errors, *errors), warnings=(*plan.warnings, *warnings))

@@ -219,8 +219,11 @@ class Executor:
             self._resolve_schema_ids([c for c in chains.values() if self._needs_ids(c)])
         self._parallel(list(chains.values()), lambda chain: self._run_chain(chain, None))
 
-        ordered = [self._results.get(id(step)) or StepResult(step, StepStatus.NOT_STARTED)
-                   for change in plan.changes for step in change.steps]
+        ordered = [
+            self._results.get(id(step)) or StepResult(step, StepStatus.NOT_STARTED)
+            for change in plan.changes
+            for step in change.steps
+        ]
         return ApplyReport(tuple(ordered), requests=self.client.stats.total - requests_before)
 
     # ---- scheduling -------------------------------------------------------------------------------------
@@ -284,11 +287,25 @@ class Executor:
         except (ReconcilerError, _StepFailed) as exc:
             chain.failed = f"{describe_step(step)} failed"
             message = exc.message if isinstance(exc, _StepFailed) else str(exc)
-            self._record(StepResult(step, StepStatus.FAILED, error=message,
-                                    attempts=self.client.stats.this_thread - before, duration=self.clock() - started))
+            self._record(
+                StepResult(
+                    step,
+                    StepStatus.FAILED,
+                    error=message,
+                    attempts=self.client.stats.this_thread - before,
+                    duration=self.clock() - started,
+                )
+            )
             return
-        self._record(StepResult(step, StepStatus.SUCCEEDED, attempts=self.client.stats.this_thread - before,
-                                duration=self.clock() - started, note=note))
+        self._record(
+            StepResult(
+                step,
+                StepStatus.SUCCEEDED,
+                attempts=self.client.stats.this_thread - before,
+                duration=self.clock() - started,
+                note=note,
+            )
+        )
 
     def _dispatch(self, chain: _Chain, step: Step) -> str | None:
         handler = _HANDLERS.get(type(step))
@@ -335,8 +352,10 @@ class Executor:
                         return "the create's response was lost; found the new source by (type, prefix)"
         # Say what the server last answered (502, timeout, dropped connection): the report must name the cause.
         cause = last.message if last is not None else "no answer"
-        raise _StepFailed(f"create of {step.source_type} source {step.prefix!r} failed {_CREATE_ATTEMPTS} times "
-                          f"without a clear answer; nothing was found by re-listing. Last attempt: {cause}")
+        raise _StepFailed(
+            f"create of {step.source_type} source {step.prefix!r} failed {_CREATE_ATTEMPTS} times "
+            f"without a clear answer; nothing was found by re-listing. Last attempt: {cause}"
+        )
 
     def _patch_source(self, chain: _Chain, step: PatchSource) -> None:
         changes = dict(step.changes)
@@ -371,8 +390,10 @@ class Executor:
     def _schema_item(self, chain: _Chain, update: SchemaUpdate) -> dict[str, Any]:
         schema_id = update.schema_id or chain.schema_ids.get(update.name)
         if schema_id is None:
-            raise _StepFailed(f"table {update.name!r} does not exist in PostHog even after refresh_schemas; "
-                              "check the name against the upstream (plan --preflight lists them)")
+            raise _StepFailed(
+                f"table {update.name!r} does not exist in PostHog even after refresh_schemas; "
+                "check the name against the upstream (plan --preflight lists them)"
+            )
         return {"id": schema_id, **update.changes}
 
     def _revenue(self, chain: _Chain, step: PatchRevenueConfig) -> None:

@@ -20,8 +20,12 @@ __all__ = [
 ]
 
 REPORT_FORMAT_VERSION = 1
-_MARK = {StepStatus.SUCCEEDED: "ok", StepStatus.FAILED: "FAILED", StepStatus.SKIPPED: "skipped",
-         StepStatus.NOT_STARTED: "not started"}
+_MARK = {
+    StepStatus.SUCCEEDED: "ok",
+    StepStatus.FAILED: "FAILED",
+    StepStatus.SKIPPED: "skipped",
+    StepStatus.NOT_STARTED: "not started",
+}
 
 
 class LineReporter(NullReporter):

@@ -61,8 +61,12 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
         if request.saved_plan is not None:
             saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
             live = client.fetch_live_state()
-            ensure_fresh(saved, host=settings.host, project=settings.project,
-                         current_fingerprints=current_fingerprints(saved.plan, live))
+            ensure_fresh(
+                saved,
+                host=settings.host,
+                project=settings.project,
+                current_fingerprints=current_fingerprints(saved.plan, live),
+            )
             plan = saved.plan
         else:
             outcome = make_plan(client, settings, request.plan, env)
@@ -76,6 +80,7 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
         check_plan(plan, request.policy)
         if not request.confirm(plan):
             raise PlanRefused("apply cancelled: nothing was changed", reference="apply-cancelled")
-        executor = Executor(client, parallelism=request.parallelism, reporter=request.reporter,
-                            fingerprint_key=fingerprint_key(env))
+        executor = Executor(
+            client, parallelism=request.parallelism, reporter=request.reporter, fingerprint_key=fingerprint_key(env)
+        )
         return ApplyOutcome(plan, executor.run(plan))

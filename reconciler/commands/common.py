@@ -82,4 +82,3 @@ def connect(settings: Settings) -> Iterator[PostHogClient]:
     else:
         with build_client(settings) as client:
             yield client
-

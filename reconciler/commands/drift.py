@@ -32,14 +32,22 @@ class DriftOutcome:
         return self.report.found(self.fail_on)
 
 
-def run_drift(settings: Settings, request: DriftRequest, env: Mapping[str, str],
-              now: datetime | None = None) -> DriftOutcome:
+def run_drift(
+    settings: Settings, request: DriftRequest, env: Mapping[str, str], now: datetime | None = None
+) -> DriftOutcome:
     with connect(settings) as client:
         before = client.stats.total
         catalog = catalog_for(request.manifests.catalog, client)
         desired = load_state(request.manifests, env, catalog)
         live = client.fetch_live_state()
         requests = client.stats.total - before
-    report = build_drift(desired, live, catalog, host=settings.host, project=settings.project,
-                         now=now or datetime.now(UTC), known_secrets=known_secret_values(desired))
+    report = build_drift(
+        desired,
+        live,
+        catalog,
+        host=settings.host,
+        project=settings.project,
+        now=now or datetime.now(UTC),
+        known_secrets=known_secret_values(desired),
+    )
     return DriftOutcome(report, requests, request.fail_on)

@@ -37,9 +37,10 @@ class ImportOutcome:
 def _targets(request: ImportRequest, imported: list[ImportedSource], settings: Settings) -> dict[Path, str]:
     assert request.out is not None
     if request.out_is_dir or request.out.is_dir():
-        return {request.out / f"{item.address}.yaml": render_import([item], host=settings.host,
-                                                                     project=settings.project)
-                for item in imported}
+        return {
+            request.out / f"{item.address}.yaml": render_import([item], host=settings.host, project=settings.project)
+            for item in imported
+        }
     return {request.out: render_import(imported, host=settings.host, project=settings.project)}
 
 
@@ -53,13 +54,15 @@ def run_import(settings: Settings, request: ImportRequest) -> ImportOutcome:
         raise ReconcilerError(f"nothing to import: project {settings.project} {what}", reference="nothing-to-import")
     imported = import_sources(sources, catalog)
     if request.out is None:
-        return ImportOutcome(tuple(imported), render_import(imported, host=settings.host, project=settings.project),
-                             (), tuple(warnings))
+        return ImportOutcome(
+            tuple(imported), render_import(imported, host=settings.host, project=settings.project), (), tuple(warnings)
+        )
     files = _targets(request, imported, settings)
     existing = sorted(str(p) for p in files if p.exists())
     if existing and not request.force:
-        raise ReconcilerError(f"refusing to overwrite {', '.join(existing)}", hint="pass --force to replace it",
-                              reference="file-exists")
+        raise ReconcilerError(
+            f"refusing to overwrite {', '.join(existing)}", hint="pass --force to replace it", reference="file-exists"
+        )
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -72,7 +72,8 @@ def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -
     with connect(settings) as client:
         outcome = make_plan(client, settings, request, env)
     if request.out is not None:
-        text = save_plan(outcome.plan, tool_version=__version__,
-                         manifest_digest=manifest_digest(request.manifests.effective_paths))
+        text = save_plan(
+            outcome.plan, tool_version=__version__, manifest_digest=manifest_digest(request.manifests.effective_paths)
+        )
         request.out.write_text(text, encoding="utf-8")
     return outcome

@@ -57,8 +57,11 @@ class Emulator:
 
     def cli_env(self, team: int | str = 1) -> dict[str, str]:
         """The environment that points the `reconciler` CLI at this server (host, project, key)."""
-        return {"POSTHOG_HOST": self.base_url, "POSTHOG_PROJECT_ID": str(team),
-                "POSTHOG_PERSONAL_API_KEY": self.default_key}
+        return {
+            "POSTHOG_HOST": self.base_url,
+            "POSTHOG_PROJECT_ID": str(team),
+            "POSTHOG_PERSONAL_API_KEY": self.default_key,
+        }
 
     def client(self, key: str | None = "", team: int | str = 1, family: str = "projects") -> httpx.Client:
         """An httpx client rooted at `/api/{family}/{team}/`, authenticated with `key` (default:

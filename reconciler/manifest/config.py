@@ -173,8 +173,12 @@ class ConfigChecker:
                 if not f.required:
                     continue
                 if written is None:
-                    self.report(path, f"missing required field '{f.name}' for {self.st.name}", key=True,
-                                reference="missing-field")
+                    self.report(
+                        path,
+                        f"missing required field '{f.name}' for {self.st.name}",
+                        key=True,
+                        reference="missing-field",
+                    )
                 elif value[written] is None:
                     self.report((*path, written), f"'{f.name}' is required for {self.st.name} and may not be null")
         return out
@@ -188,8 +192,11 @@ class ConfigChecker:
             return self._text(item, path)
         choices = kind.split("|")
         if item not in choices:
-            self.report(path, f"invalid value {item!r}; expected one of: {', '.join(choices)}"
-                        + (did_you_mean(item, choices) if isinstance(item, str) else ""))
+            self.report(
+                path,
+                f"invalid value {item!r}; expected one of: {', '.join(choices)}"
+                + (did_you_mean(item, choices) if isinstance(item, str) else ""),
+            )
         return item
 
     # --- scalars --------------------------------------------------------------------------------------
@@ -234,8 +241,7 @@ class ConfigChecker:
             return item
         if isinstance(item, int | float) and not isinstance(item, bool):
             return str(item)
-        self.report(path, f"expected a string, got {kind_of(item)}" + (" (quote it)" if isinstance(item, bool)
-                                                                          else ""))
+        self.report(path, f"expected a string, got {kind_of(item)}" + (" (quote it)" if isinstance(item, bool) else ""))
         return None
 
     def _secret(self, item: Any, path: NodePath, label: str) -> Any:
@@ -290,8 +296,12 @@ class ConfigChecker:
             self.report(path, f"expected one of: {', '.join(values)}; got {kind_of(item)}")
             return None
         if text not in values:
-            self.report(path, f"invalid value {text!r} for {f.name}; expected one of: {', '.join(values)}"
-                        + did_you_mean(text, values), reference="invalid-choice")
+            self.report(
+                path,
+                f"invalid value {text!r} for {f.name}; expected one of: {', '.join(values)}"
+                + did_you_mean(text, values),
+                reference="invalid-choice",
+            )
             return None
         return text
 
@@ -305,22 +315,30 @@ class ConfigChecker:
             return None
         selection = item.get("selection")
         if "selection" not in item:
-            self.report(path, f"'{f.name}' needs 'selection' (one of: {', '.join(values)})", key=True,
-                        reference="missing-field")
+            self.report(
+                path, f"'{f.name}' needs 'selection' (one of: {', '.join(values)})", key=True, reference="missing-field"
+            )
             return None
         option = f.option(str(selection)) if isinstance(selection, str) else None
         if option is None:
-            self.report((*path, "selection"), f"invalid selection {selection!r} for {f.name}; expected one of: "
-                        f"{', '.join(values)}" + (did_you_mean(selection, values) if isinstance(selection, str)
-                                                  else ""), reference="invalid-choice")
+            self.report(
+                (*path, "selection"),
+                f"invalid selection {selection!r} for {f.name}; expected one of: "
+                f"{', '.join(values)}" + (did_you_mean(selection, values) if isinstance(selection, str) else ""),
+                reference="invalid-choice",
+            )
             return None
         foreign = {
             g.name: f"'{g.name}' belongs to {f.name} selection '{o.value}', not '{option.value}'"
-            for o in f.options if o is not option for g in o.fields
+            for o in f.options
+            if o is not option
+            for g in o.fields
             if all(g.name != mine.name for mine in option.fields)
         }
-        return {"selection": option.value,
-                **self._fields(option.fields, item, path, skip=("selection",), foreign=foreign)}
+        return {
+            "selection": option.value,
+            **self._fields(option.fields, item, path, skip=("selection",), foreign=foreign),
+        }
 
     def _switch_group(self, f: Field, item: Any, path: NodePath) -> Any:
         if item is None:
@@ -329,8 +347,9 @@ class ConfigChecker:
             self.report(path, f"'{f.name}' must be a mapping with 'enabled: true|false' and its fields")
             return None
         if "enabled" not in item:
-            self.report(path, f"'{f.name}' needs 'enabled: true' or 'enabled: false'", key=True,
-                        reference="missing-field")
+            self.report(
+                path, f"'{f.name}' needs 'enabled: true' or 'enabled: false'", key=True, reference="missing-field"
+            )
             return None
         enabled = self._bool(item["enabled"], (*path, "enabled"))
         was_absent = self.absent
@@ -346,21 +365,26 @@ class ConfigChecker:
         if item is None:
             return None
         if not isinstance(item, dict):
-            self.report(path, f"'{f.name}' must be a mapping of the key file's fields ({', '.join(f.file_keys)}), "
-                        "each from secret()")
+            self.report(
+                path,
+                f"'{f.name}' must be a mapping of the key file's fields ({', '.join(f.file_keys)}), each from secret()",
+            )
             return None
         out: dict[str, Any] = {}
         for key, value in item.items():
             if key not in f.file_keys:
-                self.report((*path, key), f"unknown key '{key}' in {f.name}{did_you_mean(key, f.file_keys)}",
-                            key=True, reference="unknown-field")
+                self.report(
+                    (*path, key),
+                    f"unknown key '{key}' in {f.name}{did_you_mean(key, f.file_keys)}",
+                    key=True,
+                    reference="unknown-field",
+                )
                 continue
             out[key] = self._secret(value, (*path, key), f"{f.name}.{key}")
         if not self.absent:
             for key in f.file_keys:
                 if key not in item:
-                    self.report(path, f"missing required key '{key}' in {f.name}", key=True,
-                                reference="missing-field")
+                    self.report(path, f"missing required key '{key}' in {f.name}", key=True, reference="missing-field")
         return out
 
     def _ssh_tunnel(self, item: Any, path: NodePath) -> Any:
@@ -372,11 +396,16 @@ class ConfigChecker:
         out: dict[str, Any] = {}
         for key in item:
             if key not in _SSH_KEYS:
-                self.report((*path, key), f"unknown ssh_tunnel key '{key}'{did_you_mean(key, _SSH_KEYS)}",
-                            key=True, reference="unknown-field")
+                self.report(
+                    (*path, key),
+                    f"unknown ssh_tunnel key '{key}'{did_you_mean(key, _SSH_KEYS)}",
+                    key=True,
+                    reference="unknown-field",
+                )
         if "enabled" not in item:
-            self.report(path, "ssh_tunnel needs 'enabled: true' or 'enabled: false'", key=True,
-                        reference="missing-field")
+            self.report(
+                path, "ssh_tunnel needs 'enabled: true' or 'enabled: false'", key=True, reference="missing-field"
+            )
         else:
             out["enabled"] = self._bool(item["enabled"], (*path, "enabled"))
         enabled = out.get("enabled") is True and not self.absent
@@ -411,12 +440,19 @@ class ConfigChecker:
         out: dict[str, Any] = {}
         for key, value in auth.items():
             if key not in _SSH_AUTH_KEYS:
-                self.report((*path, key), f"unknown ssh_tunnel.auth key '{key}'{did_you_mean(key, _SSH_AUTH_KEYS)}",
-                            key=True, reference="unknown-field")
+                self.report(
+                    (*path, key),
+                    f"unknown ssh_tunnel.auth key '{key}'{did_you_mean(key, _SSH_AUTH_KEYS)}",
+                    key=True,
+                    reference="unknown-field",
+                )
             elif key == "selection":
                 if value not in ("password", "keypair"):
-                    self.report((*path, key), f"invalid ssh_tunnel auth selection {value!r}; expected one of: "
-                                "password, keypair", reference="invalid-choice")
+                    self.report(
+                        (*path, key),
+                        f"invalid ssh_tunnel auth selection {value!r}; expected one of: password, keypair",
+                        reference="invalid-choice",
+                    )
                 out[key] = value
             elif key in _SSH_SECRETS:
                 out[key] = self._secret(value, (*path, key), f"ssh_tunnel.auth.{key}")

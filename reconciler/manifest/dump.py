@@ -15,8 +15,18 @@ from reconciler.secret import Secret
 
 __all__ = ["dump_manifest", "manifest_data"]
 
-_ORDER = ("type", "prefix", "description", "protect", "secrets_version", "state", "unlisted_tables", "config",
-          "tables", "revenue_analytics")
+_ORDER = (
+    "type",
+    "prefix",
+    "description",
+    "protect",
+    "secrets_version",
+    "state",
+    "unlisted_tables",
+    "config",
+    "tables",
+    "revenue_analytics",
+)
 
 
 def _plain(value: Any) -> Any:

@@ -554,4 +554,3 @@ def _make_environment(secret: Callable[[object], _SecretSlot], env: Callable[...
     environment = _Sandbox(undefined=StrictUndefined, finalize=finalize, autoescape=False)
     environment.globals = {"secret": secret, "env": env}
     return environment
-

@@ -42,8 +42,14 @@ class ValidationReport:
             "valid": self.ok,
             "files": list(self.files),
             "sources": [
-                {"address": s.address, "type": s.type, "prefix": s.prefix, "state": s.state,
-                 "file": s.location.file, "line": s.location.line}
+                {
+                    "address": s.address,
+                    "type": s.type,
+                    "prefix": s.prefix,
+                    "state": s.state,
+                    "file": s.location.file,
+                    "line": s.location.line,
+                }
                 for s in sources.values()
             ],
             "errors": [
@@ -94,7 +100,10 @@ def load_desired_state(
 ) -> DesiredState:
     """`check_manifests`, raising `ManifestInvalid` (all errors in one exception) when anything is wrong."""
     report = check_manifests(
-        paths, catalog=catalog, load_options=load_options, validate_options=validate_options,
+        paths,
+        catalog=catalog,
+        load_options=load_options,
+        validate_options=validate_options,
         require_secrets=require_secrets,
     )
     if report.state is None:

@@ -131,8 +131,11 @@ def _table() -> dict[str, Any]:
             "incremental_field_type": _t({"enum": list(INCREMENTAL_FIELD_TYPE_VALUES)}),
             "frequency": _t({"enum": list(FREQUENCY_VALUES)}, nullable=False),
             "sync_time_of_day": {
-                "anyOf": [{"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"}, _TEMPLATE,
-                          _NULL]
+                "anyOf": [
+                    {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"},
+                    _TEMPLATE,
+                    _NULL,
+                ]
             },
             "primary_key_columns": strings,
             "enabled_columns": strings,
@@ -194,8 +197,9 @@ def manifest_schema(catalog: Catalog | None = None) -> dict[str, Any]:
         then: dict[str, Any] = {"properties": {"config": {"$ref": f"#/$defs/config_{name}"}}}
         if any(f.required for f in st.fields):
             then["required"] = ["config"]
-        per_type.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"], "not": absent},
-                         "then": then})
+        per_type.append(
+            {"if": {"properties": {"type": {"const": name}}, "required": ["type"], "not": absent}, "then": then}
+        )
     source = {
         "type": "object",
         "required": ["type"],

@@ -175,7 +175,10 @@ def _report_pydantic(exc: ValidationError, base: NodePath, report: _Reporter, *,
 
 
 def _check_tables(
-    tables: Mapping[str, TableSettings], st: SourceType | None, config: Mapping[str, Any], base: NodePath,
+    tables: Mapping[str, TableSettings],
+    st: SourceType | None,
+    config: Mapping[str, Any],
+    base: NodePath,
     report: _Reporter,
 ) -> None:
     for name, t in tables.items():
@@ -188,8 +191,10 @@ def _check_tables(
                     report(path, f"sync_type '{t.sync_type}' needs {key}", key=True, reference="missing-field")
         if t.frequency == "1min" and t.sync_type != "cdc":
             # reference/posthog-api.md §9.3: 1-minute frequency is for CDC schemas only.
-            report((*path, "frequency"), "frequency '1min' is only available with sync_type 'cdc'; the fastest "
-                   "for other sync types is '5min'")
+            report(
+                (*path, "frequency"),
+                "frequency '1min' is only available with sync_type 'cdc'; the fastest for other sync types is '5min'",
+            )
         if st is None:
             continue
         if t.sync_type == "webhook" and not st.supports_webhooks:
@@ -243,12 +248,21 @@ def build_desired_state(
             base: NodePath = ("sources", address)
             key_mark = doc.locate(base, key=True)
             if not _ADDRESS_RE.match(address):
-                report(base, f"invalid source address '{address}': use letters, digits, '_' and '-', starting with "
-                       "a letter or '_' (at most 63 characters)", key=True, reference="bad-address")
+                report(
+                    base,
+                    f"invalid source address '{address}': use letters, digits, '_' and '-', starting with "
+                    "a letter or '_' (at most 63 characters)",
+                    key=True,
+                    reference="bad-address",
+                )
                 continue
             if address in declared:
-                report(base, f"source '{address}' is already declared at {declared[address]}", key=True,
-                       reference="duplicate-address")
+                report(
+                    base,
+                    f"source '{address}' is already declared at {declared[address]}",
+                    key=True,
+                    reference="duplicate-address",
+                )
                 continue
             declared[address] = key_mark
             source = _build_source(doc, report, address, raw, catalog, options, policy, kept_marks)
@@ -259,11 +273,13 @@ def build_desired_state(
             if identity in identities:
                 other, mark = identities[identity]
                 shown = f"prefix '{source.prefix}'" if source.prefix else "no prefix"
-                report((*base, "prefix") if "prefix" in source.given else base,
-                       f"{source.type} with {shown} is already declared by '{other}' at {mark}",
-                       key="prefix" not in source.given,
-                       hint="PostHog keeps (type, prefix) unique: give each source of a type its own prefix",
-                       reference="duplicate-prefix")
+                report(
+                    (*base, "prefix") if "prefix" in source.given else base,
+                    f"{source.type} with {shown} is already declared by '{other}' at {mark}",
+                    key="prefix" not in source.given,
+                    hint="PostHog keeps (type, prefix) unique: give each source of a type its own prefix",
+                    reference="duplicate-prefix",
+                )
             else:
                 identities[identity] = (address, key_mark)
         for ref in doc.secret_refs:
@@ -271,8 +287,15 @@ def build_desired_state(
                 address = str(ref.path[1])
                 if sources[address].absent:
                     continue
-                uses.append(SecretUse(name=ref.name, address=address, field=dotted(ref.path[2:]),
-                                      location=_location(ref.mark), available=ref.available))
+                uses.append(
+                    SecretUse(
+                        name=ref.name,
+                        address=address,
+                        field=dotted(ref.path[2:]),
+                        location=_location(ref.mark),
+                        available=ref.available,
+                    )
+                )
     if errors:
         return None, errors
     state = DesiredState(
@@ -339,11 +362,19 @@ def _build_source(
     st = catalog.get(source_type) if isinstance(source_type, str) else None
     if isinstance(source_type, str) and st is None:
         if source_type in all_source_type_names():
-            report((*base, "type"), f"source type '{source_type}' is not in the catalog in use",
-                   hint="validate with --catalog live to use every type the server offers", reference="unknown-type")
+            report(
+                (*base, "type"),
+                f"source type '{source_type}' is not in the catalog in use",
+                hint="validate with --catalog live to use every type the server offers",
+                reference="unknown-type",
+            )
         else:
-            report((*base, "type"), f"unknown source type '{source_type}'{did_you_mean(source_type, catalog)}",
-                   hint="source types are case-sensitive, as PostHog names them", reference="unknown-type")
+            report(
+                (*base, "type"),
+                f"unknown source type '{source_type}'{did_you_mean(source_type, catalog)}",
+                hint="source types are case-sensitive, as PostHog names them",
+                reference="unknown-type",
+            )
     absent = raw.get("state") == "absent"
     config: dict[str, Any] = {}
     raw_config = raw.get("config")
@@ -360,14 +391,20 @@ def _build_source(
     if spec.description is not None:
         limit = max_user_description_length(address)
         if len(spec.description) > limit:
-            report((*base, "description"),
-                   f"description is {len(spec.description)} characters; at most {limit} fit beside the ownership "
-                   f"trailer (PostHog's limit is {DESCRIPTION_LIMIT})", reference="description-too-long")
+            report(
+                (*base, "description"),
+                f"description is {len(spec.description)} characters; at most {limit} fit beside the ownership "
+                f"trailer (PostHog's limit is {DESCRIPTION_LIMIT})",
+                reference="description-too-long",
+            )
         if "[managed by reconciler" in spec.description:
             report((*base, "description"), "description may not contain an ownership trailer; reconciler adds it")
     if spec.protect and spec.state == "absent":
-        report((*base, "state"), "a protected source cannot be deleted: remove 'protect: true' first, in its own "
-               "change", reference="protected")
+        report(
+            (*base, "state"),
+            "a protected source cannot be deleted: remove 'protect: true' first, in its own change",
+            reference="protected",
+        )
     tables = spec.tables or {}
     _check_tables(tables, st, config, (*base, "tables"), report)
     if len(report.errors) > start or not isinstance(spec, SourceInput):

@@ -194,8 +194,10 @@ def _check_keys(name: str, want: Mapping[str, Any], sync_type: str | None) -> li
     """A PATCH PostHog would silently ignore shows as a change forever: refuse it at plan time. (At create,
     PostHog does store `primary_key_columns` for every sync type, §8.3.)"""
     if "primary_key_columns" in want and want["primary_key_columns"] is not None and sync_type not in _KEYED_SYNC_TYPES:
-        return [f"table {name}: primary_key_columns only applies to incremental, append and webhook tables "
-                f"(sync_type is {sync_type or 'unset'}); PostHog ignores it otherwise"]
+        return [
+            f"table {name}: primary_key_columns only applies to incremental, append and webhook tables "
+            f"(sync_type is {sync_type or 'unset'}); PostHog ignores it otherwise"
+        ]
     return []
 
 

@@ -89,8 +89,12 @@ class _Planner:
             if len(claimed) > 1:
                 ids = ", ".join(s.id for s in claimed)
                 self.errors.append(
-                    PlanError(f"{len(claimed)} live sources claim address {address!r} ({ids}); delete the extra "
-                              "one in PostHog", address, "duplicate-owner")
+                    PlanError(
+                        f"{len(claimed)} live sources claim address {address!r} ({ids}); delete the extra "
+                        "one in PostHog",
+                        address,
+                        "duplicate-owner",
+                    )
                 )
         taken: set[str] = set()
         matches: dict[str, _Match] = {}
@@ -110,8 +114,12 @@ class _Planner:
             owner = self.trailers[candidate.id][1]
             if owner is not None and owner in self.desired.sources:
                 self.errors.append(
-                    PlanError(f"{spec.type} source with prefix {spec.prefix!r} belongs to {owner!r}; two "
-                              "manifest entries cannot own the same PostHog source", address, "identity-conflict")
+                    PlanError(
+                        f"{spec.type} source with prefix {spec.prefix!r} belongs to {owner!r}; two "
+                        "manifest entries cannot own the same PostHog source",
+                        address,
+                        "identity-conflict",
+                    )
                 )
                 matches[address] = _Match(None, "")
                 continue
@@ -150,8 +158,12 @@ class _Planner:
     def refuse_if_protected(self, spec: DesiredSource, what: str) -> None:
         if spec.protect:
             self.errors.append(
-                PlanError(f"protected (protect: true) and would be {what}; remove "
-                          "'protect: true' in its own change first if this is intended", spec.address, "protected")
+                PlanError(
+                    f"protected (protect: true) and would be {what}; remove "
+                    "'protect: true' in its own change first if this is intended",
+                    spec.address,
+                    "protected",
+                )
             )
 
     def delete_change(self, spec: DesiredSource, live: LiveSource | None) -> SourceChange:
@@ -159,7 +171,10 @@ class _Planner:
             return SourceChange(spec.address, spec.type, spec.prefix, Action.NOOP, reasons=("already absent",))
         self.refuse_if_protected(spec, "deleted")
         return SourceChange(
-            spec.address, live.source_type, live.prefix, Action.DELETE,
+            spec.address,
+            live.source_type,
+            live.prefix,
+            Action.DELETE,
             steps=(DeleteSource(spec.address, live.id),),
             impacts=frozenset({Impact.DROPS_DATA}),
             reasons=("state: absent",),
@@ -174,14 +189,18 @@ class _Planner:
         self.errors.extend(PlanError(e, spec.address, "invalid-table") for e in tables.errors)
         if not spec.tables:
             self.errors.append(
-                PlanError("list at least one table to create the source (PostHog requires "
-                          "payload.schemas)", spec.address, "no-tables")
+                PlanError(
+                    "list at least one table to create the source (PostHog requires payload.schemas)",
+                    spec.address,
+                    "no-tables",
+                )
             )
         version, values = self.fingerprint_parts(spec)
         fingerprint = version + values if values else version  # the executor completes a bare version half
         steps: list[Step] = [
             CreateSource(
-                spec.address, None,
+                spec.address,
+                None,
                 source_type=spec.type,
                 prefix=spec.prefix,
                 description=OwnedDescription(spec.description, spec.address, fingerprint),
@@ -196,8 +215,10 @@ class _Planner:
             steps.append(PatchRevenueConfig(spec.address, None, revenue))
         diffs = _config_lines(st, spec)
         # Every setting the new table gets, the ones patched right after the create (frequency) included.
-        diffs += [FieldDiff(f"tables.{name}", None, api_table_settings(settings))
-                  for name, settings in sorted(spec.tables.items())]
+        diffs += [
+            FieldDiff(f"tables.{name}", None, api_table_settings(settings))
+            for name, settings in sorted(spec.tables.items())
+        ]
         secrets = spec.secrets().values()
         status = SecretStatus.RESEND if all(s.available for s in secrets) else SecretStatus.MISSING
         if not secrets:
@@ -208,9 +229,16 @@ class _Planner:
         steps, diffs, status = self.create_steps(spec)
         impacts = {Impact.NEXT_SYNC} | ({Impact.CREDENTIALS} if status is not SecretStatus.UNCHANGED else set())
         return SourceChange(
-            spec.address, spec.type, spec.prefix, Action.CREATE,
-            steps=self.with_reload(spec, steps), impacts=frozenset(impacts), reasons=reasons,
-            field_diffs=tuple(diffs), secret_status=status, protected=spec.protect,
+            spec.address,
+            spec.type,
+            spec.prefix,
+            Action.CREATE,
+            steps=self.with_reload(spec, steps),
+            impacts=frozenset(impacts),
+            reasons=reasons,
+            field_diffs=tuple(diffs),
+            secret_status=status,
+            protected=spec.protect,
         )
 
     def replace_change(self, spec: DesiredSource, live: LiveSource, reasons: tuple[str, ...]) -> SourceChange:
@@ -221,11 +249,18 @@ class _Planner:
             diffs.append(FieldDiff("prefix", live.prefix, spec.prefix))
         diffs += create_diffs
         return SourceChange(
-            spec.address, spec.type, spec.prefix, Action.REPLACE,
+            spec.address,
+            spec.type,
+            spec.prefix,
+            Action.REPLACE,
             steps=(DeleteSource(spec.address, live.id), *self.with_reload(spec, steps)),
             impacts=frozenset({Impact.DROPS_DATA, Impact.CREDENTIALS}),
-            reasons=reasons, field_diffs=tuple(diffs), secret_status=status, protected=spec.protect,
-            live_id=live.id, live_fingerprint=live.fingerprint(),
+            reasons=reasons,
+            field_diffs=tuple(diffs),
+            secret_status=status,
+            protected=spec.protect,
+            live_id=live.id,
+            live_fingerprint=live.fingerprint(),
         )
 
     def update_change(self, spec: DesiredSource, live: LiveSource, *, adopted: bool) -> SourceChange:
@@ -250,8 +285,11 @@ class _Planner:
         if config.selection_changed:
             resend_reasons.append("authentication method changed: " + ", ".join(config.selection_changed))
         if secrets_changed(version, values, live_fp):
-            resend_reasons.append("adopting a source reconciler never configured" if live_fp is None
-                                  else "secrets fingerprint changed (values or secrets_version)")
+            resend_reasons.append(
+                "adopting a source reconciler never configured"
+                if live_fp is None
+                else "secrets fingerprint changed (values or secrets_version)"
+            )
         status = SecretStatus.UNCHANGED
         resend = secret_patch(spec, st) if resend_reasons else {}
         if resend:
@@ -263,8 +301,9 @@ class _Planner:
             if missing and (config.target_changed or config.selection_changed):
                 names = ", ".join(sorted(set(missing)))
                 self.errors.append(
-                    PlanError(f"{resend_reasons[0]}, but these variables are not set: {names}",
-                              spec.address, "secret-missing")
+                    PlanError(
+                        f"{resend_reasons[0]}, but these variables are not set: {names}", spec.address, "secret-missing"
+                    )
                 )
         elif config.target_changed and st is not None and not spec.secrets():
             reasons.append("connection target changed")
@@ -289,8 +328,11 @@ class _Planner:
                 diffs.append(FieldDiff("description", user_text, want_text))
                 impacts.add(Impact.METADATA)
             if live_parsed[1] != spec.address:
-                reasons.append("adopt: write the ownership trailer" if adopted or live_parsed[1] is None
-                               else f"ownership trailer names {live_parsed[1]!r}; rewrite it")
+                reasons.append(
+                    "adopt: write the ownership trailer"
+                    if adopted or live_parsed[1] is None
+                    else f"ownership trailer names {live_parsed[1]!r}; rewrite it"
+                )
                 impacts.add(Impact.METADATA)
 
         steps: list[Step] = []
@@ -315,11 +357,18 @@ class _Planner:
         if action is Action.NOOP and tables.unlisted and spec.unlisted_tables == "report":
             reasons.append(f"{len(tables.unlisted)} live table(s) not listed (unlisted_tables: report)")
         return SourceChange(
-            spec.address, spec.type, spec.prefix, action,
+            spec.address,
+            spec.type,
+            spec.prefix,
+            action,
             steps=self.with_reload(spec, tuple(steps)) if steps else (),
             impacts=frozenset(impacts) if steps else frozenset(),
-            reasons=tuple(reasons), field_diffs=tuple(diffs), secret_status=status, protected=spec.protect,
-            live_id=live.id, live_fingerprint=live.fingerprint(),
+            reasons=tuple(reasons),
+            field_diffs=tuple(diffs),
+            secret_status=status,
+            protected=spec.protect,
+            live_id=live.id,
+            live_fingerprint=live.fingerprint(),
             unlisted_tables=tuple(tables.unlisted) if spec.unlisted_tables == "report" else (),
         )
 
@@ -350,18 +399,26 @@ class _Planner:
                 unmanaged.append(UnmanagedSource(source.id, source.source_type, source.prefix))
             elif address not in declared:
                 if self.options.prune and (targets is None or address in targets):
-                    changes.append(SourceChange(
-                        address, source.source_type, source.prefix, Action.DELETE,
-                        steps=(DeleteSource(address, source.id),), impacts=frozenset({Impact.DROPS_DATA}),
-                        reasons=("owned by reconciler, no longer declared (--prune)",),
-                        live_id=source.id, live_fingerprint=source.fingerprint(),
-                    ))
+                    changes.append(
+                        SourceChange(
+                            address,
+                            source.source_type,
+                            source.prefix,
+                            Action.DELETE,
+                            steps=(DeleteSource(address, source.id),),
+                            impacts=frozenset({Impact.DROPS_DATA}),
+                            reasons=("owned by reconciler, no longer declared (--prune)",),
+                            live_id=source.id,
+                            live_fingerprint=source.fingerprint(),
+                        )
+                    )
                 else:
                     orphaned.append(OrphanedSource(source.id, address, source.source_type, source.prefix))
         if targets is not None:
             for unknown in sorted(targets - declared - {c.address for c in changes}):
-                self.errors.append(PlanError(f"--target {unknown}: no manifest declares this address", unknown,
-                                             "unknown-target"))
+                self.errors.append(
+                    PlanError(f"--target {unknown}: no manifest declares this address", unknown, "unknown-target")
+                )
         for address, spec in sorted(self.desired.sources.items()):
             if targets is None or address in targets:
                 changes.append(self.change_for(spec, matches[address]))

@@ -62,8 +62,9 @@ def desired(tmp_path: Path, body: str, env: dict[str, str] | None = None) -> Any
 
 
 def plan(client: PostHogClient, state: Any, **options: Any) -> Plan:
-    return build_plan(state, client.fetch_live_state(), load_catalog(),
-                      PlanOptions(host="test", project="1", **options))
+    return build_plan(
+        state, client.fetch_live_state(), load_catalog(), PlanOptions(host="test", project="1", **options)
+    )
 
 
 def test_apply_creates_then_second_plan_is_empty(tmp_path: Path, client: Any) -> None:
@@ -90,7 +91,8 @@ def test_update_in_place_patches_only_what_differs(tmp_path: Path, client: Any) 
     c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
     changed = MANIFEST.replace("Refund: {sync: false}", "Refund: {sync: true, sync_type: full_refresh}").replace(
-        "description: Production Stripe", "description: Stripe (prod)")
+        "description: Production Stripe", "description: Stripe (prod)"
+    )
     state = desired(tmp_path, changed)
     p = plan(c, state)
     stripe = next(ch for ch in p.changes if ch.address == "stripe_prod")
@@ -103,9 +105,13 @@ def test_update_in_place_patches_only_what_differs(tmp_path: Path, client: Any) 
 def test_new_table_triggers_refresh_then_patch(tmp_path: Path, client: Any) -> None:
     c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
-    state = desired(tmp_path, MANIFEST.replace("    Refund: {sync: false}\n",
-                                               "    Refund: {sync: false}\n    Invoice: {sync: true, "
-                                               "sync_type: full_refresh, frequency: 1hour}\n"))
+    state = desired(
+        tmp_path,
+        MANIFEST.replace(
+            "    Refund: {sync: false}\n",
+            "    Refund: {sync: false}\n    Invoice: {sync: true, sync_type: full_refresh, frequency: 1hour}\n",
+        ),
+    )
     p = plan(c, state)
     report = Executor(c).run(p)
     assert report.ok, report.results
@@ -191,8 +197,12 @@ def test_bulk_refused_to_api_keys_falls_back_per_schema(tmp_path: Path, start_em
 def test_primary_key_change_bypasses_bulk_which_would_drop_it(tmp_path: Path, client: Any) -> None:
     c, _emu = client
     Executor(c).run(plan(c, desired(tmp_path, MANIFEST)))
-    state = desired(tmp_path, MANIFEST.replace("incremental_field_type: integer}",
-                                               "incremental_field_type: integer, primary_key_columns: [id, created]}"))
+    state = desired(
+        tmp_path,
+        MANIFEST.replace(
+            "incremental_field_type: integer}", "incremental_field_type: integer, primary_key_columns: [id, created]}"
+        ),
+    )
     report = Executor(c).run(plan(c, state))
     assert report.ok, report.results
     charge = c.find_source("Stripe", "stripe_prod").schema_named("Charge")  # type: ignore[union-attr]
@@ -225,8 +235,21 @@ def test_create_still_running_after_a_client_timeout_is_found_not_duplicated(
     the first create; the executor waits, re-lists, and finds it."""
     monkeypatch.setattr("reconciler.posthog.client.SLOW_READ_TIMEOUT", 0.3)
     with start_emulator(control=True) as emu, emu.control() as control:
-        control.post("/faults", json={"rules": [{"method": "POST", "path": "external_data_sources/$", "status": 502,
-                                                  "times": 1, "after_commit": True, "delay_ms": 600}]})
+        control.post(
+            "/faults",
+            json={
+                "rules": [
+                    {
+                        "method": "POST",
+                        "path": "external_data_sources/$",
+                        "status": 502,
+                        "times": 1,
+                        "after_commit": True,
+                        "delay_ms": 600,
+                    }
+                ]
+            },
+        )
         settings = resolve_settings(ENV, host=emu.base_url, project="1", timeout=0.3)
         with build_client(settings) as c:
             state = desired(tmp_path, MANIFEST.split("zendesk:")[0])

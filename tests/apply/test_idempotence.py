@@ -24,14 +24,22 @@ from reconciler.posthog.client import PostHogClient, build_client
 from reconciler.settings import resolve_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {"POSTHOG_PERSONAL_API_KEY": "phx_local", "SECRET": "sk_test_idem9921", "STRIPE_SECRET_KEY": "sk_test_ex1",
-       "APP_DB_PASSWORD": "unused-under-trust-auth"}
+ENV = {
+    "POSTHOG_PERSONAL_API_KEY": "phx_local",
+    "SECRET": "sk_test_idem9921",
+    "STRIPE_SECRET_KEY": "sk_test_ex1",
+    "APP_DB_PASSWORD": "unused-under-trust-auth",
+}
 FREQUENCIES = ["5min", "15min", "30min", "1hour", "6hour", "12hour", "24hour", "7day", "30day", "never"]
 #: table name -> cursor (field, type) or None, per type, as the emulator's simulated upstreams offer them.
 TABLES: dict[str, dict[str, tuple[str, str] | None]] = {
     "Stripe": {t: ("created", "integer") for t in ("Customer", "Charge", "Invoice", "Refund", "Subscription")},
-    "Zendesk": {"brands": None, "users": None, "tickets": ("generated_timestamp", "integer"),
-                "ticket_events": ("timestamp", "integer")},
+    "Zendesk": {
+        "brands": None,
+        "users": None,
+        "tickets": ("generated_timestamp", "integer"),
+        "ticket_events": ("timestamp", "integer"),
+    },
     "Hubspot": {"contacts": None, "companies": None, "deals": None},
     "Salesforce": {"Account": None, "Contact": None, "Lead": None},
 }
@@ -77,16 +85,19 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
             "unlisted_tables": draw(st.sampled_from(["ignore", "report", "disable"])),
         }
         if draw(st.booleans()):
-            source["description"] = draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]),
-                                                 max_size=40)).strip() or None
+            source["description"] = (
+                draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=40)).strip()
+                or None
+            )
         sources[f"{source_type.lower()}_src"] = source
     return {"version": 1, "sources": sources}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=manifests(), second=manifests())
-def test_random_manifests_converge_in_one_apply(tmp_path_factory: pytest.TempPathFactory, first: dict[str, Any],
-                                                second: dict[str, Any]) -> None:
+def test_random_manifests_converge_in_one_apply(
+    tmp_path_factory: pytest.TempPathFactory, first: dict[str, Any], second: dict[str, Any]
+) -> None:
     path = tmp_path_factory.mktemp("idem") / "sources.yaml"
     with running_emulator() as emu, build_client(resolve_settings(ENV, host=emu.base_url, project="1")) as client:
         for manifest in (first, second):
@@ -111,12 +122,26 @@ def test_shipped_example_applies_then_shows_no_changes(example_tables: None, tmp
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     cli = [str(Path(shutil.which("reconciler") or ROOT / ".venv" / "bin" / "reconciler"))]
     env = {"PATH": "/usr/bin:/bin", **ENV, "HOME": str(tmp_path)}
-    apply = subprocess.run([*cli, "apply", "--host", "local", "--auto-approve", "examples/sources.yaml"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    apply = subprocess.run(
+        [*cli, "apply", "--host", "local", "--auto-approve", "examples/sources.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert apply.returncode == 0, apply.stdout + apply.stderr
     assert "Apply complete" in apply.stdout
-    plan = subprocess.run([*cli, "plan", "--host", "local", "--detailed-exitcode", "examples/sources.yaml"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    plan = subprocess.run(
+        [*cli, "plan", "--host", "local", "--detailed-exitcode", "examples/sources.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "No changes" in plan.stdout
     assert (tmp_path / ".reconciler" / "emulator.db").is_file()

@@ -45,4 +45,7 @@ def test_text_and_json_reports() -> None:
     document = json.loads(render_report_json(report))
     assert document["ok"] is False and document["requests"] == 3
     assert [(s["kind"], s["status"]) for s in document["steps"]] == [
-        ("delete_source", "succeeded"), ("patch_schemas", "failed"), ("reload_source", "skipped")]
+        ("delete_source", "succeeded"),
+        ("patch_schemas", "failed"),
+        ("reload_source", "skipped"),
+    ]

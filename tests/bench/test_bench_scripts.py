@@ -26,14 +26,21 @@ def bench() -> Iterator[dict[str, ModuleType]]:
         import bench_startup
         import benchlib
 
-        yield {"apply": bench_apply, "plan": bench_plan, "refresher": bench_refresher, "startup": bench_startup,
-               "variants": bench_plan_variants, "lib": benchlib}
+        yield {
+            "apply": bench_apply,
+            "plan": bench_plan,
+            "refresher": bench_refresher,
+            "startup": bench_startup,
+            "variants": bench_plan_variants,
+            "lib": benchlib,
+        }
     finally:
         sys.path.remove(str(BENCH))
 
 
-def test_plan_makes_one_list_request_and_sees_only_the_edited_source(bench: dict[str, ModuleType],
-                                                                     tmp_path: Path) -> None:
+def test_plan_makes_one_list_request_and_sees_only_the_edited_source(
+    bench: dict[str, ModuleType], tmp_path: Path
+) -> None:
     result = bench["plan"].run(12, 4, 1, "1000/minute", tmp_path)
     assert (result.requests, result.list_requests, result.throttled) == (1, 1, 0)
     # Seeded from the manifests, then every 10th source's first table edited: sources 0 and 10.
@@ -46,8 +53,12 @@ def test_plan_makes_one_list_request_and_sees_only_the_edited_source(bench: dict
 def test_plan_breakdown_names_every_phase(bench: dict[str, ModuleType], tmp_path: Path) -> None:
     bench["plan"].run(3, 2, 1, None, tmp_path)  # writes the manifests and the seeded store the breakdown reads
     names = [name for name, _, _ in bench["plan"].breakdown_in_child(3, 2, tmp_path)]
-    assert names[-4:] == ["load + validate manifests (load_state)",
-                          "list over HTTP + LiveSource models (fetch_live_state)", "build_plan", "render text"]
+    assert names[-4:] == [
+        "load + validate manifests (load_state)",
+        "list over HTTP + LiveSource models (fetch_live_state)",
+        "build_plan",
+        "render text",
+    ]
 
 
 def test_apply_uses_the_minimum_requests_and_converges(bench: dict[str, ModuleType]) -> None:
@@ -84,8 +95,12 @@ def test_refresher_counts_one_get_per_source(bench: dict[str, ModuleType], tmp_p
 
 def test_startup_help_imports_no_heavy_package(bench: dict[str, ModuleType]) -> None:
     results = {r.name: r for r in bench["startup"].run(1)}
-    assert list(results) == ["python -c pass (baseline)", "reconciler --help", "reconciler --version",
-                             "reconciler validate (2 sources)"]
+    assert list(results) == [
+        "python -c pass (baseline)",
+        "reconciler --help",
+        "reconciler --version",
+        "reconciler validate (2 sources)",
+    ]
     assert results["reconciler --help"].heavy == ()
     assert results["reconciler --version"].heavy == ()
     assert set(results["reconciler validate (2 sources)"].heavy or ()) <= {"pydantic", "yaml", "jinja2"}
@@ -101,5 +116,6 @@ def test_format_table(bench: dict[str, ModuleType]) -> None:
 def test_plan_variants_all_produce_the_same_plan(bench: dict[str, ModuleType], tmp_path: Path) -> None:
     rows = bench["variants"].run(3, 2, 1, tmp_path)
     assert [name for name, *_ in rows] == list(bench["variants"].VARIANTS)
-    assert {summary for *_, summary in rows} == {"Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, "
-                                                 "2 unchanged."}
+    assert {summary for *_, summary in rows} == {
+        "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 2 unchanged."
+    }

@@ -74,7 +74,12 @@ def test_wizard_shape_is_camel_case_with_nulls() -> None:
     auth = stripe["fields"][0]
     assert auth["type"] == "select" and auth["defaultValue"] == "api_key"
     assert auth["options"][0]["fields"][0] == {
-        "name": "stripe_secret_key", "label": "API key", "type": "password", "required": False,
-        "placeholder": "rk_live_...", "caption": None, "secret": True,
+        "name": "stripe_secret_key",
+        "label": "API key",
+        "type": "password",
+        "required": False,
+        "placeholder": "rk_live_...",
+        "caption": None,
+        "secret": True,
     }
     assert not any(key.startswith("x-") for entry in wizard.values() for key in entry)

@@ -80,8 +80,9 @@ def test_json_plan_shape(emu: Any, manifest: Path, capsys: pytest.CaptureFixture
     assert document["summary"]["create"] == 1
 
 
-def test_saved_plan_applies_and_a_stale_one_is_refused(emu: Any, manifest: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_saved_plan_applies_and_a_stale_one_is_refused(
+    emu: Any, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     saved = tmp_path / "plan.json"
     assert cli(capsys, "plan", "-o", str(saved), str(manifest))[0] == 0
     assert CANARY not in saved.read_text()
@@ -106,19 +107,24 @@ def test_apply_without_a_terminal_needs_auto_approve(
         assert h.get("/external_data_sources/").json()["count"] == 0
 
 
-def test_delete_needs_allow_delete_and_respects_max_deletes(emu: Any, manifest: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    two = MANIFEST + textwrap.indent(textwrap.dedent("""\
+def test_delete_needs_allow_delete_and_respects_max_deletes(
+    emu: Any, manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = MANIFEST + textwrap.indent(
+        textwrap.dedent("""\
         zd:
           type: Zendesk
           config: {subdomain: acme, email_address: a@acme.test, api_key: "{{ secret('STRIPE_SECRET_KEY') }}"}
           tables:
             tickets: {sync: true, sync_type: full_refresh}
-        """), "  ")
+        """),
+        "  ",
+    )
     manifest.write_text(two)
     assert cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
     gone = two.replace("    type: Stripe\n", "    type: Stripe\n    state: absent\n").replace(
-        "    type: Zendesk\n", "    type: Zendesk\n    state: absent\n")
+        "    type: Zendesk\n", "    type: Zendesk\n    state: absent\n"
+    )
     manifest.write_text(gone)
     code, _, err = cli(capsys, "apply", "--auto-approve", str(manifest))
     assert code == 1 and "--allow-delete" in err and "nothing was changed" in err
@@ -130,8 +136,9 @@ def test_delete_needs_allow_delete_and_respects_max_deletes(emu: Any, manifest: 
         assert h.get("/external_data_sources/").json()["count"] == 0
 
 
-def test_no_host_is_a_clear_error(manifest: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_host_is_a_clear_error(
+    manifest: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("POSTHOG_HOST", raising=False)
     code, _, err = cli(capsys, "plan", str(manifest))
     assert code == 1 and "no PostHog host configured" in err

@@ -42,8 +42,9 @@ main()
 def check_jsonschema(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     cache = tmp_path / "cache"  # an empty cache: nothing downloaded earlier can stand in for the network
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(cache), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-c", OFFLINE_CHECK_JSONSCHEMA, *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", OFFLINE_CHECK_JSONSCHEMA, *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def _load(name: str) -> Any:
@@ -69,15 +70,17 @@ def test_schema_check_rejects_broken_workflows(tmp_path: Path) -> None:
     broken.write_text(text, encoding="utf-8")
     done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.github-workflows", str(broken))
     assert done.returncode == 1 and "'runs-on' is a required property" in done.stdout, done.stdout
-    broken.write_text((CI / "gitlab-ci.yml").read_text(encoding="utf-8").replace("when: on_success", "when: often"),
-                      encoding="utf-8")
+    broken.write_text(
+        (CI / "gitlab-ci.yml").read_text(encoding="utf-8").replace("when: on_success", "when: often"), encoding="utf-8"
+    )
     done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.gitlab-ci", str(broken))
     assert done.returncode == 1 and "'often' is not one of" in done.stdout, done.stdout
 
 
 def test_the_offline_harness_really_has_no_network(tmp_path: Path) -> None:
-    done = check_jsonschema(tmp_path, "--schemafile", "https://json.schemastore.org/github-workflow.json",
-                            str(CI / "plan.yml"))
+    done = check_jsonschema(
+        tmp_path, "--schemafile", "https://json.schemastore.org/github-workflow.json", str(CI / "plan.yml")
+    )
     assert done.returncode != 0
     assert "network disabled by the test" in done.stdout + done.stderr
 
@@ -145,8 +148,10 @@ def test_allow_env_patterns_of_the_examples_accept_the_example_manifest(capsys: 
         patterns = [argv[i + 1] for i, word in enumerate(argv) if word == "--allow-env"]
         if not patterns:
             continue
-        assert run_cli(["validate", example, *[a for p in patterns for a in ("--allow-env", p)]]) == 0, \
-            (where, capsys.readouterr().err)
+        assert run_cli(["validate", example, *[a for p in patterns for a in ("--allow-env", p)]]) == 0, (
+            where,
+            capsys.readouterr().err,
+        )
         checked += 1
     assert checked >= 4  # validate and plan in plan.yml and gitlab-ci.yml
     assert run_cli(["validate", example, "--allow-env", "APP_DB_*"]) == 1  # the check has teeth
@@ -189,8 +194,9 @@ def test_plan_workflow_posts_one_comment_and_saves_the_plan() -> None:
     assert secrets == {"POSTHOG_PERSONAL_API_KEY"}
 
 
-def test_plan_comment_is_found_by_the_renderer_title(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_comment_is_found_by_the_renderer_title(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     for name in ("POSTHOG_HOST", "POSTHOG_PROJECT_ID", "POSTHOG_PERSONAL_API_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -207,7 +213,7 @@ def test_apply_workflow_applies_the_merged_pull_requests_saved_plan() -> None:
     steps = _steps(workflow, "apply")
     download = steps["Download the merged pull request's saved plan"]["run"]
     assert "--workflow reconciler-plan.yml" in download
-    assert "gh run download \"$run\"" in download and "--name reconciler-plan --dir saved-plan" in download
+    assert 'gh run download "$run"' in download and "--name reconciler-plan --dir saved-plan" in download
     assert steps["Apply the saved plan"]["run"] == "reconciler apply saved-plan/plan.json --auto-approve --format text"
     # The file name apply.yml looks for is the one plan.yml tells users to copy it to.
     assert ".github/workflows/reconciler-plan.yml" in (CI / "plan.yml").read_text(encoding="utf-8")
@@ -217,7 +223,8 @@ def test_examples_rotate_secrets_through_secrets_version() -> None:
     # Plans on pull requests have no secret values: a secrets_version bump is what they can see.
     for name in ("apply.yml", "gitlab-ci.yml"):
         assert "bump" in (CI / name).read_text(encoding="utf-8") and "secrets_version" in (CI / name).read_text(
-            encoding="utf-8"), name
+            encoding="utf-8"
+        ), name
 
 
 def test_gitlab_pipeline_plans_then_applies_the_plan_artifact() -> None:

@@ -73,14 +73,19 @@ def assert_output(step: Step, stdout: str, stderr: str) -> None:
                 positions[name] = found + 1
                 break
         else:
-            pytest.fail(f"$ {step.command}\nexpected line not found (in order): {line!r}\n"
-                        f"--- stdout ---\n{stdout}--- stderr ---\n{stderr}")
+            pytest.fail(
+                f"$ {step.command}\nexpected line not found (in order): {line!r}\n"
+                f"--- stdout ---\n{stdout}--- stderr ---\n{stderr}"
+            )
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("POSTHOG_", "RECONCILER_", "VIRTUAL_ENV")) and k not in {"STRIPE_SECRET_KEY",
-                                                                                       "APP_DB_PASSWORD"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POSTHOG_", "RECONCILER_", "VIRTUAL_ENV"))
+        and k not in {"STRIPE_SECRET_KEY", "APP_DB_PASSWORD"}
+    }
     return env | {"NO_COLOR": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 

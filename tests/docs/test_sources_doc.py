@@ -44,8 +44,10 @@ def test_one_section_per_catalog_type_with_every_field() -> None:
 
 
 def test_stripe_section_marks_the_api_key_secret_and_conditional() -> None:
-    assert ("| `auth_method.stripe_secret_key` | password | no (`selection: api_key`) | **secret** | API key; "
-            "e.g. `rk_live_...` |") in render_sources_doc()
+    assert (
+        "| `auth_method.stripe_secret_key` | password | no (`selection: api_key`) | **secret** | API key; "
+        "e.g. `rk_live_...` |"
+    ) in render_sources_doc()
 
 
 def _examples(text: str) -> list[str]:
@@ -57,7 +59,7 @@ def test_every_example_validates(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert len(examples) == len(load_catalog())
     for index, example in enumerate(examples):
         doc = yaml.safe_load(example)
-        (address, source), = doc["sources"].items()
+        ((address, source),) = doc["sources"].items()
         path = tmp_path / f"{address}.yaml"
         path.write_text(example, encoding="utf-8")
         assert run_cli(["validate", str(path)]) == 0, (index, capsys.readouterr().err)

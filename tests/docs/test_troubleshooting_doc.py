@@ -61,8 +61,9 @@ def test_posthog_messages_users_meet_are_documented() -> None:
 
 
 def test_internal_links_point_at_existing_sections_and_files() -> None:
-    anchors = {re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", DOC,
-                                                                                            flags=re.M)}
+    anchors = {
+        re.sub(r"[^a-z0-9 _-]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", DOC, flags=re.M)
+    }
     for target in re.findall(r"\]\(#([^)]+)\)", DOC):
         assert target in anchors, target
     for target in re.findall(r"\]\(([a-z-]+\.md)(?:#[^)]*)?\)", DOC):

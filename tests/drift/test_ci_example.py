@@ -23,7 +23,7 @@ def test_workflow_schedules_drift_and_manages_one_issue() -> None:
     assert 'if [ "$code" = 1 ]; then exit 1; fi' in check
     update = steps["Open or update the drift issue"]
     assert update["if"] == "steps.drift.outputs.code == '2'"
-    assert "gh issue list --label \"$LABEL\" --state open --limit 1" in update["run"]
-    assert "gh issue create" in update["run"] and "gh issue edit \"$number\" --body-file drift.md" in update["run"]
+    assert 'gh issue list --label "$LABEL" --state open --limit 1' in update["run"]
+    assert "gh issue create" in update["run"] and 'gh issue edit "$number" --body-file drift.md' in update["run"]
     assert steps["Close the drift issue when everything matches again"]["if"] == "steps.drift.outputs.code == '0'"
     assert MARKDOWN_TITLE == "### reconciler drift"

@@ -51,38 +51,74 @@ def desired(tmp_path: Path, body: str, defaults: str = "") -> Any:
 
 
 def schema(name: str, **kw: Any) -> dict[str, Any]:
-    base = {"id": f"sch-{name}", "name": name, "should_sync": False, "sync_type": None, "incremental_field": None,
-            "incremental_field_type": None, "sync_frequency": "6hour", "sync_time_of_day": None,
-            "primary_key_columns": None, "cdc_table_mode": "consolidated", "enabled_columns": None,
-            "status": "Completed", "latest_error": None, "last_synced_at": "2026-11-26T11:00:00Z"}
+    base = {
+        "id": f"sch-{name}",
+        "name": name,
+        "should_sync": False,
+        "sync_type": None,
+        "incremental_field": None,
+        "incremental_field_type": None,
+        "sync_frequency": "6hour",
+        "sync_time_of_day": None,
+        "primary_key_columns": None,
+        "cdc_table_mode": "consolidated",
+        "enabled_columns": None,
+        "status": "Completed",
+        "latest_error": None,
+        "last_synced_at": "2026-11-26T11:00:00Z",
+    }
     return base | kw
 
 
 GOOD_TABLES = [
-    schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
-           incremental_field_type="integer"),
+    schema(
+        "Charge", should_sync=True, sync_type="append", incremental_field="created", incremental_field_type="integer"
+    ),
     schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
 ]
 
 
-def stripe(*, id: str = "src-1", prefix: str | None = "stripe_prod", description: str | None = None,
-           account: str | None = "acct_1", schemas: list[dict[str, Any]] | None = None, status: str = "Completed",
-           latest_error: str | None = None, trailer: str | None = "stripe_prod") -> LiveSource:
+def stripe(
+    *,
+    id: str = "src-1",
+    prefix: str | None = "stripe_prod",
+    description: str | None = None,
+    account: str | None = "acct_1",
+    schemas: list[dict[str, Any]] | None = None,
+    status: str = "Completed",
+    latest_error: str | None = None,
+    trailer: str | None = "stripe_prod",
+) -> LiveSource:
     text = "Production Stripe" if description is None else description
     if trailer:
         text = f"{text}\n{format_trailer(trailer, 'a' * 12)}"
-    return LiveSource.from_wire({
-        "id": id, "source_type": "Stripe", "prefix": prefix, "description": text, "access_method": "warehouse",
-        "status": status, "latest_error": latest_error,
-        "job_inputs": {"auth_method": {"selection": "api_key"}, "stripe_account_id": account},
-        "schemas": GOOD_TABLES if schemas is None else schemas,
-        "revenue_analytics_config": {"enabled": True, "include_invoiceless_charges": True},
-    }, load_catalog())
+    return LiveSource.from_wire(
+        {
+            "id": id,
+            "source_type": "Stripe",
+            "prefix": prefix,
+            "description": text,
+            "access_method": "warehouse",
+            "status": status,
+            "latest_error": latest_error,
+            "job_inputs": {"auth_method": {"selection": "api_key"}, "stripe_account_id": account},
+            "schemas": GOOD_TABLES if schemas is None else schemas,
+            "revenue_analytics_config": {"enabled": True, "include_invoiceless_charges": True},
+        },
+        load_catalog(),
+    )
 
 
 def drift(state: Any, *live: LiveSource) -> DriftReport:
-    return build_drift(state, LiveState(sources=tuple(live)), load_catalog(), host="http://127.0.0.1:8010",
-                       project="1", now=NOW, known_secrets=known_secret_values(state))
+    return build_drift(
+        state,
+        LiveState(sources=tuple(live)),
+        load_catalog(),
+        host="http://127.0.0.1:8010",
+        project="1",
+        now=NOW,
+        known_secrets=known_secret_values(state),
+    )
 
 
 def findings(report: DriftReport) -> list[tuple[str | None, str, str, str | None]]:
@@ -135,13 +171,21 @@ def test_ui_made_source_matching_type_and_prefix_is_compared_not_unmanaged(tmp_p
 
 def test_table_settings_listed_unknown_and_discovered(tmp_path: Path) -> None:
     body = STRIPE + "    Refund: {sync: true, sync_type: full_refresh}\n"
-    live = stripe(schemas=[
-        schema("Charge", should_sync=False, sync_type="append", incremental_field="created",
-               incremental_field_type="integer", sync_frequency="1hour"),
-        schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="1hour"),
-        schema("Invoice"),
-        schema("Payout", should_sync=True, sync_type="full_refresh"),
-    ])
+    live = stripe(
+        schemas=[
+            schema(
+                "Charge",
+                should_sync=False,
+                sync_type="append",
+                incremental_field="created",
+                incremental_field_type="integer",
+                sync_frequency="1hour",
+            ),
+            schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="1hour"),
+            schema("Invoice"),
+            schema("Payout", should_sync=True, sync_type="full_refresh"),
+        ]
+    )
     report = drift(desired(tmp_path, body), live)
     assert findings(report) == [
         ("stripe_prod", "tables", "settings", "tables.Charge.should_sync"),
@@ -156,24 +200,42 @@ def test_table_settings_listed_unknown_and_discovered(tmp_path: Path) -> None:
     assert (customer.manifest, customer.posthog, customer.likely_changed_by) == ("24hour", "1hour", "posthog")
 
 
-@pytest.mark.parametrize(("policy", "expected"), [("ignore", []), ("disable", ["Payout"]),
-                                                  ("report", ["Invoice", "Payout"])])
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("ignore", []), ("disable", ["Payout"]), ("report", ["Invoice", "Payout"])]
+)
 def test_discovered_tables_follow_the_unlisted_policy(tmp_path: Path, policy: str, expected: list[str]) -> None:
-    live = stripe(schemas=[*GOOD_TABLES, schema("Invoice"), schema("Payout", should_sync=True,
-                                                                     sync_type="full_refresh")])
+    live = stripe(
+        schemas=[*GOOD_TABLES, schema("Invoice"), schema("Payout", should_sync=True, sync_type="full_refresh")]
+    )
     state = desired(tmp_path, STRIPE, defaults=f"defaults: {{unlisted_tables: {policy}}}\n")
     assert [f.table for f in drift(state, live).findings()] == expected
 
 
 def test_health_failed_billing_and_stale(tmp_path: Path) -> None:
-    live = stripe(status="Failed", latest_error=f"Invalid API key {SECRET} provided", schemas=[
-        schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
-               incremental_field_type="integer", status="Failed",
-               latest_error="auth failed: postgres://reader:hunter2@db/app password=hunter3"),
-        schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour",
-               status="Billing limits too low", last_synced_at="2026-11-24T11:59:59Z"),
-        schema("Invoice", status="Failed", latest_error="disabled: ignored"),  # disabled: not reported
-    ])
+    live = stripe(
+        status="Failed",
+        latest_error=f"Invalid API key {SECRET} provided",
+        schemas=[
+            schema(
+                "Charge",
+                should_sync=True,
+                sync_type="append",
+                incremental_field="created",
+                incremental_field_type="integer",
+                status="Failed",
+                latest_error="auth failed: postgres://reader:hunter2@db/app password=hunter3",
+            ),
+            schema(
+                "Customer",
+                should_sync=True,
+                sync_type="full_refresh",
+                sync_frequency="24hour",
+                status="Billing limits too low",
+                last_synced_at="2026-11-24T11:59:59Z",
+            ),
+            schema("Invoice", status="Failed", latest_error="disabled: ignored"),  # disabled: not reported
+        ],
+    )
     report = drift(desired(tmp_path, STRIPE + "    Invoice: {sync: false}\n"), live)
     assert [(f.kind, f.table, f.status) for f in report.findings()] == [
         ("source-status", None, "Failed"),
@@ -187,24 +249,31 @@ def test_health_failed_billing_and_stale(tmp_path: Path) -> None:
     assert (stale.last_synced_at, stale.frequency) == ("2026-11-24T11:59:59Z", "24hour")
 
 
-@pytest.mark.parametrize(("synced", "stale"), [("2026-11-26T00:00:01Z", False), ("2026-11-25T23:59:59Z", True),
-                                               (None, False)])
+@pytest.mark.parametrize(
+    ("synced", "stale"), [("2026-11-26T00:00:01Z", False), ("2026-11-25T23:59:59Z", True), (None, False)]
+)
 def test_stale_means_older_than_twice_the_frequency(tmp_path: Path, synced: str | None, stale: bool) -> None:
-    live = stripe(schemas=[GOOD_TABLES[0], schema("Customer", should_sync=True, sync_type="full_refresh",
-                                                   sync_frequency="6hour", last_synced_at=synced)])
+    live = stripe(
+        schemas=[
+            GOOD_TABLES[0],
+            schema(
+                "Customer", should_sync=True, sync_type="full_refresh", sync_frequency="6hour", last_synced_at=synced
+            ),
+        ]
+    )
     state = desired(tmp_path, STRIPE.replace("frequency: 24hour", "frequency: 6hour"))
     assert [f.kind for f in drift(state, live).findings()] == (["stale"] if stale else [])
 
 
 def test_health_is_reported_for_unmanaged_sources_too(tmp_path: Path) -> None:
-    report = drift(desired(tmp_path, STRIPE), stripe(), stripe(id="src-ui", prefix="ui", trailer=None,
-                                                               status="Billing limits"))
+    report = drift(
+        desired(tmp_path, STRIPE), stripe(), stripe(id="src-ui", prefix="ui", trailer=None, status="Billing limits")
+    )
     assert findings(report) == [(None, "unmanaged", "unmanaged", None), (None, "health", "source-status", None)]
 
 
 def test_tombstone_of_a_live_source_is_changed(tmp_path: Path) -> None:
-    report = drift(desired(tmp_path, STRIPE.replace("  type: Stripe\n", "  type: Stripe\n  state: absent\n")),
-                   stripe())
+    report = drift(desired(tmp_path, STRIPE.replace("  type: Stripe\n", "  type: Stripe\n  state: absent\n")), stripe())
     assert findings(report) == [("stripe_prod", "changed", "field", "state")]
 
 
@@ -217,19 +286,26 @@ def test_fail_on_categories() -> None:
     assert not report.found()
     from reconciler.drift import SourceDrift
 
-    one = DriftReport("h", "1", "t", sources=(SourceDrift("a", "Stripe", None, "x", (
-        Finding(Category.HEALTH, "source-status", "m"),)),))
+    one = DriftReport(
+        "h",
+        "1",
+        "t",
+        sources=(SourceDrift("a", "Stripe", None, "x", (Finding(Category.HEALTH, "source-status", "m"),)),),
+    )
     assert one.found({Category.HEALTH}) and not one.found({Category.CHANGED, Category.TABLES})
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Bearer phx_abcdefghijk rejected", "Bearer [redacted] rejected"),
-    ("token=abc123; next", "token=[redacted]; next"),
-    ("key rk_live_51Habc is invalid", "key [redacted] is invalid"),
-    ("mysql://root:s3cret@host:3306/db", "mysql://root:[redacted]@host:3306/db"),
-    ("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY----- tail", "[redacted] tail"),
-    ("plain failure", "plain failure"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bearer phx_abcdefghijk rejected", "Bearer [redacted] rejected"),
+        ("token=abc123; next", "token=[redacted]; next"),
+        ("key rk_live_51Habc is invalid", "key [redacted] is invalid"),
+        ("mysql://root:s3cret@host:3306/db", "mysql://root:[redacted]@host:3306/db"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY----- tail", "[redacted] tail"),
+        ("plain failure", "plain failure"),
+    ],
+)
 def test_redact_error(text: str, expected: str) -> None:
     assert redact_error(text) == expected
     assert redact_error(None) is None
@@ -244,8 +320,13 @@ def test_frequency_interval() -> None:
 def test_revenue_analytics_changes(tmp_path: Path) -> None:
     body = STRIPE + "  revenue_analytics: {enabled: true, include_invoiceless_charges: false}\n"
     live = stripe()
-    off = live.model_copy(update={"revenue_analytics": live.revenue_analytics.model_copy(  # type: ignore[union-attr]
-        update={"enabled": False})})
+    off = live.model_copy(
+        update={
+            "revenue_analytics": live.revenue_analytics.model_copy(  # type: ignore[union-attr]
+                update={"enabled": False}
+            )
+        }
+    )
     [source] = drift(desired(tmp_path, body), off).sources
     assert [(f.path, f.manifest, f.posthog, f.likely_changed_by) for f in source.findings] == [
         ("revenue_analytics.enabled", True, False, "posthog"),  # Stripe's default is on: someone turned it off

@@ -116,20 +116,35 @@ def test_every_category_through_the_api_and_the_control_api(
     manifest.write_text(MANIFEST + MISSING)
     with emu.client() as api, emu.control() as control:
         # UI edits: a readable config field and a table setting.
-        api.patch(f"/external_data_sources/{source['id']}/",
-                  json={"job_inputs": {"stripe_account_id": "acct_UI"}}).raise_for_status()
-        api.patch(f"/external_data_schemas/{schema_id(source, 'Customer')}/",
-                  json={"sync_frequency": "1hour"}).raise_for_status()
+        api.patch(
+            f"/external_data_sources/{source['id']}/", json={"job_inputs": {"stripe_account_id": "acct_UI"}}
+        ).raise_for_status()
+        api.patch(
+            f"/external_data_schemas/{schema_id(source, 'Customer')}/", json={"sync_frequency": "1hour"}
+        ).raise_for_status()
         # A source made in the UI: unmanaged.
-        api.post("/external_data_sources/", json={
-            "source_type": "Zendesk", "prefix": "support", "created_via": "web",
-            "payload": {"subdomain": "acme", "api_key": ZENDESK_CANARY, "email_address": "ops@acme.test",
-                        "schemas": [{"name": "tickets", "should_sync": False}]},
-        }).raise_for_status()
+        api.post(
+            "/external_data_sources/",
+            json={
+                "source_type": "Zendesk",
+                "prefix": "support",
+                "created_via": "web",
+                "payload": {
+                    "subdomain": "acme",
+                    "api_key": ZENDESK_CANARY,
+                    "email_address": "ops@acme.test",
+                    "schemas": [{"name": "tickets", "should_sync": False}],
+                },
+            },
+        ).raise_for_status()
         # A sync failing, with the secret in its error text (control API).
-        control.patch(f"/schemas/{schema_id(source, 'Charge')}", json={
-            "status": "Failed", "latest_error": f"Invalid API Key provided: {CANARY}",
-        }).raise_for_status()
+        control.patch(
+            f"/schemas/{schema_id(source, 'Charge')}",
+            json={
+                "status": "Failed",
+                "latest_error": f"Invalid API Key provided: {CANARY}",
+            },
+        ).raise_for_status()
         # A table appearing upstream, picked up by PostHog's discovery (control API, then refresh_schemas).
         tables = control.get("/upstreams/Stripe").json()["tables"]
         tables.append({"name": "Quote", "columns": [{"name": "id", "type": "string", "nullable": False}]})
@@ -143,24 +158,35 @@ def test_every_category_through_the_api_and_the_control_api(
     assert stats(emu) == {"GET /api/projects/{project_id}/external_data_sources/": 1}
     report = json.loads(out)
     assert report["format_version"] == 1 and report["drift"] is True and report["failed"] is True
-    assert report["summary"] == {"changed": 1, "missing": 1, "unmanaged": 1, "tables": report["summary"]["tables"],
-                                 "health": 2, "sources_declared": 2, "sources_live": 2}
+    assert report["summary"] == {
+        "changed": 1,
+        "missing": 1,
+        "unmanaged": 1,
+        "tables": report["summary"]["tables"],
+        "health": 2,
+        "sources_declared": 2,
+        "sources_live": 2,
+    }
     by_address = {s["address"]: s for s in report["sources"]}
     assert list(by_address) == ["stripe_eu", "stripe_prod", None]
     assert [f["kind"] for f in by_address["stripe_eu"]["findings"]] == ["not-in-posthog"]
     prod = by_address["stripe_prod"]["findings"]
     changed = [f for f in prod if f["category"] == "changed"]
     assert [(f["path"], f["manifest"], f["posthog"], f["likely_changed_by"]) for f in changed] == [
-        ("config.stripe_account_id", "acct_1", "acct_UI", "posthog")]
+        ("config.stripe_account_id", "acct_1", "acct_UI", "posthog")
+    ]
     settings = [f for f in prod if f["kind"] == "settings"]
     assert [(f["table"], f["path"], f["manifest"], f["posthog"]) for f in settings] == [
-        ("Customer", "tables.Customer.sync_frequency", "24hour", "1hour")]
+        ("Customer", "tables.Customer.sync_frequency", "24hour", "1hour")
+    ]
     discovered = sorted(f["table"] for f in prod if f["kind"] == "discovered")
     assert "Quote" in discovered
     assert report["summary"]["tables"] == 1 + len(discovered)
     health = [f for f in prod if f["category"] == "health"]
     assert [(f["kind"], f["table"], f["status"]) for f in health] == [
-        ("source-status", None, "Failed"), ("table-status", "Charge", "Failed")]
+        ("source-status", None, "Failed"),
+        ("table-status", "Charge", "Failed"),
+    ]
     assert health[1]["latest_error"] == "Invalid API Key provided: [redacted]"
     [unmanaged] = by_address[None]["findings"]
     assert unmanaged["hint"] == "reconciler import --select Zendesk:support"
@@ -168,11 +194,15 @@ def test_every_category_through_the_api_and_the_control_api(
     # The same report as text and as markdown.
     code, out, _ = cli(capsys, "drift", str(manifest))
     assert code == 2
-    assert "  ~ changed   config.stripe_account_id: 'acct_1' in the manifest, 'acct_UI' in PostHog (likely " \
-           "changed in PostHog)\n" in out
+    assert (
+        "  ~ changed   config.stripe_account_id: 'acct_1' in the manifest, 'acct_UI' in PostHog (likely "
+        "changed in PostHog)\n" in out
+    )
     assert "  ! health    table Charge status is Failed: Invalid API Key provided: [redacted]\n" in out
-    assert "  ? unmanaged in PostHog, not declared in any manifest; import it with: reconciler import --select " \
-           "Zendesk:support\n" in out
+    assert (
+        "  ? unmanaged in PostHog, not declared in any manifest; import it with: reconciler import --select "
+        "Zendesk:support\n" in out
+    )
     assert "  - missing   declared in the manifests, not in PostHog\n" in out
     report_file = tmp_path / "drift.md"
     code, out, err = cli(capsys, "drift", "--format", "markdown", "--output", str(report_file), str(manifest))
@@ -185,9 +215,9 @@ def test_every_category_through_the_api_and_the_control_api(
     assert all(key.startswith("GET ") for key in stats(emu))
 
 
-def test_latest_error_is_redacted_of_the_manifests_secret_values(emu: Emulator, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str],
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_latest_error_is_redacted_of_the_manifests_secret_values(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest = tmp_path / "zendesk.yaml"
     manifest.write_text("""\
 version: 1
@@ -201,9 +231,13 @@ sources:
     monkeypatch.setenv("ZD_KEY", ZENDESK_CANARY)
     source = applied(emu, manifest, capsys)
     with emu.control() as control:
-        control.patch(f"/schemas/{schema_id(source, 'tickets')}", json={
-            "status": "Billing limits", "latest_error": f"upstream said: bad key {ZENDESK_CANARY}!",
-        }).raise_for_status()
+        control.patch(
+            f"/schemas/{schema_id(source, 'tickets')}",
+            json={
+                "status": "Billing limits",
+                "latest_error": f"upstream said: bad key {ZENDESK_CANARY}!",
+            },
+        ).raise_for_status()
     code, out, _ = cli(capsys, "drift", "--format", "json", str(manifest))
     findings = json.loads(out)["sources"][0]["findings"]
     assert code == 2
@@ -213,12 +247,14 @@ sources:
     ]
 
 
-def test_fail_on_selects_the_categories_that_exit_2(emu: Emulator, manifest: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_fail_on_selects_the_categories_that_exit_2(
+    emu: Emulator, manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = applied(emu, manifest, capsys)
     with emu.client() as api:
-        api.patch(f"/external_data_schemas/{schema_id(source, 'Customer')}/",
-                  json={"sync_frequency": "12hour"}).raise_for_status()
+        api.patch(
+            f"/external_data_schemas/{schema_id(source, 'Customer')}/", json={"sync_frequency": "12hour"}
+        ).raise_for_status()
     assert cli(capsys, "drift", "--fail-on", "health,changed", str(manifest))[0] == 0
     assert cli(capsys, "drift", "--fail-on", "tables", str(manifest))[0] == 2
     code, out, _ = cli(capsys, "drift", "--format", "json", "--fail-on", "health", str(manifest))
@@ -232,8 +268,9 @@ def test_stale_sync_is_health(emu: Emulator, manifest: Path, capsys: pytest.Capt
     source = applied(emu, manifest, capsys)
     with emu.client() as api:
         api.post(f"/external_data_sources/{source['id']}/reload/").raise_for_status()
-        synced = {s["name"]: s["last_synced_at"] for s in api.get(f"/external_data_sources/{source['id']}/").json()[
-            "schemas"]}
+        synced = {
+            s["name"]: s["last_synced_at"] for s in api.get(f"/external_data_sources/{source['id']}/").json()["schemas"]
+        }
     assert synced["Customer"] is not None
     settings = resolve_settings(os.environ)
     request = DriftRequest(ManifestOptions(paths=(manifest,)))
@@ -245,13 +282,16 @@ def test_stale_sync_is_health(emu: Emulator, manifest: Path, capsys: pytest.Capt
     stale = run_drift(settings, request, os.environ, now=at + timedelta(hours=49))
     # Customer syncs every 24 hours, Charge every 6 (PostHog's default): both are stale after 49 hours.
     assert [(f.kind, f.table, f.frequency) for f in stale.report.findings()] == [
-        ("stale", "Charge", "6hour"), ("stale", "Customer", "24hour")]
+        ("stale", "Charge", "6hour"),
+        ("stale", "Customer", "24hour"),
+    ]
     assert stale.failed and stale.requests == 1
     assert datetime.now(UTC) > at
 
 
-def test_drift_errors_exit_1(emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_drift_errors_exit_1(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nsources:\n  x:\n    type: Strip\n")
     code, _, err = cli(capsys, "drift", str(bad))

@@ -16,26 +16,61 @@ REPORT = DriftReport(
     declared=2,
     live=2,
     sources=(
-        SourceDrift("stripe_prod", "Stripe", "stripe_prod", "src-1", (
-            Finding(Category.CHANGED, "field", "config.stripe_account_id: 'acct_1' in the manifest, 'acct_2' in "
-                    "PostHog", path="config.stripe_account_id", manifest="acct_1", posthog="acct_2",
-                    likely_changed_by="posthog"),
-            Finding(Category.TABLES, "discovered", "table Quote is in PostHog (not syncing) but not listed "
-                    "(unlisted_tables: report)", table="Quote", posthog=False),
-            Finding(Category.HEALTH, "table-status", "table Charge status is Failed", table="Charge",
-                    status="Failed", latest_error="boom \x1b[31m<b>@team</b>"),
-        )),
-        SourceDrift(None, "Zendesk", "support", "src-2", (
-            Finding(Category.UNMANAGED, "unmanaged", "in PostHog, not declared in any manifest",
-                    hint="reconciler import --select Zendesk:support"),
-        )),
+        SourceDrift(
+            "stripe_prod",
+            "Stripe",
+            "stripe_prod",
+            "src-1",
+            (
+                Finding(
+                    Category.CHANGED,
+                    "field",
+                    "config.stripe_account_id: 'acct_1' in the manifest, 'acct_2' in PostHog",
+                    path="config.stripe_account_id",
+                    manifest="acct_1",
+                    posthog="acct_2",
+                    likely_changed_by="posthog",
+                ),
+                Finding(
+                    Category.TABLES,
+                    "discovered",
+                    "table Quote is in PostHog (not syncing) but not listed (unlisted_tables: report)",
+                    table="Quote",
+                    posthog=False,
+                ),
+                Finding(
+                    Category.HEALTH,
+                    "table-status",
+                    "table Charge status is Failed",
+                    table="Charge",
+                    status="Failed",
+                    latest_error="boom \x1b[31m<b>@team</b>",
+                ),
+            ),
+        ),
+        SourceDrift(
+            None,
+            "Zendesk",
+            "support",
+            "src-2",
+            (
+                Finding(
+                    Category.UNMANAGED,
+                    "unmanaged",
+                    "in PostHog, not declared in any manifest",
+                    hint="reconciler import --select Zendesk:support",
+                ),
+            ),
+        ),
     ),
     warnings=("two live sources claim address 'x'",),
 )
 
 
 def test_text_golden() -> None:
-    assert render_drift_text(REPORT) == """\
+    assert (
+        render_drift_text(REPORT)
+        == """\
 Drift check of project 12345 on https://eu.posthog.com at 2026-11-26T12:00:00Z
 
 stripe_prod (Stripe, prefix stripe_prod, id src-1)
@@ -50,6 +85,7 @@ Warning: two live sources claim address 'x'
 
 Drift: 1 changed, 0 missing, 1 unmanaged, 1 tables, 1 health.
 """
+    )
 
 
 def test_text_colour_only_when_asked() -> None:
@@ -61,15 +97,43 @@ def test_json_document() -> None:
     document = json.loads(render_drift(REPORT, "json", fail_on={Category.HEALTH, Category.CHANGED}))
     assert document == drift_to_dict(REPORT, {Category.HEALTH, Category.CHANGED})
     assert document["fail_on"] == ["changed", "health"] and document["failed"] is True
-    assert document["summary"] == {"changed": 1, "missing": 0, "unmanaged": 1, "tables": 1, "health": 1,
-                                   "sources_declared": 2, "sources_live": 2}
-    assert list(document) == ["format_version", "tool_version", "target", "checked_at", "drift", "fail_on",
-                              "failed", "summary", "sources", "warnings"]
+    assert document["summary"] == {
+        "changed": 1,
+        "missing": 0,
+        "unmanaged": 1,
+        "tables": 1,
+        "health": 1,
+        "sources_declared": 2,
+        "sources_live": 2,
+    }
+    assert list(document) == [
+        "format_version",
+        "tool_version",
+        "target",
+        "checked_at",
+        "drift",
+        "fail_on",
+        "failed",
+        "summary",
+        "sources",
+        "warnings",
+    ]
     first = document["sources"][0]["findings"][0]
-    assert first == {"category": "changed", "kind": "field", "message": first["message"],
-                     "path": "config.stripe_account_id", "table": None, "manifest": "acct_1", "posthog": "acct_2",
-                     "likely_changed_by": "posthog", "status": None, "latest_error": None, "last_synced_at": None,
-                     "frequency": None, "hint": None}
+    assert first == {
+        "category": "changed",
+        "kind": "field",
+        "message": first["message"],
+        "path": "config.stripe_account_id",
+        "table": None,
+        "manifest": "acct_1",
+        "posthog": "acct_2",
+        "likely_changed_by": "posthog",
+        "status": None,
+        "latest_error": None,
+        "last_synced_at": None,
+        "frequency": None,
+        "hint": None,
+    }
     assert json.loads(render_drift(REPORT, "json", fail_on={Category.MISSING}))["failed"] is False
 
 
@@ -78,14 +142,21 @@ def test_markdown_escapes_posthog_text() -> None:
     assert markdown.startswith("### reconciler drift\n\nProject <code>12345</code> on <code>https://eu.posthog.com")
     assert "| 1 | 0 | 1 | 1 | 1 |" in markdown
     assert "<b>" not in markdown and "@team" not in markdown and "&#64;team" in markdown
-    assert "<details><summary><code>stripe&#95;prod</code> (Stripe prefix <code>stripe&#95;prod</code>): " \
-           "1 changed, 1 tables, 1 health</summary>" in markdown
+    assert (
+        "<details><summary><code>stripe&#95;prod</code> (Stripe prefix <code>stripe&#95;prod</code>): "
+        "1 changed, 1 tables, 1 health</summary>" in markdown
+    )
 
 
 def test_markdown_fits_one_comment() -> None:
     many = tuple(
-        SourceDrift(f"source_{i}", "Stripe", f"p{i}", f"id-{i}", tuple(
-            Finding(Category.TABLES, "discovered", f"table T{j} " + "x" * 400, table=f"T{j}") for j in range(20)))
+        SourceDrift(
+            f"source_{i}",
+            "Stripe",
+            f"p{i}",
+            f"id-{i}",
+            tuple(Finding(Category.TABLES, "discovered", f"table T{j} " + "x" * 400, table=f"T{j}") for j in range(20)),
+        )
         for i in range(300)
     )
     report = DriftReport("h", "1", "t", sources=many)

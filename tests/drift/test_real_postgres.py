@@ -29,8 +29,10 @@ def database() -> Iterator[psycopg.Connection[Any]]:
     conn = _admin()
     try:
         conn.execute(f"CREATE SCHEMA {SCHEMA}")
-        conn.execute(f"CREATE TABLE {SCHEMA}.accounts (id bigserial PRIMARY KEY, email text, "
-                     "updated_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(
+            f"CREATE TABLE {SCHEMA}.accounts (id bigserial PRIMARY KEY, email text, "
+            "updated_at timestamptz NOT NULL DEFAULT now())"
+        )
         yield conn
     finally:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
@@ -52,17 +54,39 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_import_apply_then_a_new_upstream_table_is_drift(emu: Emulator, database: psycopg.Connection[Any],
-                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_apply_then_a_new_upstream_table_is_drift(
+    emu: Emulator,
+    database: psycopg.Connection[Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with emu.client() as api:
-        created = api.post("/external_data_sources/", json={
-            "source_type": "Postgres", "prefix": "app", "created_via": "web",
-            "payload": {"host": "127.0.0.1", "port": "5432", "database": "test", "user": "postgres",
-                        "password": PASSWORD, "schema": SCHEMA,
-                        "schemas": [{"name": "accounts", "should_sync": True, "sync_type": "incremental",
-                                     "incremental_field": "updated_at", "incremental_field_type": "timestamp"}]},
-        })
+        created = api.post(
+            "/external_data_sources/",
+            json={
+                "source_type": "Postgres",
+                "prefix": "app",
+                "created_via": "web",
+                "payload": {
+                    "host": "127.0.0.1",
+                    "port": "5432",
+                    "database": "test",
+                    "user": "postgres",
+                    "password": PASSWORD,
+                    "schema": SCHEMA,
+                    "schemas": [
+                        {
+                            "name": "accounts",
+                            "should_sync": True,
+                            "sync_type": "incremental",
+                            "incremental_field": "updated_at",
+                            "incremental_field_type": "timestamp",
+                        }
+                    ],
+                },
+            },
+        )
         assert created.status_code == 201, created.text
         source_id = created.json()["id"]
     target = tmp_path / "app.yaml"
@@ -81,5 +105,4 @@ def test_import_apply_then_a_new_upstream_table_is_drift(emu: Emulator, database
         api.post(f"/external_data_sources/{source_id}/refresh_schemas/").raise_for_status()
     code, out, _ = cli(capsys, "drift", "--fail-on", "tables", str(target))
     assert code == 2
-    assert ("  ~ tables    table invoices is in PostHog (not syncing) but not listed (unlisted_tables: report)\n"
-            in out)
+    assert "  ~ tables    table invoices is in PostHog (not syncing) but not listed (unlisted_tables: report)\n" in out

@@ -14,8 +14,14 @@ from reconciler.emulator.testing import create_body, running_emulator, stripe_pa
 
 def test_a_delayed_rule_for_one_request_delays_only_that_one() -> None:
     with running_emulator(control=True) as emu, emu.control() as control, emu.client() as api:
-        control.post("/faults", json={"rules": [{"method": "GET", "path": "external_data_sources", "status": 502,
-                                                  "times": 1, "delay_ms": 3000}]}).raise_for_status()
+        control.post(
+            "/faults",
+            json={
+                "rules": [
+                    {"method": "GET", "path": "external_data_sources", "status": 502, "times": 1, "delay_ms": 3000}
+                ]
+            },
+        ).raise_for_status()
         first: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: first.setdefault("r", api.get("/external_data_sources/")))
         thread.start()
@@ -30,8 +36,21 @@ def test_a_delayed_rule_for_one_request_delays_only_that_one() -> None:
 
 def test_after_commit_write_lands_even_when_the_client_gave_up() -> None:
     with running_emulator(control=True) as emu, emu.control() as control:
-        control.post("/faults", json={"rules": [{"method": "POST", "path": "external_data_sources/$", "status": 502,
-                                                  "times": 1, "after_commit": True, "delay_ms": 600}]})
+        control.post(
+            "/faults",
+            json={
+                "rules": [
+                    {
+                        "method": "POST",
+                        "path": "external_data_sources/$",
+                        "status": 502,
+                        "times": 1,
+                        "after_commit": True,
+                        "delay_ms": 600,
+                    }
+                ]
+            },
+        )
         with emu.client() as api:
             api.timeout = httpx.Timeout(0.2)
             with pytest.raises(httpx.ReadTimeout):

@@ -39,63 +39,146 @@ def _full(name: str, sync: bool = True) -> dict[str, Any]:
 
 
 def _cursor(name: str, field: str, field_type: str, sync_type: str = "incremental") -> dict[str, Any]:
-    return {"name": name, "should_sync": True, "sync_type": sync_type, "incremental_field": field,
-            "incremental_field_type": field_type}
+    return {
+        "name": name,
+        "should_sync": True,
+        "sync_type": sync_type,
+        "incremental_field": field,
+        "incremental_field_type": field_type,
+    }
 
 
 #: One UI-style create per catalog type: (source_type, prefix, description, payload).
 UI_SOURCES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
-    ("Stripe", "stripe_prod", "Production Stripe", {
-        "auth_method": {"selection": "api_key", "stripe_secret_key": CANARIES["stripe"]},
-        "stripe_account_id": "acct_42",
-        "schemas": _schemas(_full("Customer"), _cursor("Charge", "created", "integer", "append"),
-                            _full("Refund", False)),
-    }),
-    ("Postgres", "app_db", None, {
-        "host": "db.example.com", "port": 5432, "database": "app", "user": "reader", "password": CANARIES["pg"],
-        "schema": "public",
-        "ssh_tunnel": {"enabled": True, "host": "bastion.example.com", "port": 2222,
-                       "auth": {"selection": "password", "username": "jump", "password": CANARIES["ssh"]},
-                       "require_tls": {"enabled": False}},
-        "schemas": _schemas(_full("customers"), _cursor("orders", "created_at", "datetime")),
-    }),
-    ("MySQL", "shop", "Shop database", {
-        "host": "mysql.example.com", "port": "3306", "database": "shop", "user": "ro", "password": CANARIES["mysql"],
-        "schema": "shop", "using_ssl": "false",
-        "schemas": _schemas(_cursor("events", "id", "integer")),
-    }),
-    ("MSSQL", None, None, {
-        "host": "sql.example.com", "port": 1433, "database": "erp", "user": "sa", "password": CANARIES["mssql"],
-        "schema": "dbo", "schemas": _schemas(_full("orders")),
-    }),
-    ("Snowflake", "wh", None, {
-        "account_id": "xy12345", "database": "ANALYTICS", "warehouse": "COMPUTE_WH", "schema": "PUBLIC",
-        "role": "READER",
-        "auth_type": {"selection": "keypair", "user": "LOADER", "private_key": CANARIES["snow_key"],
-                      "passphrase": CANARIES["snow_pass"]},
-        "schemas": _schemas(_full("customers")),
-    }),
-    ("BigQuery", "bq", None, {
-        "key_file": {"project_id": "proj", "private_key": CANARIES["bq"], "private_key_id": "kid",
-                     "client_email": "sa@proj.iam.gserviceaccount.com", "token_uri": "https://oauth2.example/token"},
-        "dataset_id": "analytics",
-        "temporary-dataset": {"enabled": True, "temporary_dataset_id": "scratch"},
-        "dataset_project": {"enabled": False},
-        "schemas": _schemas(_full("events")),
-    }),
-    ("Hubspot", None, "CRM", {
-        "hubspot_integration_id": 12,
-        "custom_properties": {"enabled": True, "contacts_properties": "plan,seats"},
-        "schemas": _schemas(_full("contacts"), _full("deals", False)),
-    }),
-    ("Salesforce", "sf", None, {
-        "salesforce_integration_id": "77",
-        "schemas": _schemas(_cursor("Account", "SystemModstamp", "datetime")),
-    }),
-    ("Zendesk", "support", None, {
-        "subdomain": "acme", "api_key": CANARIES["zendesk"], "email_address": "ops@acme.test",
-        "schemas": _schemas(_cursor("tickets", "generated_timestamp", "integer")),
-    }),
+    (
+        "Stripe",
+        "stripe_prod",
+        "Production Stripe",
+        {
+            "auth_method": {"selection": "api_key", "stripe_secret_key": CANARIES["stripe"]},
+            "stripe_account_id": "acct_42",
+            "schemas": _schemas(
+                _full("Customer"), _cursor("Charge", "created", "integer", "append"), _full("Refund", False)
+            ),
+        },
+    ),
+    (
+        "Postgres",
+        "app_db",
+        None,
+        {
+            "host": "db.example.com",
+            "port": 5432,
+            "database": "app",
+            "user": "reader",
+            "password": CANARIES["pg"],
+            "schema": "public",
+            "ssh_tunnel": {
+                "enabled": True,
+                "host": "bastion.example.com",
+                "port": 2222,
+                "auth": {"selection": "password", "username": "jump", "password": CANARIES["ssh"]},
+                "require_tls": {"enabled": False},
+            },
+            "schemas": _schemas(_full("customers"), _cursor("orders", "created_at", "datetime")),
+        },
+    ),
+    (
+        "MySQL",
+        "shop",
+        "Shop database",
+        {
+            "host": "mysql.example.com",
+            "port": "3306",
+            "database": "shop",
+            "user": "ro",
+            "password": CANARIES["mysql"],
+            "schema": "shop",
+            "using_ssl": "false",
+            "schemas": _schemas(_cursor("events", "id", "integer")),
+        },
+    ),
+    (
+        "MSSQL",
+        None,
+        None,
+        {
+            "host": "sql.example.com",
+            "port": 1433,
+            "database": "erp",
+            "user": "sa",
+            "password": CANARIES["mssql"],
+            "schema": "dbo",
+            "schemas": _schemas(_full("orders")),
+        },
+    ),
+    (
+        "Snowflake",
+        "wh",
+        None,
+        {
+            "account_id": "xy12345",
+            "database": "ANALYTICS",
+            "warehouse": "COMPUTE_WH",
+            "schema": "PUBLIC",
+            "role": "READER",
+            "auth_type": {
+                "selection": "keypair",
+                "user": "LOADER",
+                "private_key": CANARIES["snow_key"],
+                "passphrase": CANARIES["snow_pass"],
+            },
+            "schemas": _schemas(_full("customers")),
+        },
+    ),
+    (
+        "BigQuery",
+        "bq",
+        None,
+        {
+            "key_file": {
+                "project_id": "proj",
+                "private_key": CANARIES["bq"],
+                "private_key_id": "kid",
+                "client_email": "sa@proj.iam.gserviceaccount.com",
+                "token_uri": "https://oauth2.example/token",
+            },
+            "dataset_id": "analytics",
+            "temporary-dataset": {"enabled": True, "temporary_dataset_id": "scratch"},
+            "dataset_project": {"enabled": False},
+            "schemas": _schemas(_full("events")),
+        },
+    ),
+    (
+        "Hubspot",
+        None,
+        "CRM",
+        {
+            "hubspot_integration_id": 12,
+            "custom_properties": {"enabled": True, "contacts_properties": "plan,seats"},
+            "schemas": _schemas(_full("contacts"), _full("deals", False)),
+        },
+    ),
+    (
+        "Salesforce",
+        "sf",
+        None,
+        {
+            "salesforce_integration_id": "77",
+            "schemas": _schemas(_cursor("Account", "SystemModstamp", "datetime")),
+        },
+    ),
+    (
+        "Zendesk",
+        "support",
+        None,
+        {
+            "subdomain": "acme",
+            "api_key": CANARIES["zendesk"],
+            "email_address": "ops@acme.test",
+            "schemas": _schemas(_cursor("tickets", "generated_timestamp", "integer")),
+        },
+    ),
 ]
 
 
@@ -146,27 +229,46 @@ def test_every_emulated_catalog_type_is_covered() -> None:
     assert {t for t, *_ in UI_SOURCES} == set(load_catalog())
 
 
-def test_round_trip_import_plan_apply_for_every_catalog_type(emu: Emulator, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_round_trip_import_plan_apply_for_every_catalog_type(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     create_ui_sources(emu, UI_SOURCES)
     out_dir = tmp_path / "manifests"
     code, _, err = cli(capsys, "import", "--all", "-o", f"{out_dir}/")
     assert code == 0, err
     files = sorted(p.name for p in out_dir.iterdir())
-    assert files == ["app_db.yaml", "bq.yaml", "hubspot.yaml", "mssql.yaml", "sf.yaml", "shop.yaml",
-                     "stripe_prod.yaml", "support.yaml", "wh.yaml"]
+    assert files == [
+        "app_db.yaml",
+        "bq.yaml",
+        "hubspot.yaml",
+        "mssql.yaml",
+        "sf.yaml",
+        "shop.yaml",
+        "stripe_prod.yaml",
+        "support.yaml",
+        "wh.yaml",
+    ]
     assert_no_canary_in(out_dir)
     # The variables to set are named on stderr and in each file's header comment.
     names = re.search(r"Set \d+ secret variable\(s\) before plan/apply: (.*)", err)
     assert names is not None
     variables = names.group(1).split(", ")
-    assert variables == sorted([
-        "APP_DB_PASSWORD", "APP_DB_SSH_TUNNEL_AUTH_PASSWORD", "BQ_KEY_FILE_CLIENT_EMAIL", "BQ_KEY_FILE_PRIVATE_KEY",
-        "BQ_KEY_FILE_PRIVATE_KEY_ID", "BQ_KEY_FILE_PROJECT_ID", "BQ_KEY_FILE_TOKEN_URI", "MSSQL_PASSWORD",
-        "SHOP_PASSWORD", "STRIPE_PROD_AUTH_METHOD_STRIPE_SECRET_KEY", "SUPPORT_API_KEY",
-        "WH_AUTH_TYPE_PRIVATE_KEY",
-    ])
+    assert variables == sorted(
+        [
+            "APP_DB_PASSWORD",
+            "APP_DB_SSH_TUNNEL_AUTH_PASSWORD",
+            "BQ_KEY_FILE_CLIENT_EMAIL",
+            "BQ_KEY_FILE_PRIVATE_KEY",
+            "BQ_KEY_FILE_PRIVATE_KEY_ID",
+            "BQ_KEY_FILE_PROJECT_ID",
+            "BQ_KEY_FILE_TOKEN_URI",
+            "MSSQL_PASSWORD",
+            "SHOP_PASSWORD",
+            "STRIPE_PROD_AUTH_METHOD_STRIPE_SECRET_KEY",
+            "SUPPORT_API_KEY",
+            "WH_AUTH_TYPE_PRIVATE_KEY",
+        ]
+    )
     for name in variables:
         assert name in "".join(p.read_text() for p in out_dir.iterdir())
     # Without the variables, plan still works (it cannot diff secrets anyway).
@@ -214,8 +316,9 @@ def test_round_trip_import_plan_apply_for_every_catalog_type(emu: Emulator, tmp_
         CANARIES.pop(f"set:{name}")
 
 
-def test_import_select_to_one_file_and_config_types(emu: Emulator, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_select_to_one_file_and_config_types(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     create_ui_sources(emu, UI_SOURCES)
     target = tmp_path / "two.yaml"
     code, _, err = cli(capsys, "import", "--select", "MySQL:shop", "--select", "MSSQL:", "-o", str(target))
@@ -224,8 +327,10 @@ def test_import_select_to_one_file_and_config_types(emu: Emulator, tmp_path: Pat
     text = target.read_text()
     assert text.startswith("# Imported by `reconciler import` from project 1 on http://127.0.0.1:")
     assert "#   SHOP_PASSWORD   shop config.password\n#   MSSQL_PASSWORD  mssql config.password\n" in text
-    body = text[text.index("version: 1"):]
-    assert body == """\
+    body = text[text.index("version: 1") :]
+    assert (
+        body
+        == """\
 version: 1
 project: '1'
 defaults:
@@ -275,6 +380,7 @@ sources:
       enabled: false
       include_invoiceless_charges: true
 """
+    )
 
 
 def test_import_to_stdout_lists_optional_secrets(emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
@@ -288,8 +394,9 @@ def test_import_to_stdout_lists_optional_secrets(emu: Emulator, capsys: pytest.C
     assert "          password: \"{{ secret('APP_DB_SSH_TUNNEL_AUTH_PASSWORD') }}\"" in out
 
 
-def test_import_never_overwrites_without_force(emu: Emulator, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_never_overwrites_without_force(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     create_ui_sources(emu, UI_SOURCES[:2])
     target = tmp_path / "sources.yaml"
     target.write_text("# mine\n")

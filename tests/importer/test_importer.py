@@ -22,18 +22,36 @@ from reconciler.ownership import format_trailer
 from reconciler.posthog.models import LiveSource, LiveState
 
 
-def live(source_type: str, prefix: str | None, job_inputs: dict[str, Any], *, id: str = "src",
-         description: str | None = None, schemas: list[dict[str, Any]] | None = None) -> LiveSource:
-    return LiveSource.from_wire({
-        "id": id, "source_type": source_type, "prefix": prefix, "description": description,
-        "access_method": "warehouse", "status": "Completed", "job_inputs": job_inputs,
-        "schemas": schemas or [], "revenue_analytics_config": {"enabled": False, "include_invoiceless_charges": True},
-    }, load_catalog())
+def live(
+    source_type: str,
+    prefix: str | None,
+    job_inputs: dict[str, Any],
+    *,
+    id: str = "src",
+    description: str | None = None,
+    schemas: list[dict[str, Any]] | None = None,
+) -> LiveSource:
+    return LiveSource.from_wire(
+        {
+            "id": id,
+            "source_type": source_type,
+            "prefix": prefix,
+            "description": description,
+            "access_method": "warehouse",
+            "status": "Completed",
+            "job_inputs": job_inputs,
+            "schemas": schemas or [],
+            "revenue_analytics_config": {"enabled": False, "include_invoiceless_charges": True},
+        },
+        load_catalog(),
+    )
 
 
 def test_secret_variable_names() -> None:
-    assert secret_variable_name("stripe_prod", ["auth_method", "stripe_secret_key"]) == \
-        "STRIPE_PROD_AUTH_METHOD_STRIPE_SECRET_KEY"
+    assert (
+        secret_variable_name("stripe_prod", ["auth_method", "stripe_secret_key"])
+        == "STRIPE_PROD_AUTH_METHOD_STRIPE_SECRET_KEY"
+    )
     assert secret_variable_name("my-db", ["ssh_tunnel", "auth", "password"]) == "MY_DB_SSH_TUNNEL_AUTH_PASSWORD"
     assert secret_variable_name("bq", ["temporary-dataset", "x"]) == "BQ_TEMPORARY_DATASET_X"
 
@@ -55,7 +73,12 @@ def test_addresses_come_from_trailer_then_prefix_and_stay_unique() -> None:
         live("Snowflake", "9lives", {}, id="5"),
     ]
     assert [i.address for i in import_sources(sources, load_catalog())] == [
-        "main_db", "app", "mssql_app", "zendesk", "s_9lives"]
+        "main_db",
+        "app",
+        "mssql_app",
+        "zendesk",
+        "s_9lives",
+    ]
 
 
 def test_select_sources_skips_unknown_types_for_all_and_refuses_them_by_name() -> None:
@@ -68,13 +91,31 @@ def test_select_sources_skips_unknown_types_for_all_and_refuses_them_by_name() -
 
 
 def test_bigquery_import_loads_back_with_declared_names(tmp_path: Path) -> None:
-    source = live("BigQuery", "bq", {
-        "dataset_id": "analytics", "temporary_dataset": {"enabled": "True", "temporary_dataset_id": "scratch"},
-        "dataset_project": {"enabled": "False", "dataset_project_id": None}, "use_custom_region": None,
-    }, schemas=[{"id": "s1", "name": "events", "should_sync": True, "sync_type": "incremental",
-                 "incremental_field": "timestamp", "incremental_field_type": "datetime", "sync_frequency": None,
-                 "sync_time_of_day": "03:00:00", "primary_key_columns": ["id"], "cdc_table_mode": "consolidated",
-                 "enabled_columns": ["id", "timestamp"]}])
+    source = live(
+        "BigQuery",
+        "bq",
+        {
+            "dataset_id": "analytics",
+            "temporary_dataset": {"enabled": "True", "temporary_dataset_id": "scratch"},
+            "dataset_project": {"enabled": "False", "dataset_project_id": None},
+            "use_custom_region": None,
+        },
+        schemas=[
+            {
+                "id": "s1",
+                "name": "events",
+                "should_sync": True,
+                "sync_type": "incremental",
+                "incremental_field": "timestamp",
+                "incremental_field_type": "datetime",
+                "sync_frequency": None,
+                "sync_time_of_day": "03:00:00",
+                "primary_key_columns": ["id"],
+                "cdc_table_mode": "consolidated",
+                "enabled_columns": ["id", "timestamp"],
+            }
+        ],
+    )
     [imported] = import_sources([source], load_catalog())
     text = render_import([imported], host="https://eu.posthog.com", project="7")
     assert "      temporary-dataset:\n        enabled: true\n        temporary_dataset_id: scratch\n" in text
@@ -87,8 +128,9 @@ def test_bigquery_import_loads_back_with_declared_names(tmp_path: Path) -> None:
     loaded = state.sources["bq"]
     assert loaded.config["dataset_id"] == "analytics"
     assert loaded.config["temporary-dataset"] == {"enabled": True, "temporary_dataset_id": "scratch"}
-    assert sorted(loaded.secrets()) == [f"key_file.{k}" for k in sorted(
-        ("client_email", "private_key", "private_key_id", "project_id", "token_uri"))]
+    assert sorted(loaded.secrets()) == [
+        f"key_file.{k}" for k in sorted(("client_email", "private_key", "private_key_id", "project_id", "token_uri"))
+    ]
     events = loaded.tables["events"]
     # BigQuery has no column selection: enabled_columns is not written (validation would refuse it).
     assert (events.sync_type, events.frequency, "enabled_columns" in events.given) == ("incremental", "never", False)
@@ -96,9 +138,13 @@ def test_bigquery_import_loads_back_with_declared_names(tmp_path: Path) -> None:
 
 
 def test_a_ui_description_too_long_for_the_trailer_is_cut_so_the_manifest_validates(tmp_path: Path) -> None:
-    source = live("Hubspot", "crm", {"hubspot_integration_id": "12"}, description="x" * 400,
-                  schemas=[{"id": "s1", "name": "contacts", "should_sync": False, "sync_type": None,
-                            "sync_frequency": "6hour"}])
+    source = live(
+        "Hubspot",
+        "crm",
+        {"hubspot_integration_id": "12"},
+        description="x" * 400,
+        schemas=[{"id": "s1", "name": "contacts", "should_sync": False, "sync_type": None, "sync_frequency": "6hour"}],
+    )
     [imported] = import_sources([source], load_catalog())
     path = tmp_path / "crm.yaml"
     path.write_text(render_import([imported], host="https://eu.posthog.com", project="7"))

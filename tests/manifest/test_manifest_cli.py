@@ -44,14 +44,38 @@ def test_valid_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
         "valid": True,
         "files": [str(EXAMPLE)],
         "sources": [
-            {"address": "stripe_prod", "type": "Stripe", "prefix": "stripe_prod", "state": "present",
-             "file": str(EXAMPLE), "line": 11},
-            {"address": "app_db", "type": "Postgres", "prefix": "app", "state": "present", "file": str(EXAMPLE),
-             "line": 30},
-            {"address": "hubspot", "type": "Hubspot", "prefix": "hubspot", "state": "present", "file": str(EXAMPLE),
-             "line": 58},
-            {"address": "old_mysql", "type": "MySQL", "prefix": "legacy", "state": "absent", "file": str(EXAMPLE),
-             "line": 70},
+            {
+                "address": "stripe_prod",
+                "type": "Stripe",
+                "prefix": "stripe_prod",
+                "state": "present",
+                "file": str(EXAMPLE),
+                "line": 11,
+            },
+            {
+                "address": "app_db",
+                "type": "Postgres",
+                "prefix": "app",
+                "state": "present",
+                "file": str(EXAMPLE),
+                "line": 30,
+            },
+            {
+                "address": "hubspot",
+                "type": "Hubspot",
+                "prefix": "hubspot",
+                "state": "present",
+                "file": str(EXAMPLE),
+                "line": 58,
+            },
+            {
+                "address": "old_mysql",
+                "type": "MySQL",
+                "prefix": "legacy",
+                "state": "absent",
+                "file": str(EXAMPLE),
+                "line": 70,
+            },
         ],
         "errors": [],
     }
@@ -101,8 +125,12 @@ def test_catalog_live_without_a_host_is_a_clear_error(
 def test_catalog_file_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     code, _, err = _run(capsys, "validate", "--catalog", str(tmp_path / "bad.json"), str(EXAMPLE))
-    assert code == 1 and err == f"Error: --catalog {tmp_path / 'bad.json'}: not JSON (Expecting property name " \
-                                "enclosed in double quotes at line 1)\n"
+    assert (
+        code == 1
+        and err
+        == f"Error: --catalog {tmp_path / 'bad.json'}: not JSON (Expecting property name "
+        "enclosed in double quotes at line 1)\n"
+    )
     code, _, err = _run(capsys, "validate", "--catalog", str(tmp_path / "none.json"), str(EXAMPLE))
     assert code == 1 and "no such file" in err
 

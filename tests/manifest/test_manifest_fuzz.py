@@ -13,13 +13,49 @@ from hypothesis import strategies as st
 from reconciler.catalog import load_catalog
 from reconciler.manifest import LoadOptions, check_manifests
 
-NAMES = sorted({f.name for t in load_catalog().values() for f in t.all_fields()} | {
-    "selection", "enabled", "host", "port", "auth", "require_tls", "username", "password", "sync", "sync_type",
-    "frequency", "incremental_field", "cdc_enabled", "x"})
+NAMES = sorted(
+    {f.name for t in load_catalog().values() for f in t.all_fields()}
+    | {
+        "selection",
+        "enabled",
+        "host",
+        "port",
+        "auth",
+        "require_tls",
+        "username",
+        "password",
+        "sync",
+        "sync_type",
+        "frequency",
+        "incremental_field",
+        "cdc_enabled",
+        "x",
+    }
+)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=False), st.text(max_size=8),
-    st.sampled_from(["{{ secret('FUZZ') }}", "{{ env('FUZZ', 'x') }}", "true", "api_key", "oauth", "password",
-                     "keypair", "5432", "full_refresh", "append", "cdc", "1min", "12:00:00", "{{ oops"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "{{ secret('FUZZ') }}",
+            "{{ env('FUZZ', 'x') }}",
+            "true",
+            "api_key",
+            "oauth",
+            "password",
+            "keypair",
+            "5432",
+            "full_refresh",
+            "append",
+            "cdc",
+            "1min",
+            "12:00:00",
+            "{{ oops",
+        ]
+    ),
 )
 values = st.recursive(
     scalars,
@@ -64,7 +100,6 @@ def test_generated_manifests_never_raise(sources: dict[str, Any], version: Any) 
 
 
 @settings(max_examples=150, deadline=None)
-@given(parts=st.lists(st.sampled_from([*list("ab: -[]{}&*!|>'\"\n\t#%@`"), "{{", "}}", "<<", "&a", "*a"]),
-                      max_size=40))
+@given(parts=st.lists(st.sampled_from([*list("ab: -[]{}&*!|>'\"\n\t#%@`"), "{{", "}}", "<<", "&a", "*a"]), max_size=40))
 def test_random_text_never_raises(parts: list[str]) -> None:
     _check("version: 1\n" + "".join(parts))

@@ -42,7 +42,7 @@ def test_merge_keys_explicit_wins(tmp_path: Path) -> None:
 def test_secret_fast_path_and_full_template_agree(tmp_path: Path) -> None:
     doc, errors, refs = _load(
         tmp_path,
-        "a: \"{{ secret('PW') }}\"\nb: \"{{secret(\\\"PW\\\") }}\"\nc: \"{{ secret('PW') if true else '' }}\"\n",
+        'a: "{{ secret(\'PW\') }}"\nb: "{{secret(\\"PW\\") }}"\nc: "{{ secret(\'PW\') if true else \'\' }}"\n',
         PW=CANARY,
     )
     assert errors == []
@@ -103,7 +103,7 @@ def test_allow_env_restricts_env_and_secret(tmp_path: Path) -> None:
     ],
 )
 def test_sandbox_blocks_escapes(tmp_path: Path, template: str) -> None:
-    doc, errors, _ = _load(tmp_path, f"a: \"{template}\"\n", SECRET_THING=CANARY)
+    doc, errors, _ = _load(tmp_path, f'a: "{template}"\n', SECRET_THING=CANARY)
     assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'm.yaml'}:1:4: a: template")
     assert doc.data["a"] is None
 

@@ -42,10 +42,23 @@ def _messages(errors: Iterable[ValidationError]) -> list[str]:
     ("fragment", "expected"),
     [
         ({"tables": {"T": {"sync_type": "incremental"}}}, "'incremental_field' is a required property"),
-        ({"tables": {"T": {"frequency": "1min", "sync_type": "append", "incremental_field": "x",
-                            "incremental_field_type": "integer"}}}, "'cdc' was expected"),
-        ({"config": {"hubspot_integration_id": 1, "custom_properties": {"enabled": True, "nope": "x"}}},
-         "Additional properties are not allowed"),
+        (
+            {
+                "tables": {
+                    "T": {
+                        "frequency": "1min",
+                        "sync_type": "append",
+                        "incremental_field": "x",
+                        "incremental_field_type": "integer",
+                    }
+                }
+            },
+            "'cdc' was expected",
+        ),
+        (
+            {"config": {"hubspot_integration_id": 1, "custom_properties": {"enabled": True, "nope": "x"}}},
+            "Additional properties are not allowed",
+        ),
         ({"config": {}}, "'hubspot_integration_id' is a required property"),
         ({"protect": True, "state": "absent"}, "should not be valid"),
     ],
@@ -57,9 +70,22 @@ def test_schema_rejects(fragment: dict[str, object], expected: str, validator: D
 
 
 def test_templates_accepted_for_typed_scalars(validator: Draft202012Validator) -> None:
-    doc = {"version": 1, "sources": {"db": {"type": "Postgres", "config": {
-        "host": "{{ env('H') }}", "port": "{{ env('P') }}", "database": "d", "user": "u",
-        "password": "{{ secret('PW') }}"}, "tables": {"t": {"sync": "{{ env('SYNC') }}"}}}}}
+    doc = {
+        "version": 1,
+        "sources": {
+            "db": {
+                "type": "Postgres",
+                "config": {
+                    "host": "{{ env('H') }}",
+                    "port": "{{ env('P') }}",
+                    "database": "d",
+                    "user": "u",
+                    "password": "{{ secret('PW') }}",
+                },
+                "tables": {"t": {"sync": "{{ env('SYNC') }}"}},
+            }
+        },
+    }
     assert list(validator.iter_errors(doc)) == []
     doc["sources"]["db"]["config"]["password"] = "literal"  # type: ignore[index]
     assert list(validator.iter_errors(doc))

@@ -63,8 +63,12 @@ def test_example_becomes_typed_desired_state() -> None:
     state = load_desired_state([EXAMPLE], load_options=LoadOptions(environ={"STRIPE_SECRET_KEY": "sk_x"}))
     assert list(state.sources) == ["stripe_prod", "app_db", "hubspot", "old_mysql"]
     stripe = state.sources["stripe_prod"]
-    assert (stripe.type, stripe.prefix, stripe.protect, stripe.secrets_version) == ("Stripe", "stripe_prod", True,
-                                                                                     "2026-11")
+    assert (stripe.type, stripe.prefix, stripe.protect, stripe.secrets_version) == (
+        "Stripe",
+        "stripe_prod",
+        True,
+        "2026-11",
+    )
     assert stripe.config == {
         "auth_method": {"selection": "api_key", "stripe_secret_key": Secret("STRIPE_SECRET_KEY", "sk_x")},
         "stripe_account_id": "acct_1NXWPOLxyz",
@@ -78,7 +82,9 @@ def test_example_becomes_typed_desired_state() -> None:
     assert charge.given == {"sync", "sync_type", "incremental_field", "incremental_field_type"}
     assert charge.frequency is None and "frequency" not in charge.given
     assert stripe.revenue_analytics is not None and stripe.revenue_analytics.given == {
-        "enabled", "include_invoiceless_charges"}
+        "enabled",
+        "include_invoiceless_charges",
+    }
     assert stripe.unlisted_tables == "report" and "unlisted_tables" not in stripe.given
     db = state.sources["app_db"]
     assert db.config["port"] == 5432 and db.config["host"] == "127.0.0.1"
@@ -133,14 +139,27 @@ def test_defaults_apply_per_document_and_anchors_work() -> None:
     assert state.sources["salesforce"].config == {"salesforce_integration_id": 77}
 
 
-@pytest.mark.parametrize("prefix", ["valid_prefix", "_starts_with_underscore", "CamelCase", "with123numbers", "a",
-                                    "a_b", "test_", ""])
+@pytest.mark.parametrize(
+    "prefix", ["valid_prefix", "_starts_with_underscore", "CamelCase", "with123numbers", "a", "a_b", "test_", ""]
+)
 def test_prefix_accepts(prefix: str) -> None:
     assert check_prefix(prefix) is None
 
 
-@pytest.mark.parametrize("prefix", ["email@domain.com", "test-prefix", "123_start", "test prefix", "test.prefix",
-                                    "test/prefix", "___", "_1abc", "a" * 101])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "email@domain.com",
+        "test-prefix",
+        "123_start",
+        "test prefix",
+        "test.prefix",
+        "test/prefix",
+        "___",
+        "_1abc",
+        "a" * 101,
+    ],
+)
 def test_prefix_rejects(prefix: str) -> None:
     # reference/posthog-api.md §8.3 test-confirmed rejects
     assert check_prefix(prefix) is not None
@@ -149,8 +168,10 @@ def test_prefix_rejects(prefix: str) -> None:
 def test_description_limit_depends_on_address(tmp_path: Path) -> None:
     limit = max_user_description_length("crm")
     assert limit == 400 - len("[managed by reconciler · crm · s:0123456789ab]") - 1
-    ok = f"version: 1\nsources:\n  crm:\n    type: Hubspot\n    description: {'d' * limit}\n" \
-         "    config: {hubspot_integration_id: 1}\n"
+    ok = (
+        f"version: 1\nsources:\n  crm:\n    type: Hubspot\n    description: {'d' * limit}\n"
+        "    config: {hubspot_integration_id: 1}\n"
+    )
     assert _state(tmp_path, ok).sources["crm"].description == "d" * limit
     assert _errors(tmp_path, ok.replace("d" * limit, "d" * (limit + 1))) == [
         f"5:18: crm.description: description is {limit + 1} characters; at most {limit} fit beside the ownership "
@@ -159,8 +180,10 @@ def test_description_limit_depends_on_address(tmp_path: Path) -> None:
 
 
 def test_literal_secrets_only_with_flag(tmp_path: Path) -> None:
-    text = ("version: 1\nsources:\n  zd:\n    type: Zendesk\n    config: {subdomain: acme, api_key: hunter2, "
-            "email_address: a@b.c}\n")
+    text = (
+        "version: 1\nsources:\n  zd:\n    type: Zendesk\n    config: {subdomain: acme, api_key: hunter2, "
+        "email_address: a@b.c}\n"
+    )
     assert _errors(tmp_path, text)[0].startswith("5:40: zd.config.api_key: 'api_key' is a secret field")
     state = _state(tmp_path, text, validate_options=ValidateOptions(allow_literal_secrets=True))
     value = state.sources["zd"].config["api_key"]
@@ -168,17 +191,21 @@ def test_literal_secrets_only_with_flag(tmp_path: Path) -> None:
 
 
 def test_string_numbers_from_templates_are_coerced(tmp_path: Path) -> None:
-    text = ("version: 1\nsources:\n  db:\n    type: Postgres\n    config:\n      host: h\n"
-            "      port: \"{{ env('PGPORT') }}\"\n      database: d\n      user: u\n"
-            "      password: \"{{ secret('PGPASSWORD') }}\"\n")
+    text = (
+        "version: 1\nsources:\n  db:\n    type: Postgres\n    config:\n      host: h\n"
+        "      port: \"{{ env('PGPORT') }}\"\n      database: d\n      user: u\n"
+        "      password: \"{{ secret('PGPASSWORD') }}\"\n"
+    )
     state = _state(tmp_path, text, load_options=LoadOptions(environ={"PGPORT": "6543"}))
     assert state.sources["db"].config["port"] == 6543
 
 
 def test_all_errors_of_one_source_at_once(tmp_path: Path) -> None:
-    text = ("version: 1\nsources:\n  s:\n    type: Stripe\n    prefix: bad-one\n    protect: 3\n"
-            "    config: {auth_method: {selection: api_key}, stripe_acount_id: x}\n"
-            "    tables:\n      Charge: {sync_type: append}\n      Refund: {sync: perhaps}\n")
+    text = (
+        "version: 1\nsources:\n  s:\n    type: Stripe\n    prefix: bad-one\n    protect: 3\n"
+        "    config: {auth_method: {selection: api_key}, stripe_acount_id: x}\n"
+        "    tables:\n      Charge: {sync_type: append}\n      Refund: {sync: perhaps}\n"
+    )
     assert _errors(tmp_path, text) == [
         "5:13: s.prefix: invalid prefix 'bad-one': Prefix must contain only letters, numbers, and underscores, "
         "and start with a letter or underscore",
@@ -207,27 +234,41 @@ def test_require_secrets_lists_every_missing_variable() -> None:
 
 
 def test_tombstones_need_no_config_or_secrets(tmp_path: Path) -> None:
-    text = "version: 1\nsources:\n  gone:\n    type: Postgres\n    prefix: old\n    state: absent\n" \
-           "    config: {password: \"{{ secret('OLD_PW') }}\"}\n"
+    text = (
+        "version: 1\nsources:\n  gone:\n    type: Postgres\n    prefix: old\n    state: absent\n"
+        "    config: {password: \"{{ secret('OLD_PW') }}\"}\n"
+    )
     state = _state(tmp_path, text, load_options=LoadOptions(environ={}))
     assert state.sources["gone"].absent and state.secret_uses == ()
 
 
 def test_catalog_from_wizard_file_makes_new_types_usable(tmp_path: Path) -> None:
     wizard = load_catalog().wizard()
-    wizard["Vitally"] = {"name": "Vitally", "label": "Vitally", "fields": [
-        {"name": "secret_token", "type": "password", "label": "Token", "required": True, "secret": True},
-        {"name": "region", "type": "select", "label": "Region", "required": True, "defaultValue": "EU",
-         "options": [{"label": "EU", "value": "EU"}, {"label": "US", "value": "US"}]},
-        {"name": "future", "type": "oauth-account-select", "label": "Something new"},
-    ]}
+    wizard["Vitally"] = {
+        "name": "Vitally",
+        "label": "Vitally",
+        "fields": [
+            {"name": "secret_token", "type": "password", "label": "Token", "required": True, "secret": True},
+            {
+                "name": "region",
+                "type": "select",
+                "label": "Region",
+                "required": True,
+                "defaultValue": "EU",
+                "options": [{"label": "EU", "value": "EU"}, {"label": "US", "value": "US"}],
+            },
+            {"name": "future", "type": "oauth-account-select", "label": "Something new"},
+        ],
+    }
     path = tmp_path / "wizard.json"
     path.write_text(json.dumps(wizard))
     from reconciler.manifest import resolve_catalog
 
     catalog = resolve_catalog(str(path))
-    text = ("version: 1\nsources:\n  v:\n    type: Vitally\n    config:\n"
-            "      secret_token: \"{{ secret('VITALLY') }}\"\n      region: US\n      future: {anything: [1]}\n")
+    text = (
+        "version: 1\nsources:\n  v:\n    type: Vitally\n    config:\n"
+        "      secret_token: \"{{ secret('VITALLY') }}\"\n      region: US\n      future: {anything: [1]}\n"
+    )
     state = _state(tmp_path, text, catalog=catalog)
     assert state.sources["v"].config["region"] == "US"
     assert state.sources["v"].config["future"] == {"anything": [1]}
@@ -237,8 +278,10 @@ def test_catalog_from_wizard_file_makes_new_types_usable(tmp_path: Path) -> None
 
 
 def test_nulls_where_posthog_has_no_null(tmp_path: Path) -> None:
-    text = ("version: 1\nsources:\n  crm:\n    type: Hubspot\n    protect: null\n    config: \"{{ secret('X') }}\"\n"
-            "    tables:\n      contacts: {sync: null, frequency: null, sync_type: null}\n")
+    text = (
+        "version: 1\nsources:\n  crm:\n    type: Hubspot\n    protect: null\n    config: \"{{ secret('X') }}\"\n"
+        "    tables:\n      contacts: {sync: null, frequency: null, sync_type: null}\n"
+    )
     assert _errors(tmp_path, text) == [
         "5:14: crm.protect: may not be null",
         "6:13: crm.config: secret() is not allowed here: this field is not secret and appears in plans",

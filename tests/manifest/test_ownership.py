@@ -40,8 +40,10 @@ def test_full_budget_fits_exactly() -> None:
         ("", ("", None, None)),
         ("made in the UI", ("made in the UI", None, None)),
         ("[managed by reconciler · x · s:short]", ("[managed by reconciler · x · s:short]", None, None)),
-        ("text [managed by reconciler · a · s:3f9a1c2b7d4e] more", (
-            "text [managed by reconciler · a · s:3f9a1c2b7d4e] more", None, None)),
+        (
+            "text [managed by reconciler · a · s:3f9a1c2b7d4e] more",
+            ("text [managed by reconciler · a · s:3f9a1c2b7d4e] more", None, None),
+        ),
         ("hello  [managed by reconciler · a · s:3f9a1c2b7d4e]\n", ("hello", "a", FP)),
     ],
 )

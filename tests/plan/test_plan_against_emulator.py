@@ -21,14 +21,20 @@ CANARY = "sk_test_CANARYplan5531"
 PG_CANARY = "pg-CANARY-plan-pass"
 
 
-def stripe(address: str = "stripe_prod", prefix: str = "stripe_prod", extra: str = "",
-           tables: str = "      Customer: {sync: true, sync_type: full_refresh}\n"
-                         "      Charge: {sync: true, sync_type: append, incremental_field: created, "
-                         "incremental_field_type: integer}\n") -> str:
-    return (f"  {address}:\n    type: Stripe\n    prefix: {prefix}\n{extra}    description: Billing\n"
-            "    config:\n      auth_method:\n        selection: api_key\n"
-            "        stripe_secret_key: \"{{ secret('STRIPE_SECRET_KEY') }}\"\n"
-            f"    tables:\n{tables}")
+def stripe(
+    address: str = "stripe_prod",
+    prefix: str = "stripe_prod",
+    extra: str = "",
+    tables: str = "      Customer: {sync: true, sync_type: full_refresh}\n"
+    "      Charge: {sync: true, sync_type: append, incremental_field: created, "
+    "incremental_field_type: integer}\n",
+) -> str:
+    return (
+        f"  {address}:\n    type: Stripe\n    prefix: {prefix}\n{extra}    description: Billing\n"
+        "    config:\n      auth_method:\n        selection: api_key\n"
+        "        stripe_secret_key: \"{{ secret('STRIPE_SECRET_KEY') }}\"\n"
+        f"    tables:\n{tables}"
+    )
 
 
 POSTGRES = """\
@@ -102,18 +108,23 @@ def test_each_action_and_impact(tmp_path: Path, emu: Any, capsys: pytest.Capture
 
     cases = {
         "metadata": stripe().replace("description: Billing", "description: Billing (EU)"),
-        "next-sync": stripe(tables="      Customer: {sync: false}\n      Charge: {sync: true, sync_type: append, "
-                                   "incremental_field: created, incremental_field_type: integer}\n"),
+        "next-sync": stripe(
+            tables="      Customer: {sync: false}\n      Charge: {sync: true, sync_type: append, "
+            "incremental_field: created, incremental_field_type: integer}\n"
+        ),
         "credentials": stripe(extra="    secrets_version: '2026-12'\n"),
-        "full-resync": stripe(tables="      Customer: {sync: true, sync_type: full_refresh}\n"
-                                     "      Charge: {sync: true, sync_type: full_refresh}\n"),
+        "full-resync": stripe(
+            tables="      Customer: {sync: true, sync_type: full_refresh}\n"
+            "      Charge: {sync: true, sync_type: full_refresh}\n"
+        ),
     }
     for impact, source in cases.items():
         change = by_address(plan_json(capsys, write(tmp_path, source, stripe("old", "old_stripe"))))["stripe_prod"]
         assert change["action"] == "update", impact
         assert change["impact"][-1] == impact, (impact, change["impact"])
-    replaced = by_address(plan_json(capsys, write(tmp_path, stripe(prefix="stripe_main"),
-                                                  stripe("old", "old_stripe"))))["stripe_prod"]
+    replaced = by_address(
+        plan_json(capsys, write(tmp_path, stripe(prefix="stripe_main"), stripe("old", "old_stripe")))
+    )["stripe_prod"]
     assert replaced["action"] == "replace" and replaced["impact"][-1] == "drops-data"
     assert [s["kind"] for s in replaced["steps"]][:2] == ["delete_source", "create_source"]
     tomb = "  old:\n    type: Stripe\n    prefix: old_stripe\n    state: absent\n"
@@ -132,8 +143,9 @@ def test_plan_lists_once_and_never_writes(tmp_path: Path, emu: Any, capsys: pyte
     assert list(stats["by_route"]) == ["GET /api/projects/{project_id}/external_data_sources/"]
 
 
-def test_host_change_resends_secrets_or_fails_early(tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_host_change_resends_secrets_or_fails_early(
+    tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     apply(capsys, write(tmp_path, POSTGRES.replace("HOST", "db.example.com")))
     moved = write(tmp_path, POSTGRES.replace("HOST", "db2.example.com"))
     change = by_address(plan_json(capsys, moved))["app_db"]
@@ -147,8 +159,9 @@ def test_host_change_resends_secrets_or_fails_early(tmp_path: Path, emu: Any, ca
     assert "PG_PASSWORD" in document["errors"][0]["message"]
 
 
-def test_protect_refuses_replace_and_unmanaged_is_left_alone(tmp_path: Path, emu: Any, api: httpx.Client,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_protect_refuses_replace_and_unmanaged_is_left_alone(
+    tmp_path: Path, emu: Any, api: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = create_body("Stripe", stripe_payload(), prefix="ui_made")
     api.post("/external_data_sources/", json=body).raise_for_status()
     manifest = write(tmp_path, stripe(extra="    protect: true\n"))
@@ -163,16 +176,19 @@ def test_protect_refuses_replace_and_unmanaged_is_left_alone(tmp_path: Path, emu
 
 
 @pytest.mark.parametrize("policy", ["ignore", "report", "disable"])
-def test_unlisted_table_policies(tmp_path: Path, emu: Any, api: httpx.Client, capsys: pytest.CaptureFixture[str],
-                                 policy: str) -> None:
+def test_unlisted_table_policies(
+    tmp_path: Path, emu: Any, api: httpx.Client, capsys: pytest.CaptureFixture[str], policy: str
+) -> None:
     manifest = write(tmp_path, stripe(extra=f"    unlisted_tables: {policy}\n"))
     apply(capsys, manifest)
     [source] = api.get("/external_data_sources/").json()["results"]
     api.post(f"/external_data_sources/{source['id']}/refresh_schemas/").raise_for_status()  # all 16 tables now
-    coupon = next(s for s in api.get(f"/external_data_sources/{source['id']}/").json()["schemas"]
-                  if s["name"] == "Coupon")
-    api.patch(f"/external_data_schemas/{coupon['id']}/",
-              json={"should_sync": True, "sync_type": "full_refresh"}).raise_for_status()  # enabled in the UI
+    coupon = next(
+        s for s in api.get(f"/external_data_sources/{source['id']}/").json()["schemas"] if s["name"] == "Coupon"
+    )
+    api.patch(
+        f"/external_data_schemas/{coupon['id']}/", json={"should_sync": True, "sync_type": "full_refresh"}
+    ).raise_for_status()  # enabled in the UI
     change = by_address(plan_json(capsys, manifest))["stripe_prod"]
     if policy == "ignore":
         assert change["action"] == "no-op" and change["unlisted_tables"] == []
@@ -186,13 +202,19 @@ def test_unlisted_table_policies(tmp_path: Path, emu: Any, api: httpx.Client, ca
         assert by_address(plan_json(capsys, manifest))["stripe_prod"]["action"] == "no-op"
 
 
-def test_listed_table_unknown_to_posthog_refreshes_first(tmp_path: Path, emu: Any,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_listed_table_unknown_to_posthog_refreshes_first(
+    tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     apply(capsys, write(tmp_path, stripe()))
-    more = write(tmp_path, stripe(tables="      Customer: {sync: true, sync_type: full_refresh}\n      Charge: "
-                                         "{sync: true, sync_type: append, incremental_field: created, "
-                                         "incremental_field_type: integer}\n      Invoice: {sync: true, "
-                                         "sync_type: full_refresh}\n"))
+    more = write(
+        tmp_path,
+        stripe(
+            tables="      Customer: {sync: true, sync_type: full_refresh}\n      Charge: "
+            "{sync: true, sync_type: append, incremental_field: created, "
+            "incremental_field_type: integer}\n      Invoice: {sync: true, "
+            "sync_type: full_refresh}\n"
+        ),
+    )
     change = by_address(plan_json(capsys, more))["stripe_prod"]
     assert [s["kind"] for s in change["steps"]] == ["refresh_schemas", "patch_schemas"]
     apply(capsys, more)
@@ -204,13 +226,18 @@ def test_targets(tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str]) -
     assert [c["address"] for c in plan_json(capsys, manifest, "--target", "second")["changes"]] == ["second"]
     apply(capsys, manifest, "--target", "second")
     assert {c["address"]: c["action"] for c in plan_json(capsys, manifest)["changes"]} == {
-        "second": "no-op", "stripe_prod": "create"}
+        "second": "no-op",
+        "stripe_prod": "create",
+    }
 
 
-def test_preflight_failures_carry_the_servers_message(tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    tables = ("      Custmer: {sync: true, sync_type: full_refresh}\n      Charge: {sync: true, sync_type: append, "
-              "incremental_field: amount, incremental_field_type: integer}\n")
+def test_preflight_failures_carry_the_servers_message(
+    tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = (
+        "      Custmer: {sync: true, sync_type: full_refresh}\n      Charge: {sync: true, sync_type: append, "
+        "incremental_field: amount, incremental_field_type: integer}\n"
+    )
     manifest = write(tmp_path, stripe(tables=tables))
     document = plan_json(capsys, manifest, "--preflight")
     messages = [e["message"] for e in document["errors"]]
@@ -224,13 +251,15 @@ def test_preflight_failures_carry_the_servers_message(tmp_path: Path, emu: Any, 
     assert plan_json(capsys, write(tmp_path, stripe()), "--preflight")["errors"] == []
 
 
-def test_three_outputs_and_markdown_fits_one_comment(tmp_path: Path, emu: Any,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_three_outputs_and_markdown_fits_one_comment(
+    tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     manifest = write(tmp_path, *(stripe(f"s{i:03d}", f"p{i:03d}") for i in range(300)))
     code, text, _ = run(capsys, "plan", str(manifest))
     assert code == 0 and "Plan: 300 to create, 0 to update" in text
-    code, markdown, _ = run(capsys, "plan", "--format", "markdown", "--full-plan-hint", "the CI artifact",
-                            str(manifest))
+    code, markdown, _ = run(
+        capsys, "plan", "--format", "markdown", "--full-plan-hint", "the CI artifact", str(manifest)
+    )
     assert code == 0 and len(markdown) <= 65_536
     assert "the CI artifact" in markdown and markdown.count("<details") == markdown.count("</details>")
     assert json.loads(run(capsys, "plan", "--format", "json", str(manifest))[1])["summary"]["create"] == 300

@@ -40,29 +40,58 @@ def desired(tmp_path: Path, body: str, env: dict[str, str] | None = None) -> Any
 
 
 def schema(name: str, **kw: Any) -> dict[str, Any]:
-    base = {"id": f"sch-{name}", "name": name, "should_sync": False, "sync_type": None, "incremental_field": None,
-            "incremental_field_type": None, "sync_frequency": "6hour", "sync_time_of_day": None,
-            "primary_key_columns": None, "cdc_table_mode": "consolidated", "enabled_columns": None}
+    base = {
+        "id": f"sch-{name}",
+        "name": name,
+        "should_sync": False,
+        "sync_type": None,
+        "incremental_field": None,
+        "incremental_field_type": None,
+        "sync_frequency": "6hour",
+        "sync_time_of_day": None,
+        "primary_key_columns": None,
+        "cdc_table_mode": "consolidated",
+        "enabled_columns": None,
+    }
     return base | kw
 
 
-def live_source(source_type: str = "Stripe", prefix: str | None = "stripe_prod", *, id: str = "src-1",
-                description: str | None = None, job_inputs: dict[str, Any] | None = None,
-                schemas: list[dict[str, Any]] | None = None, revenue: dict[str, bool] | None = None) -> LiveSource:
-    return LiveSource.from_wire({
-        "id": id, "source_type": source_type, "prefix": prefix, "description": description,
-        "access_method": "warehouse", "status": "Completed",
-        "job_inputs": job_inputs if job_inputs is not None else {"auth_method": {"selection": "api_key"},
-                                                                  "stripe_account_id": None},
-        "schemas": schemas or [],
-        "revenue_analytics_config": revenue or {"enabled": source_type == "Stripe",
-                                                "include_invoiceless_charges": True},
-    }, load_catalog())
+def live_source(
+    source_type: str = "Stripe",
+    prefix: str | None = "stripe_prod",
+    *,
+    id: str = "src-1",
+    description: str | None = None,
+    job_inputs: dict[str, Any] | None = None,
+    schemas: list[dict[str, Any]] | None = None,
+    revenue: dict[str, bool] | None = None,
+) -> LiveSource:
+    return LiveSource.from_wire(
+        {
+            "id": id,
+            "source_type": source_type,
+            "prefix": prefix,
+            "description": description,
+            "access_method": "warehouse",
+            "status": "Completed",
+            "job_inputs": job_inputs
+            if job_inputs is not None
+            else {"auth_method": {"selection": "api_key"}, "stripe_account_id": None},
+            "schemas": schemas or [],
+            "revenue_analytics_config": revenue
+            or {"enabled": source_type == "Stripe", "include_invoiceless_charges": True},
+        },
+        load_catalog(),
+    )
 
 
 def plan_for(state: Any, *live: LiveSource, **options: Any) -> Plan:
-    return build_plan(state, LiveState(sources=tuple(live)), load_catalog(),
-                      PlanOptions(host="http://127.0.0.1:8010", project="1", **options))
+    return build_plan(
+        state,
+        LiveState(sources=tuple(live)),
+        load_catalog(),
+        PlanOptions(host="http://127.0.0.1:8010", project="1", **options),
+    )
 
 
 def only(plan: Plan, address: str) -> SourceChange:
@@ -97,42 +126,70 @@ def test_create_posts_listed_tables_then_patches_frequency(tmp_path: Path) -> No
     assert isinstance(create, CreateSource) and isinstance(patch, PatchSchemas)
     assert create.source_type == "Stripe" and create.prefix == "stripe_prod"
     assert [s["name"] for s in create.schemas] == ["Charge", "Customer"]
-    assert create.schemas[0] == {"name": "Charge", "should_sync": True, "sync_type": "append",
-                                 "incremental_field": "created", "incremental_field_type": "integer"}
+    assert create.schemas[0] == {
+        "name": "Charge",
+        "should_sync": True,
+        "sync_type": "append",
+        "incremental_field": "created",
+        "incremental_field_type": "integer",
+    }
     assert isinstance(create.payload["auth_method"]["stripe_secret_key"], Secret)
     # No key: only the version half is known; the executor completes it when it sends the values.
     assert create.description.user_text == "Production Stripe" and create.description.fingerprint == version_part(None)
     # sync_frequency is ignored at create (§8.3): one patch after, resolved by name.
     assert [(u.name, u.schema_id, dict(u.changes)) for u in patch.updates] == [
-        ("Customer", None, {"sync_frequency": "24hour"})]
+        ("Customer", None, {"sync_frequency": "24hour"})
+    ]
     assert change.secret_status is SecretStatus.RESEND
     assert Impact.CREDENTIALS in change.impacts
     assert plan.summary() == {"create": 1, "update": 0, "replace": 0, "delete": 0, "unchanged": 0}
 
 
 def test_matching_live_source_is_a_noop_despite_stringified_scalars(tmp_path: Path) -> None:
-    state = desired(tmp_path, """\
+    state = desired(
+        tmp_path,
+        """\
         pg:
           type: Postgres
           prefix: app
           config: {host: db.internal, port: 5432, database: app, user: ro, password: "{{ secret('PG_PASSWORD') }}"}
           tables:
             public.users: {sync: true, sync_type: full_refresh}
-        """)
-    live = live_source("Postgres", "app", description=owned(None, "pg"),
-                       job_inputs={"host": "db.internal", "port": "5432", "database": "app", "user": "ro",
-                                   "schema": None, "ssh_tunnel": None},
-                       schemas=[schema("public.users", should_sync=True, sync_type="full_refresh")])
+        """,
+    )
+    live = live_source(
+        "Postgres",
+        "app",
+        description=owned(None, "pg"),
+        job_inputs={
+            "host": "db.internal",
+            "port": "5432",
+            "database": "app",
+            "user": "ro",
+            "schema": None,
+            "ssh_tunnel": None,
+        },
+        schemas=[schema("public.users", should_sync=True, sync_type="full_refresh")],
+    )
     change = only(plan_for(state, live), "pg")
     assert change.action is Action.NOOP, change
     assert change.steps == () and change.secret_status is SecretStatus.UNCHANGED
 
 
 def test_ui_made_source_is_adopted_by_type_and_prefix(tmp_path: Path) -> None:
-    live = live_source(description="made in the UI",
-                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
-                                schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
-                                       incremental_field_type="integer")])
+    live = live_source(
+        description="made in the UI",
+        schemas=[
+            schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
+            schema(
+                "Charge",
+                should_sync=True,
+                sync_type="append",
+                incremental_field="created",
+                incremental_field_type="integer",
+            ),
+        ],
+    )
     change = only(plan_for(desired(tmp_path, STRIPE), live), "stripe_prod")
     assert change.action is Action.UPDATE
     (patch,) = change.steps
@@ -178,9 +235,13 @@ def test_host_change_needs_secrets_and_fails_early_without_them(tmp_path: Path) 
           tables:
             t: {sync: false}
         """
-    live = live_source("Postgres", "app", description=owned(None, "pg"),
-                       job_inputs={"host": "old.internal", "port": "5432", "database": "app", "user": "ro"},
-                       schemas=[schema("t")])
+    live = live_source(
+        "Postgres",
+        "app",
+        description=owned(None, "pg"),
+        job_inputs={"host": "old.internal", "port": "5432", "database": "app", "user": "ro"},
+        schemas=[schema("t")],
+    )
     change = only(plan_for(desired(tmp_path, body), live), "pg")
     (patch,) = change.steps
     assert isinstance(patch, PatchSource)
@@ -195,10 +256,19 @@ def test_host_change_needs_secrets_and_fails_early_without_them(tmp_path: Path) 
 
 
 def test_secrets_version_bump_re_sends_secrets(tmp_path: Path) -> None:
-    live = live_source(description=owned("Production Stripe"),
-                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
-                                schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
-                                       incremental_field_type="integer")])
+    live = live_source(
+        description=owned("Production Stripe"),
+        schemas=[
+            schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
+            schema(
+                "Charge",
+                should_sync=True,
+                sync_type="append",
+                incremental_field="created",
+                incremental_field_type="integer",
+            ),
+        ],
+    )
     assert only(plan_for(desired(tmp_path, STRIPE), live), "stripe_prod").action is Action.NOOP
     bumped = STRIPE.replace("  prefix: stripe_prod", "  prefix: stripe_prod\n  secrets_version: '2026-12'")
     change = only(plan_for(desired(tmp_path, bumped), live), "stripe_prod")
@@ -214,48 +284,82 @@ def test_keyed_fingerprint_tracks_secret_values(tmp_path: Path) -> None:
     values = values_part(state.sources["stripe_prod"].secrets(), key)
     assert values is not None and "sk_test_abc" not in values
     fp = version_part(None) + values
-    live = live_source(description=owned("Production Stripe", fp=fp),
-                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
-                                schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
-                                       incremental_field_type="integer")])
+    live = live_source(
+        description=owned("Production Stripe", fp=fp),
+        schemas=[
+            schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
+            schema(
+                "Charge",
+                should_sync=True,
+                sync_type="append",
+                incremental_field="created",
+                incremental_field_type="integer",
+            ),
+        ],
+    )
     assert only(plan_for(state, live, fingerprint_key=key), "stripe_prod").action is Action.NOOP
     rotated = desired(tmp_path, STRIPE, env={"STRIPE_KEY": "sk_test_new"})
     assert only(plan_for(rotated, live, fingerprint_key=key), "stripe_prod").secret_status is SecretStatus.RESEND
     # Values absent (plan on a pull request) or no key (key only in the apply job): nothing to re-send.
-    assert only(plan_for(desired(tmp_path, STRIPE, env={}), live, fingerprint_key=key), "stripe_prod").action \
+    assert (
+        only(plan_for(desired(tmp_path, STRIPE, env={}), live, fingerprint_key=key), "stripe_prod").action
         is Action.NOOP
+    )
     assert only(plan_for(state, live), "stripe_prod").action is Action.NOOP
     # ...but a secrets_version bump is seen even then.
     bumped = STRIPE.replace("  prefix: stripe_prod", "  prefix: stripe_prod\n  secrets_version: '2'")
     change = only(plan_for(desired(tmp_path, bumped, env={}), live, fingerprint_key=key), "stripe_prod")
-    assert change.secret_status is SecretStatus.MISSING and not change.steps[0].changes["job_inputs"][
-        "auth_method"]["stripe_secret_key"].available  # type: ignore[attr-defined]
+    assert (
+        change.secret_status is SecretStatus.MISSING
+        and not change.steps[0].changes["job_inputs"]["auth_method"]["stripe_secret_key"].available
+    )  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
     ("live_settings", "manifest", "changes", "impact"),
     [
         ({"should_sync": False, "sync_type": "full_refresh"}, "{sync: true}", {"should_sync": True}, Impact.NEXT_SYNC),
-        ({"should_sync": True, "sync_type": "full_refresh"}, "{sync: false}", {"should_sync": False},
-         Impact.NEXT_SYNC),
-        ({"should_sync": True, "sync_type": "append", "incremental_field": "created",
-          "incremental_field_type": "integer"}, "{sync_type: full_refresh}", {"sync_type": "full_refresh"},
-         Impact.FULL_RESYNC),
-        ({"should_sync": True, "sync_type": "append", "incremental_field": "created",
-          "incremental_field_type": "integer"}, "{incremental_field: updated}",
-         # PostHog takes the cursor only beside a sync_type, from the same request (§9.3): all three are sent.
-         {"incremental_field": "updated", "sync_type": "append", "incremental_field_type": "integer"},
-         Impact.FULL_RESYNC),
-        ({"should_sync": True, "sync_type": "full_refresh"}, "{frequency: never}", {"sync_frequency": "never"},
-         Impact.NEXT_SYNC),
-        ({"should_sync": True, "sync_type": "full_refresh"},
-         "{sync_type: incremental, incremental_field: created, incremental_field_type: integer}",
-         {"sync_type": "incremental", "incremental_field": "created", "incremental_field_type": "integer"},
-         Impact.NEXT_SYNC),
+        ({"should_sync": True, "sync_type": "full_refresh"}, "{sync: false}", {"should_sync": False}, Impact.NEXT_SYNC),
+        (
+            {
+                "should_sync": True,
+                "sync_type": "append",
+                "incremental_field": "created",
+                "incremental_field_type": "integer",
+            },
+            "{sync_type: full_refresh}",
+            {"sync_type": "full_refresh"},
+            Impact.FULL_RESYNC,
+        ),
+        (
+            {
+                "should_sync": True,
+                "sync_type": "append",
+                "incremental_field": "created",
+                "incremental_field_type": "integer",
+            },
+            "{incremental_field: updated}",
+            # PostHog takes the cursor only beside a sync_type, from the same request (§9.3): all three are sent.
+            {"incremental_field": "updated", "sync_type": "append", "incremental_field_type": "integer"},
+            Impact.FULL_RESYNC,
+        ),
+        (
+            {"should_sync": True, "sync_type": "full_refresh"},
+            "{frequency: never}",
+            {"sync_frequency": "never"},
+            Impact.NEXT_SYNC,
+        ),
+        (
+            {"should_sync": True, "sync_type": "full_refresh"},
+            "{sync_type: incremental, incremental_field: created, incremental_field_type: integer}",
+            {"sync_type": "incremental", "incremental_field": "created", "incremental_field_type": "integer"},
+            Impact.NEXT_SYNC,
+        ),
     ],
 )
-def test_table_setting_changes_and_impacts(tmp_path: Path, live_settings: dict[str, Any], manifest: str,
-                                           changes: dict[str, Any], impact: Impact) -> None:
+def test_table_setting_changes_and_impacts(
+    tmp_path: Path, live_settings: dict[str, Any], manifest: str, changes: dict[str, Any], impact: Impact
+) -> None:
     body = f"""\
         s:
           type: Stripe
@@ -284,13 +388,17 @@ def test_unknown_table_refreshes_schemas_first(tmp_path: Path) -> None:
     refresh, patch = change.steps
     assert isinstance(refresh, RefreshSchemas) and isinstance(patch, PatchSchemas)
     assert patch.updates[0].name == "Invoice" and patch.updates[0].schema_id is None
-    assert dict(patch.updates[0].changes) == {"should_sync": True, "sync_type": "full_refresh",
-                                              "sync_frequency": "1hour"}
+    assert dict(patch.updates[0].changes) == {
+        "should_sync": True,
+        "sync_type": "full_refresh",
+        "sync_frequency": "1hour",
+    }
     assert change.unlisted_tables == ("Customer",)
 
 
-@pytest.mark.parametrize(("policy", "unlisted", "disables"), [("ignore", (), False), ("report", ("Coupon",), False),
-                                                              ("disable", (), True)])
+@pytest.mark.parametrize(
+    ("policy", "unlisted", "disables"), [("ignore", (), False), ("report", ("Coupon",), False), ("disable", (), True)]
+)
 def test_unlisted_table_policies(tmp_path: Path, policy: str, unlisted: tuple[str, ...], disables: bool) -> None:
     body = f"""\
         s:
@@ -300,9 +408,14 @@ def test_unlisted_table_policies(tmp_path: Path, policy: str, unlisted: tuple[st
           tables:
             Customer: {{sync: true, sync_type: full_refresh}}
         """
-    live = live_source(prefix=None, description=owned(None, "s"),
-                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh"),
-                                schema("Coupon", should_sync=True, sync_type="full_refresh")])
+    live = live_source(
+        prefix=None,
+        description=owned(None, "s"),
+        schemas=[
+            schema("Customer", should_sync=True, sync_type="full_refresh"),
+            schema("Coupon", should_sync=True, sync_type="full_refresh"),
+        ],
+    )
     change = only(plan_for(desired(tmp_path, body), live), "s")
     assert change.unlisted_tables == unlisted
     if disables:
@@ -327,14 +440,18 @@ def test_enabling_a_table_without_sync_type_is_a_plan_error(tmp_path: Path) -> N
 
 
 def test_state_absent_deletes_and_deletes_come_first(tmp_path: Path) -> None:
-    body = STRIPE + """\
+    body = (
+        STRIPE
+        + """\
 old_mysql:
   type: MySQL
   prefix: legacy
   state: absent
 """
-    live = live_source("MySQL", "legacy", id="m", description=owned(None, "old_mysql"),
-                       job_inputs={"host": "h", "port": "3306"})
+    )
+    live = live_source(
+        "MySQL", "legacy", id="m", description=owned(None, "old_mysql"), job_inputs={"host": "h", "port": "3306"}
+    )
     plan = plan_for(desired(tmp_path, body), live)
     assert [c.address for c in plan.changes] == ["old_mysql", "stripe_prod"]
     assert plan.changes[0].action is Action.DELETE and plan.delete_steps() == (DeleteSource("old_mysql", "m"),)
@@ -342,13 +459,16 @@ old_mysql:
 
 
 def test_targets_limit_the_plan_and_unknown_targets_are_errors(tmp_path: Path) -> None:
-    body = STRIPE + """\
+    body = (
+        STRIPE
+        + """\
 hub:
   type: Hubspot
   config: {hubspot_integration_id: 12}
   tables:
     contacts: {sync: true, sync_type: full_refresh}
 """
+    )
     plan = plan_for(desired(tmp_path, body), targets=frozenset({"hub"}))
     assert [c.address for c in plan.changes] == ["hub"]
     bad = plan_for(desired(tmp_path, body), targets=frozenset({"nope"}))
@@ -357,10 +477,19 @@ hub:
 
 def test_revenue_config_patch_only_when_different(tmp_path: Path) -> None:
     body = STRIPE + "  revenue_analytics: {enabled: false}\n"
-    live = live_source(description=owned("Production Stripe"),
-                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
-                                schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
-                                       incremental_field_type="integer")])
+    live = live_source(
+        description=owned("Production Stripe"),
+        schemas=[
+            schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
+            schema(
+                "Charge",
+                should_sync=True,
+                sync_type="append",
+                incremental_field="created",
+                incremental_field_type="integer",
+            ),
+        ],
+    )
     change = only(plan_for(desired(tmp_path, body), live), "stripe_prod")
     (step,) = change.steps
     assert isinstance(step, PatchRevenueConfig) and dict(step.changes) == {"enabled": False}
@@ -394,13 +523,17 @@ def test_primary_key_change_on_a_full_refresh_table_is_refused(tmp_path: Path) -
             Customer: {sync: true, sync_type: full_refresh, primary_key_columns: [id, email]}
         """
     assert not plan_for(desired(tmp_path, body)).errors  # at create PostHog stores it for any sync type
-    same = live_source(prefix=None, description=owned(None, "s"),
-                       schemas=[schema("Customer", should_sync=True, sync_type="full_refresh",
-                                       primary_key_columns=["id", "email"])])
+    same = live_source(
+        prefix=None,
+        description=owned(None, "s"),
+        schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", primary_key_columns=["id", "email"])],
+    )
     assert only(plan_for(desired(tmp_path, body), same), "s").action is Action.NOOP
-    other = live_source(prefix=None, description=owned(None, "s"),
-                        schemas=[schema("Customer", should_sync=True, sync_type="full_refresh",
-                                        primary_key_columns=["id"])])
+    other = live_source(
+        prefix=None,
+        description=owned(None, "s"),
+        schemas=[schema("Customer", should_sync=True, sync_type="full_refresh", primary_key_columns=["id"])],
+    )
     plan = plan_for(desired(tmp_path, body), other)
     assert [e.reference for e in plan.errors] == ["invalid-table"]
     assert "primary_key_columns only applies" in plan.errors[0].message

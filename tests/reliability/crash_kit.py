@@ -101,28 +101,55 @@ class CrashStats:
 
     def summary(self) -> str:
         delays = sorted(self.kill_delays) or [0.0]
-        return (f"{self.runs} runs: {self.killed} killed mid-apply, {self.finished_before_kill} finished before "
-                f"the kill; failures {self.failures} (duplicates {self.duplicates}, lost settings "
-                f"{self.lost_settings}, converging apply failed {self.converge_failures}, unmanaged touched "
-                f"{self.unmanaged_touched}); killed after {delays[0]:.2f}-{delays[-1]:.2f}s, after "
-                f"{min(self.kill_steps, default=0)}-{max(self.kill_steps, default=0)} finished steps")
+        return (
+            f"{self.runs} runs: {self.killed} killed mid-apply, {self.finished_before_kill} finished before "
+            f"the kill; failures {self.failures} (duplicates {self.duplicates}, lost settings "
+            f"{self.lost_settings}, converging apply failed {self.converge_failures}, unmanaged touched "
+            f"{self.unmanaged_touched}); killed after {delays[0]:.2f}-{delays[-1]:.2f}s, after "
+            f"{min(self.kill_steps, default=0)}-{max(self.kill_steps, default=0)} finished steps"
+        )
 
 
 def _env(host: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTHOG_", "RECONCILER_"))}
-    env.update({"POSTHOG_HOST": host, "POSTHOG_PROJECT_ID": "1", "POSTHOG_PERSONAL_API_KEY": KEY,
-                "STRIPE_SECRET_KEY": CANARY, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "POSTHOG_HOST": host,
+            "POSTHOG_PROJECT_ID": "1",
+            "POSTHOG_PERSONAL_API_KEY": KEY,
+            "STRIPE_SECRET_KEY": CANARY,
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
 def _apply_cmd(manifest: Path) -> list[str]:
-    return [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--allow-delete", "--max-deletes",
-            str(SOURCES), "--parallelism", "4", str(manifest)]
+    return [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "apply",
+        "--auto-approve",
+        "--allow-delete",
+        "--max-deletes",
+        str(SOURCES),
+        "--parallelism",
+        "4",
+        str(manifest),
+    ]
 
 
 def _plan_clean(manifest: Path, env: dict[str, str], cwd: Path) -> tuple[bool, str]:
-    done = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", str(manifest)],
-                          env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", str(manifest)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
@@ -160,13 +187,15 @@ def _serve_on(state_dir: Path) -> Iterator[str]:
         yield url
 
 
-def _kill_somewhere(manifest: Path, env: dict[str, str], workdir: Path, rng: random.Random, stats: CrashStats,
-                    max_steps: int) -> None:
+def _kill_somewhere(
+    manifest: Path, env: dict[str, str], workdir: Path, rng: random.Random, stats: CrashStats, max_steps: int
+) -> None:
     """Start apply and SIGKILL it after `k` finished steps (its stderr progress lines; k random, 0 = while it
     starts, plans or runs its first step) plus a random few milliseconds."""
     steps = rng.randint(0, max_steps)
-    proc = subprocess.Popen(_apply_cmd(manifest), env=env, cwd=workdir, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _apply_cmd(manifest), env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stderr is not None
     started = time.monotonic()
     finished = False
@@ -197,8 +226,16 @@ def _kill_somewhere(manifest: Path, env: dict[str, str], workdir: Path, rng: ran
         stats.kill_steps.append(steps)
 
 
-def _rounds(workdir: Path, manifest: Path, host: str, url: str | None, runs: int, rng: random.Random,
-            stats: CrashStats, max_steps: int) -> None:
+def _rounds(
+    workdir: Path,
+    manifest: Path,
+    host: str,
+    url: str | None,
+    runs: int,
+    rng: random.Random,
+    stats: CrashStats,
+    max_steps: int,
+) -> None:
     env = _env(host)
     with _inspect(workdir, url) as inspect_url:
         api = ProjectApi(inspect_url, 1, key=KEY)
@@ -217,12 +254,15 @@ def _rounds(workdir: Path, manifest: Path, host: str, url: str | None, runs: int
         text, present = variant(run + 1)
         manifest.write_text(text)
         _kill_somewhere(manifest, env, workdir, rng, stats, max_steps)
-        converge = subprocess.run(_apply_cmd(manifest), env=env, cwd=workdir, capture_output=True, text=True,
-                                  timeout=300)
+        converge = subprocess.run(
+            _apply_cmd(manifest), env=env, cwd=workdir, capture_output=True, text=True, timeout=300
+        )
         if converge.returncode != 0:
             stats.converge_failures += 1
-            stats.problems.append(f"run {run}: converging apply exit {converge.returncode}: "
-                                  f"{converge.stdout[-1500:]}{converge.stderr[-1500:]}")
+            stats.problems.append(
+                f"run {run}: converging apply exit {converge.returncode}: "
+                f"{converge.stdout[-1500:]}{converge.stderr[-1500:]}"
+            )
         clean, output = _plan_clean(manifest, env, workdir)
         if not clean:
             stats.lost_settings += 1

@@ -93,8 +93,11 @@ class ProjectApi:
     _http: httpx.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._http = httpx.Client(base_url=f"{self.base_url}/api/projects/{self.project}",
-                                  headers={"Authorization": f"Bearer {self.key}"}, timeout=15)
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/api/projects/{self.project}",
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=15,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -111,9 +114,17 @@ class ProjectApi:
 
     def create_unmanaged(self, prefix: str = "ui_made") -> str:
         """A source made "in the UI": no ownership trailer, and no manifest names it."""
-        body = {"source_type": "Zendesk", "prefix": prefix, "description": "made by hand",
-                "payload": {"subdomain": "handmade", "api_key": "zd-hand-made", "email_address": "h@example.com",
-                            "schemas": [{"name": "tickets", "should_sync": True, "sync_type": "full_refresh"}]}}
+        body = {
+            "source_type": "Zendesk",
+            "prefix": prefix,
+            "description": "made by hand",
+            "payload": {
+                "subdomain": "handmade",
+                "api_key": "zd-hand-made",
+                "email_address": "h@example.com",
+                "schemas": [{"name": "tickets", "should_sync": True, "sync_type": "full_refresh"}],
+            },
+        }
         response = self._http.post("/external_data_sources/", json=body)
         response.raise_for_status()
         return str(response.json()["id"])
@@ -151,9 +162,17 @@ def duplicates(sources: list[Mapping[str, Any]]) -> dict[tuple[str, str | None],
 # ---- manifests ----------------------------------------------------------------------------------------------
 
 
-def source_yaml(address: str, *, prefix: str, description: str = "managed", customer_frequency: str = "24hour",
-                extra_table: bool = False, primary_key: bool = False, revenue_invoiceless: bool | None = None,
-                absent: bool = False) -> str:
+def source_yaml(
+    address: str,
+    *,
+    prefix: str,
+    description: str = "managed",
+    customer_frequency: str = "24hour",
+    extra_table: bool = False,
+    primary_key: bool = False,
+    revenue_invoiceless: bool | None = None,
+    absent: bool = False,
+) -> str:
     """One Stripe source of the small manifests (two or three tables)."""
     if absent:
         return f"  {address}:\n    type: Stripe\n    prefix: {prefix}\n    state: absent\n"
@@ -202,23 +221,65 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("create", None, manifest_text(BASE), "POST", r"^/api/projects/{team}/external_data_sources/?$",
-         "create_source"),
-    Kind("PATCH source", manifest_text(BASE), manifest_text(source_yaml("stripe_a", prefix="sa", description="v2")),
-         "PATCH", r"^/api/projects/{team}/external_data_sources/[^/]+/?$", "patch_source"),
-    Kind("refresh_schemas", manifest_text(BASE), manifest_text(source_yaml("stripe_a", prefix="sa", extra_table=True)),
-         "POST", r"^/api/projects/{team}/external_data_sources/[^/]+/refresh_schemas/?$", "refresh_schemas"),
-    Kind("bulk schema PATCH", manifest_text(BASE),
-         manifest_text(source_yaml("stripe_a", prefix="sa", customer_frequency="12hour")),
-         "PATCH", r"^/api/projects/{team}/external_data_sources/[^/]+/bulk_update_schemas/?$", "patch_schemas"),
-    Kind("per-schema PATCH", manifest_text(BASE), manifest_text(source_yaml("stripe_a", prefix="sa", primary_key=True)),
-         "PATCH", r"^/api/projects/{team}/external_data_schemas/[^/]+/?$", "patch_schemas"),
-    Kind("revenue config", manifest_text(BASE),
-         manifest_text(source_yaml("stripe_a", prefix="sa", revenue_invoiceless=False)),
-         "PATCH", r"^/api/projects/{team}/external_data_sources/[^/]+/revenue_analytics_config/?$",
-         "patch_revenue_config"),
-    Kind("DELETE", manifest_text(BASE, OLD), manifest_text(BASE, source_yaml("stripe_old", prefix="so", absent=True)),
-         "DELETE", r"^/api/projects/{team}/external_data_sources/[^/]+/?$", "delete_source", ("--allow-delete",)),
-    Kind("reload (--sync)", manifest_text(BASE), manifest_text(source_yaml("stripe_a", prefix="sa", description="v2")),
-         "POST", r"^/api/projects/{team}/external_data_sources/[^/]+/reload/?$", "reload_source", ("--sync",)),
+    Kind(
+        "create", None, manifest_text(BASE), "POST", r"^/api/projects/{team}/external_data_sources/?$", "create_source"
+    ),
+    Kind(
+        "PATCH source",
+        manifest_text(BASE),
+        manifest_text(source_yaml("stripe_a", prefix="sa", description="v2")),
+        "PATCH",
+        r"^/api/projects/{team}/external_data_sources/[^/]+/?$",
+        "patch_source",
+    ),
+    Kind(
+        "refresh_schemas",
+        manifest_text(BASE),
+        manifest_text(source_yaml("stripe_a", prefix="sa", extra_table=True)),
+        "POST",
+        r"^/api/projects/{team}/external_data_sources/[^/]+/refresh_schemas/?$",
+        "refresh_schemas",
+    ),
+    Kind(
+        "bulk schema PATCH",
+        manifest_text(BASE),
+        manifest_text(source_yaml("stripe_a", prefix="sa", customer_frequency="12hour")),
+        "PATCH",
+        r"^/api/projects/{team}/external_data_sources/[^/]+/bulk_update_schemas/?$",
+        "patch_schemas",
+    ),
+    Kind(
+        "per-schema PATCH",
+        manifest_text(BASE),
+        manifest_text(source_yaml("stripe_a", prefix="sa", primary_key=True)),
+        "PATCH",
+        r"^/api/projects/{team}/external_data_schemas/[^/]+/?$",
+        "patch_schemas",
+    ),
+    Kind(
+        "revenue config",
+        manifest_text(BASE),
+        manifest_text(source_yaml("stripe_a", prefix="sa", revenue_invoiceless=False)),
+        "PATCH",
+        r"^/api/projects/{team}/external_data_sources/[^/]+/revenue_analytics_config/?$",
+        "patch_revenue_config",
+    ),
+    Kind(
+        "DELETE",
+        manifest_text(BASE, OLD),
+        manifest_text(BASE, source_yaml("stripe_old", prefix="so", absent=True)),
+        "DELETE",
+        r"^/api/projects/{team}/external_data_sources/[^/]+/?$",
+        "delete_source",
+        ("--allow-delete",),
+    ),
+    Kind(
+        "reload (--sync)",
+        manifest_text(BASE),
+        manifest_text(source_yaml("stripe_a", prefix="sa", description="v2")),
+        "POST",
+        r"^/api/projects/{team}/external_data_sources/[^/]+/reload/?$",
+        "reload_source",
+        ("--sync",),
+    ),
 )

@@ -60,9 +60,9 @@ def _case_args(path: Path) -> tuple[list[str], dict[str, str]]:
     env: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# args: "):
-            args += line[len("# args: "):].split()
+            args += line[len("# args: ") :].split()
         elif line.startswith("# env: "):
-            name, _, value = line[len("# env: "):].partition("=")
+            name, _, value = line[len("# env: ") :].partition("=")
             env[name] = value
     return args, env
 
@@ -72,8 +72,9 @@ def _env(emu: Emulator, extra: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_corpus_case_validate_plan_apply(path: Path, emu: Emulator, api: ProjectApi,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_case_validate_plan_apply(
+    path: Path, emu: Emulator, api: ProjectApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     args, env = _case_args(path)
     plan_args = [a for a in args if a != "--require-secrets"]  # a validate-only flag
     monkeypatch.chdir(CORPUS)
@@ -107,8 +108,12 @@ BASE: dict[str, Any] = {
             "config": {"auth_method": {"selection": "api_key", "stripe_secret_key": "{{ secret('FUZZ_KEY') }}"}},
             "tables": {
                 "Customer": {"sync": True, "sync_type": "full_refresh", "frequency": "24hour"},
-                "Charge": {"sync": True, "sync_type": "append", "incremental_field": "created",
-                           "incremental_field_type": "integer"},
+                "Charge": {
+                    "sync": True,
+                    "sync_type": "append",
+                    "incremental_field": "created",
+                    "incremental_field_type": "integer",
+                },
             },
             "revenue_analytics": {"include_invoiceless_charges": False},
         },
@@ -119,22 +124,94 @@ BASE: dict[str, Any] = {
         },
     },
 }
-KEYS = ["type", "prefix", "config", "tables", "state", "protect", "description", "sync", "sync_type",
-        "frequency", "incremental_field", "primary_key_columns", "time_of_day", "selection", "subdomain",
-        "auth_method", "version", "sources", "project", "revenue_analytics", "enabled", "secrets_version",
-        "Customer", "x", "", "sync_time_of_day"]
+KEYS = [
+    "type",
+    "prefix",
+    "config",
+    "tables",
+    "state",
+    "protect",
+    "description",
+    "sync",
+    "sync_type",
+    "frequency",
+    "incremental_field",
+    "primary_key_columns",
+    "time_of_day",
+    "selection",
+    "subdomain",
+    "auth_method",
+    "version",
+    "sources",
+    "project",
+    "revenue_analytics",
+    "enabled",
+    "secrets_version",
+    "Customer",
+    "x",
+    "",
+    "sync_time_of_day",
+]
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=6),
-    st.sampled_from(["{{ secret('FUZZ_KEY') }}", "{{ secret('UNSET_FUZZ') }}", "{{ env('FUZZ_KEY') }}",
-                     "{{ 1/0 }}", "{{ oops", "{% for %}", "absent", "present", "Stripe", "Postgres", "Nope",
-                     "append", "incremental", "cdc", "1min", "never", "25:00:00", "12:00:00", "api_key", "oauth"]),
+    st.sampled_from(
+        [
+            "{{ secret('FUZZ_KEY') }}",
+            "{{ secret('UNSET_FUZZ') }}",
+            "{{ env('FUZZ_KEY') }}",
+            "{{ 1/0 }}",
+            "{{ oops",
+            "{% for %}",
+            "absent",
+            "present",
+            "Stripe",
+            "Postgres",
+            "Nope",
+            "append",
+            "incremental",
+            "cdc",
+            "1min",
+            "never",
+            "25:00:00",
+            "12:00:00",
+            "api_key",
+            "oauth",
+        ]
+    ),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)),
-                      max_leaves=8)
-SYNTAX = st.sampled_from(["\t", ": :", "- [", "{", "}", "&a", "*a", "<<: *a", "!!python/object:os.system", "%YAML",
-                          "\n---\n", "'", '"', "? ", "|", "@", "\x00", "\ufeff", "key: value: x", "  - \n"])
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)),
+    max_leaves=8,
+)
+SYNTAX = st.sampled_from(
+    [
+        "\t",
+        ": :",
+        "- [",
+        "{",
+        "}",
+        "&a",
+        "*a",
+        "<<: *a",
+        "!!python/object:os.system",
+        "%YAML",
+        "\n---\n",
+        "'",
+        '"',
+        "? ",
+        "|",
+        "@",
+        "\x00",
+        "\ufeff",
+        "key: value: x",
+        "  - \n",
+    ]
+)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -203,10 +280,18 @@ def _check_one(text: str, emu: Emulator, api: ProjectApi) -> None:
     assert api.writes() == {}, text
 
 
-_FAST = settings(max_examples=40, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-_SLOW = settings(max_examples=2000, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+_FAST = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+_SLOW = settings(
+    max_examples=2000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @_FAST

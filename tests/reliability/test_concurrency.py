@@ -25,15 +25,26 @@ SOURCES = 6
 
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTHOG_", "RECONCILER_"))}
-    env.update({"POSTHOG_HOST": url, "POSTHOG_PROJECT_ID": "1", "POSTHOG_PERSONAL_API_KEY": KEY,
-                "STRIPE_SECRET_KEY": CANARY, "NO_COLOR": "1"})
+    env.update(
+        {
+            "POSTHOG_HOST": url,
+            "POSTHOG_PROJECT_ID": "1",
+            "POSTHOG_PERSONAL_API_KEY": KEY,
+            "STRIPE_SECRET_KEY": CANARY,
+            "NO_COLOR": "1",
+        }
+    )
     return env
 
 
 def _apply(manifest: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "3",
-                             *extra, str(manifest)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "3", *extra, str(manifest)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_two_applies_at_once_create_each_source_once(start_emulator: Any, tmp_path: Path) -> None:
@@ -67,12 +78,22 @@ def test_two_applies_at_once_create_each_source_once(start_emulator: Any, tmp_pa
             # Every source was created by exactly one of the two (a found-by-re-list create counts once).
             assert sorted(created) == sorted(f"src_{i}" for i in range(SOURCES)), created
             # A re-run converges.
-            again = subprocess.run([sys.executable, "-m", "reconciler", "apply", "--auto-approve", str(manifest)],
-                                   env=env, capture_output=True, text=True, timeout=120)
+            again = subprocess.run(
+                [sys.executable, "-m", "reconciler", "apply", "--auto-approve", str(manifest)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert again.returncode == 0, again.stdout + again.stderr
             assert duplicates(api.sources()) == {}
-            plan = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", str(manifest)],
-                                  env=env, capture_output=True, text=True, timeout=120)
+            plan = subprocess.run(
+                [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", str(manifest)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert plan.returncode == 0 and "No changes" in plan.stdout, plan.stdout + plan.stderr
         finally:
             api.close()

@@ -66,8 +66,11 @@ def ids(emu: Emulator) -> dict[int, dict[str, str]]:
 
 
 def _url(template: str, team: int | str, ids: dict[str, str]) -> str:
-    return template.replace("{project_id}", str(team)).replace("{source_id}", ids["source_id"]).replace(
-        "{schema_id}", ids["schema_id"])
+    return (
+        template.replace("{project_id}", str(team))
+        .replace("{source_id}", ids["source_id"])
+        .replace("{schema_id}", ids["schema_id"])
+    )
 
 
 def _expected(key: str | None, team: int, method: str) -> tuple[int, str] | None:
@@ -120,7 +123,8 @@ def test_access_matrix(key: str | None, emu: Emulator, ids: dict[int, dict[str, 
 def test_delete_needs_write_scope_and_membership(emu: Emulator) -> None:
     with emu.client(key="phx_all", team=TEAM) as admin:
         sid = admin.post("/external_data_sources/", json=create_body("Stripe", stripe_payload(), prefix="del")).json()[
-            "id"]
+            "id"
+        ]
         for key in ("phx_read", "phx_flags", "phx_other_team", "phx_pinned", "phx_nope"):
             with emu.client(key=key, team=TEAM) as c:
                 assert c.delete(f"/external_data_sources/{sid}/").status_code in (401, 403), key
@@ -146,9 +150,10 @@ def test_objects_of_one_team_are_invisible_from_another(emu: Emulator, ids: dict
         assert ids[TEAM]["source_id"] not in {s["id"] for s in listed}
         assert ids[TEAM]["schema_id"] not in {s["id"] for s in schemas}
         # bulk_update_schemas on OTHER's own source, naming TEAM's schema id, must not touch TEAM's schema.
-        response = http.patch(f"/api/projects/{OTHER}/external_data_sources/{ids[OTHER]['source_id']}/"
-                              "bulk_update_schemas/",
-                              json={"schemas": [{"id": ids[TEAM]["schema_id"], "should_sync": False}]})
+        response = http.patch(
+            f"/api/projects/{OTHER}/external_data_sources/{ids[OTHER]['source_id']}/bulk_update_schemas/",
+            json={"schemas": [{"id": ids[TEAM]["schema_id"], "should_sync": False}]},
+        )
         assert response.status_code == 400, response.text
     assert wrong == []
     assert _snapshot(emu, ids) == before
@@ -174,8 +179,13 @@ def _snapshot(emu: Emulator, ids: dict[int, dict[str, str]]) -> dict[int, Any]:
 
 
 def _serve(tmp: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "serve", "--port", "0", *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "serve", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert "listening on" in line, line
@@ -187,9 +197,15 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     proc.communicate(timeout=10)
 
 
-CONTROL = [("GET", "/_emulator/stats"), ("POST", "/_emulator/stats/reset"), ("GET", "/_emulator/faults"),
-           ("POST", "/_emulator/faults"), ("DELETE", "/_emulator/faults"), ("POST", "/_emulator/rate-limit/reset"),
-           ("PATCH", "/_emulator/schemas/x")]
+CONTROL = [
+    ("GET", "/_emulator/stats"),
+    ("POST", "/_emulator/stats/reset"),
+    ("GET", "/_emulator/faults"),
+    ("POST", "/_emulator/faults"),
+    ("DELETE", "/_emulator/faults"),
+    ("POST", "/_emulator/rate-limit/reset"),
+    ("PATCH", "/_emulator/schemas/x"),
+]
 FAULT = {"rules": [{"status": 500}]}
 
 
@@ -208,10 +224,16 @@ def test_serve_without_control_has_no_control_api(tmp_path: Path) -> None:
         _stop(proc)
 
 
-UNDER_API = ["/api/_emulator/faults", "/api/projects/1/_emulator/faults", "/api/environments/1/_emulator/faults",
-             "/api/projects/1/external_data_sources/_emulator/faults", "/api/projects/_emulator/faults",
-             "/api//_emulator/faults", "/api/projects/1/external_data_sources/%2E%2E/%2E%2E/%2E%2E/_emulator/faults",
-             "/api/projects/1/external_data_schemas/_emulator/faults"]
+UNDER_API = [
+    "/api/_emulator/faults",
+    "/api/projects/1/_emulator/faults",
+    "/api/environments/1/_emulator/faults",
+    "/api/projects/1/external_data_sources/_emulator/faults",
+    "/api/projects/_emulator/faults",
+    "/api//_emulator/faults",
+    "/api/projects/1/external_data_sources/%2E%2E/%2E%2E/%2E%2E/_emulator/faults",
+    "/api/projects/1/external_data_schemas/_emulator/faults",
+]
 
 
 def test_control_api_is_never_reachable_under_api(tmp_path: Path) -> None:

@@ -58,9 +58,15 @@ FAULTS: dict[str, dict[str, Any]] = {
     "commit+502": {"status": 502, "after_commit": True},
 }
 #: What the failed step's error must say, per fault.
-CAUSE = {"429": "429: Request was throttled", "500": "500: A server error occurred", "502": "502",
-         "503": "503", "drop": "Server disconnected without sending a response", "timeout": "ReadTimeout",
-         "commit+502": "502"}
+CAUSE = {
+    "429": "429: Request was throttled",
+    "500": "500: A server error occurred",
+    "502": "502",
+    "503": "503",
+    "drop": "Server disconnected without sending a response",
+    "timeout": "ReadTimeout",
+    "commit+502": "502",
+}
 INTENSITY = {"transient": 1, "persistent": 99}
 
 _teams = itertools.count(10)
@@ -125,7 +131,7 @@ def check_report(run: Run, kind: Kind, fault: str) -> str:
     [bad] = failed
     assert bad["kind"] == kind.step_kind, bad
     assert CAUSE[fault] in bad["error"], bad["error"]
-    after = steps[steps.index(bad) + 1:]
+    after = steps[steps.index(bad) + 1 :]
     same_source = [s for s in after if s["address"] == bad["address"]]
     assert all(s["status"] == "skipped" and s["error"].startswith("skipped: ") for s in same_source), same_source
     assert "Apply FAILED" not in run.out  # json only on stdout; progress lines on stderr
@@ -143,14 +149,18 @@ def _cells() -> list[Any]:
             for intensity in INTENSITY:
                 diagonal = j in (i % len(faults), (i + 4) % len(faults))
                 marks = [pytest.mark.slow] if intensity == "persistent" and not diagonal else []
-                cells.append(pytest.param(kind, fault, intensity, marks=marks,
-                                          id=f"{kind.name.replace(' ', '_')}-{fault}-{intensity}"))
+                cells.append(
+                    pytest.param(
+                        kind, fault, intensity, marks=marks, id=f"{kind.name.replace(' ', '_')}-{fault}-{intensity}"
+                    )
+                )
     return cells
 
 
 @pytest.mark.parametrize(("kind", "fault", "intensity"), _cells())
-def test_fault_cell(kind: Kind, fault: str, intensity: str, emu: Emulator, env: None, tmp_path: Path,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_fault_cell(
+    kind: Kind, fault: str, intensity: str, emu: Emulator, env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     team = next(_teams)
     api = ProjectApi(emu.base_url, team)
     try:
@@ -162,8 +172,12 @@ def test_fault_cell(kind: Kind, fault: str, intensity: str, emu: Emulator, env: 
             assert cli(capsys, "apply", "--auto-approve", *base).code == 0
         before = api.source(unmanaged)
         manifest.write_text(kind.target)
-        rule = {"method": kind.method, "path": kind.path.format(team=team), "times": INTENSITY[intensity],
-                **FAULTS[fault]}
+        rule = {
+            "method": kind.method,
+            "path": kind.path.format(team=team),
+            "times": INTENSITY[intensity],
+            **FAULTS[fault],
+        }
         api.add_fault(**rule)
         # A delayed request is counted only when its delay ends; retrying sooner would meet the same rule
         # again (the emulator counts a rule after its delay), so timeouts get a real pause between attempts.

@@ -93,8 +93,11 @@ def _forms(value: str) -> dict[str, str]:
     }
 
 
-NEEDLES = {f"{name}/{form}": text for name, value in {**CANARIES, "ROTATED": ROTATED}.items()
-           for form, text in _forms(value).items()}
+NEEDLES = {
+    f"{name}/{form}": text
+    for name, value in {**CANARIES, "ROTATED": ROTATED}.items()
+    for form, text in _forms(value).items()
+}
 
 
 def hits(text: str) -> list[str]:
@@ -138,17 +141,19 @@ def echo_proxy(upstream: str) -> Starlette:
             if request.method == method and pattern.search(request.url.path):
                 echo = f"cannot use {body.decode()} with {request.headers.get('authorization')}"
                 if style == "drf":
-                    return JSONResponse({"type": "validation_error", "code": "invalid_input", "detail": echo,
-                                         "attr": "payload"}, status_code=status)
+                    return JSONResponse(
+                        {"type": "validation_error", "code": "invalid_input", "detail": echo, "attr": "payload"},
+                        status_code=status,
+                    )
                 if style == "message":
                     return JSONResponse({"message": echo}, status_code=status)
                 return HTMLResponse(f"<html><body><pre>{echo}</pre></body></html>", status_code=status)
         async with httpx.AsyncClient(base_url=upstream) as client:
             headers = {k: v for k, v in request.headers.items() if k.lower() in {"authorization", "content-type"}}
-            answer = await client.request(request.method, request.url.path, params=request.query_params,
-                                          content=body, headers=headers)
-        return Response(answer.content, status_code=answer.status_code,
-                        media_type=answer.headers.get("content-type"))
+            answer = await client.request(
+                request.method, request.url.path, params=request.query_params, content=body, headers=headers
+            )
+        return Response(answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type"))
 
     return Starlette(routes=[Route("/{path:path}", handle, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])])
 
@@ -197,8 +202,9 @@ def run(*argv: str) -> tuple[int, str]:
     return code, text
 
 
-def test_every_command_and_output_leaks_no_canary(emu: Emulator, proxy: str, workdir: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_command_and_output_leaks_no_canary(
+    emu: Emulator, proxy: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("POSTHOG_HOST", emu.base_url)
     outputs: dict[str, tuple[int, str]] = {}
 
@@ -235,8 +241,9 @@ def test_every_command_and_output_leaks_no_canary(emu: Emulator, proxy: str, wor
     # Error paths through the echoing proxy: create (400 drf), database_schema (400 message), PATCH (500 HTML).
     monkeypatch.setenv("STRIPE_SECRET_KEY", ROTATED)
     monkeypatch.setenv("POSTHOG_HOST", proxy)
-    (workdir / "sources.yaml").write_text(MANIFEST.replace("payments", "payments v3").replace("prefix: desk",
-                                                                                             "prefix: desk2"))
+    (workdir / "sources.yaml").write_text(
+        MANIFEST.replace("payments", "payments v3").replace("prefix: desk", "prefix: desk2")
+    )
     assert go("echo apply", "apply", "--auto-approve", "--format", "json", "--allow-delete", "sources.yaml") == 1
     echoed = json.loads(_json_part(outputs["echo apply"][1]))
     errors = [s["error"] for s in echoed["steps"] if s["status"] == "failed"]
@@ -260,7 +267,7 @@ def _json_part(text: str) -> str:
     for i, char in enumerate(text[start:], start):
         depth += {"{": 1, "}": -1}.get(char, 0)
         if depth == 0:
-            return text[start:i + 1]
+            return text[start : i + 1]
     raise AssertionError("no JSON report in the output")
 
 
@@ -274,15 +281,18 @@ def test_the_scanner_finds_every_form(tmp_path: Path) -> None:
     assert "STRIPE_SECRET_KEY/raw" in scan_tree(tmp_path)["deep/er/f.json"]
 
 
-def test_local_host_leaves_no_canary_outside_the_emulator_state(workdir: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_host_leaves_no_canary_outside_the_emulator_state(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--host local`: the embedded emulator plays PostHog and keeps secrets in `.reconciler/` (as PostHog
     would); every other file in the working tree, and every output, stays clean."""
     monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_local")
     monkeypatch.setenv("POSTHOG_HOST", "local")
     (workdir / "sources.yaml").write_text(MANIFEST.split("  db:\n")[0])  # no real Postgres needed
-    outputs = [run("plan", "-o", "plan.json", "sources.yaml"), run("apply", "--auto-approve", "plan.json"),
-               run("drift", "--format", "json", "sources.yaml"), run("import", "--all", "-o", "imported.yaml")]
+    outputs = [
+        run("plan", "-o", "plan.json", "sources.yaml"),
+        run("apply", "--auto-approve", "plan.json"),
+        run("drift", "--format", "json", "sources.yaml"),
+        run("import", "--all", "-o", "imported.yaml"),
+    ]
     assert [code for code, _ in outputs] == [0, 0, 0, 0], outputs
     assert [hits(text) for _, text in outputs] == [[], [], [], []]
     found = {path: labels for path, labels in scan_tree(workdir).items() if not path.startswith(".reconciler")}
