@@ -136,11 +136,11 @@ def seed_store(db: Path, manifests: Path, env: Mapping[str, str], *, team_id: in
     from reconciler.emulator.store import NewSchema, Store
     from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state
     from reconciler.ownership import compose_description
-    from reconciler.plan.fingerprint import collect_secrets, complete_fingerprint
+    from reconciler.plan.fingerprint import complete_fingerprint
     from reconciler.plan.model import CreateSource, PatchSchemas
     from reconciler.plan.planner import PlanOptions, build_plan
     from reconciler.posthog.models import LiveState
-    from reconciler.secret import reveal_all
+    from reconciler.secret import collect_secrets, reveal_all
 
     catalog = load_catalog()
     desired = load_desired_state(

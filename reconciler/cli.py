@@ -568,8 +568,8 @@ def drift(
     outcome = run_drift(_settings(host, project, api_path, paths), DriftRequest(manifests, categories), os.environ)
     text = render_drift(
         outcome.report,
-        fmt,
-        fail_on=categories,  # type: ignore[arg-type]
+        fmt,  # type: ignore[arg-type]
+        fail_on=categories,
         color=fmt == "text" and output is None and _use_color(sys.stdout),
     )
     if output is not None:

@@ -13,26 +13,26 @@ Drift only sorts the differences into categories for people on a schedule:
 - `health`    Failed / Billing limits statuses (with `latest_error`, secrets redacted) and stale syncs.
 
 Secrets are never compared (PostHog never returns them) and never shown: `latest_error` goes through
-`redact_error` before it enters a finding.
+`reconciler.secret.redact` before it enters a finding.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SYNC_FREQUENCIES, Catalog, SourceType
+from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SYNC_FREQUENCIES, Catalog, SourceType, revenue_analytics_defaults
 from reconciler.manifest.models import DesiredSource, DesiredState
 from reconciler.ownership import parse_trailer
 from reconciler.plan.diff import diff_config, diff_tables
 from reconciler.plan.model import Action, FieldDiff
 from reconciler.plan.planner import PlanOptions, build_plan
 from reconciler.posthog.models import LiveSource, LiveState
+from reconciler.secret import redact, secret_values
 
 __all__ = [
     "CATEGORIES",
@@ -47,7 +47,6 @@ __all__ = [
     "import_hint",
     "known_secret_values",
     "parse_categories",
-    "redact_error",
 ]
 
 #: Version of the JSON form (docs/drift-format.md). Bump on any incompatible change.
@@ -169,37 +168,6 @@ class DriftReport:
         return any(f.category in wanted for f in self.findings())
 
 
-# ---- redaction -------------------------------------------------------------------------------------------
-
-_REDACTED = "[redacted]"
-#: Credential-shaped text that may appear in upstream error messages, whatever the manifest knows.
-_SECRET_PATTERNS = (
-    re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)", re.IGNORECASE),  # scheme://user:PASS@
-    re.compile(
-        r"(?P<keep>\b(?:password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|passphrase)"
-        r"\s*[=:]\s*)(?:\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
-        re.IGNORECASE,
-    ),
-    re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
-    re.compile(r"(?P<keep>)\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+"),
-    re.compile(r"(?P<keep>)\bph[xc]_[A-Za-z0-9]{6,}"),
-    re.compile(r"(?P<keep>)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL),
-)
-
-
-def redact_error(text: str | None, known: Sequence[str] = ()) -> str | None:
-    """`latest_error` without secrets: every `known` value (the manifests' secret values, when set) and
-    credential-shaped text (URL passwords, `password=…`, bearer tokens, Stripe/PostHog keys, PEM keys)
-    replaced by `[redacted]` (newer PostHog redacts known secrets itself, reference/posthog-api.md §14)."""
-    if text is None:
-        return None
-    for value in sorted((v for v in known if len(v) >= 4), key=len, reverse=True):
-        text = text.replace(value, _REDACTED)
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group("keep") + _REDACTED, text)
-    return text
-
-
 # ---- helpers ---------------------------------------------------------------------------------------------
 
 
@@ -293,12 +261,8 @@ class _Drift:
         if "description" in spec.given and (spec.description or None) != (user_text or None):
             out.append(self._field("description", spec.description, user_text, _attribution(user_text, None)))
         if spec.revenue_analytics is not None:
-            have = (
-                source.revenue_analytics.model_dump()
-                if source.revenue_analytics is not None
-                else {"enabled": source.source_type == "Stripe", "include_invoiceless_charges": True}
-            )
-            defaults = {"enabled": source.source_type == "Stripe", "include_invoiceless_charges": True}
+            defaults = revenue_analytics_defaults(source.source_type)
+            have = source.revenue_analytics.model_dump() if source.revenue_analytics is not None else defaults
             for key in sorted(spec.revenue_analytics.given):
                 want = getattr(spec.revenue_analytics, key)
                 if have.get(key) != want:
@@ -380,7 +344,7 @@ class _Drift:
     def health(self, source: LiveSource) -> list[Finding]:
         out: list[Finding] = []
         if source.status in HEALTH_STATUSES:
-            error = redact_error(source.latest_error, self.known)
+            error = redact(source.latest_error, self.known, credential_shapes=True)
             out.append(
                 Finding(
                     Category.HEALTH,
@@ -401,7 +365,7 @@ class _Drift:
                         f"table {schema.name} status is {schema.status}",
                         table=schema.name,
                         status=schema.status,
-                        latest_error=redact_error(schema.latest_error, self.known),
+                        latest_error=redact(schema.latest_error, self.known, credential_shapes=True),
                     )
                 )
             interval = frequency_interval(schema.sync_frequency)
@@ -513,11 +477,6 @@ def build_drift(
 
 
 def known_secret_values(desired: DesiredState) -> list[str]:
-    """The manifests' secret values that are set in the environment, only so `redact_error` can cut them out
+    """The manifests' secret values that are set in the environment, only so `redact` can cut them out
     of error texts PostHog returns (the one reason drift ever reveals a Secret)."""
-    values: list[str] = []
-    for source in desired.sources.values():
-        for secret in source.secrets().values():
-            if secret.available:
-                values.append(secret.reveal())
-    return values
+    return [value for source in desired.sources.values() for value in secret_values(source.config)]

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.catalog import CDC_KEYS, Catalog, Field, SourceType
+from reconciler.catalog import CDC_KEYS, SSH_TUNNEL_AUTH_SECRET, Catalog, Field, SourceType
 from reconciler.errors import ReconcilerError
 from reconciler.manifest.dump import dump_manifest
 from reconciler.manifest.models import DesiredSource, DesiredState, Location, RevenueAnalytics, TableSettings
@@ -41,7 +41,6 @@ __all__ = [
 
 _ADDRESS_RE = re.compile(ADDRESS_PATTERN + r"\Z")
 _IMPORTED = Location(file="<import>", line=1, column=1)
-_SSH_SECRETS = {"password": ("password",), "keypair": ("private_key",)}
 _DEFAULT_CDC_TABLE_MODE = "consolidated"  # §7
 
 
@@ -226,7 +225,8 @@ class _ConfigImporter:
         tunnel = _without_nulls(value)
         auth = tunnel.get("auth")
         if tunnel.get("enabled") is True and isinstance(auth, dict):
-            for name in _SSH_SECRETS.get(str(auth.get("selection")), ()):
+            name = SSH_TUNNEL_AUTH_SECRET.get(str(auth.get("selection")))
+            if name is not None:
                 auth[name] = self.secret((*path, "auth", name))
             if auth.get("selection") == "keypair":
                 self.optional((*path, "auth", "passphrase"))

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from reconciler.catalog import BULK_SCHEMA_FIELDS
 from reconciler.errors import AmbiguousCreate, PersonalKeyNotAllowed, ReconcilerError
 from reconciler.ownership import FINGERPRINT_LENGTH, compose_description
-from reconciler.plan.fingerprint import collect_secrets, complete_fingerprint
+from reconciler.plan.fingerprint import complete_fingerprint
 from reconciler.plan.model import (
     CreateSource,
     DeleteSource,
@@ -39,7 +39,7 @@ from reconciler.plan.model import (
     Step,
 )
 from reconciler.posthog.client import PostHogClient
-from reconciler.secret import Secret
+from reconciler.secret import Secret, collect_secrets
 
 __all__ = [
     "ApplyReport",

@@ -3,8 +3,6 @@
 from reconciler.catalog.model import (
     CDC_KEYS,
     META_KEYS,
-    SSH_TUNNEL_PUBLIC_NAMES,
-    SSH_TUNNEL_SECRET_NAMES,
     Catalog,
     Field,
     SelectOption,
@@ -22,6 +20,19 @@ from reconciler.catalog.schema_options import (
     SYNC_TYPES,
     SYNC_TYPES_NEEDING_CURSOR,
 )
+from reconciler.catalog.source_values import (
+    REVENUE_ANALYTICS_KEYS,
+    SSH_TUNNEL_AUTH_KEYS,
+    SSH_TUNNEL_AUTH_SECRET,
+    SSH_TUNNEL_AUTH_SELECTIONS,
+    SSH_TUNNEL_ENABLED_NEEDS,
+    SSH_TUNNEL_KEYS,
+    SSH_TUNNEL_PUBLIC_NAMES,
+    SSH_TUNNEL_SECRET_NAMES,
+    SSH_TUNNEL_TARGET_KEYS,
+    SSH_TUNNEL_TEXT_KEYS,
+    revenue_analytics_defaults,
+)
 
 __all__ = [
     "BULK_SCHEMA_FIELDS",
@@ -30,9 +41,17 @@ __all__ = [
     "DEFAULT_SYNC_FREQUENCY",
     "INCREMENTAL_FIELD_TYPES",
     "META_KEYS",
+    "REVENUE_ANALYTICS_KEYS",
     "SCHEMA_WRITABLE_FIELDS",
+    "SSH_TUNNEL_AUTH_KEYS",
+    "SSH_TUNNEL_AUTH_SECRET",
+    "SSH_TUNNEL_AUTH_SELECTIONS",
+    "SSH_TUNNEL_ENABLED_NEEDS",
+    "SSH_TUNNEL_KEYS",
     "SSH_TUNNEL_PUBLIC_NAMES",
     "SSH_TUNNEL_SECRET_NAMES",
+    "SSH_TUNNEL_TARGET_KEYS",
+    "SSH_TUNNEL_TEXT_KEYS",
     "SYNC_FREQUENCIES",
     "SYNC_TYPES",
     "SYNC_TYPES_NEEDING_CURSOR",
@@ -42,4 +61,5 @@ __all__ = [
     "SourceType",
     "all_source_type_names",
     "load_catalog",
+    "revenue_analytics_defaults",
 ]

@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
+from reconciler.catalog.source_values import SSH_TUNNEL_PUBLIC_NAMES, SSH_TUNNEL_SECRET_NAMES
+
 __all__ = [
     "CDC_KEYS",
     "INPUT_KINDS",
     "META_KEYS",
-    "SSH_TUNNEL_PUBLIC_NAMES",
-    "SSH_TUNNEL_SECRET_NAMES",
     "Catalog",
     "Field",
     "SelectOption",
@@ -32,9 +32,6 @@ __all__ = [
 INPUT_KINDS = frozenset({"text", "email", "search", "url", "password", "time", "number", "textarea"})
 #: Keys that are structure, not values: kept on read (§6).
 META_KEYS = frozenset({"selection", "enabled"})
-#: Inside an `ssh-tunnel` value (§10): which names are secret and which are readable.
-SSH_TUNNEL_SECRET_NAMES = frozenset({"password", "passphrase", "private_key"})
-SSH_TUNNEL_PUBLIC_NAMES = frozenset({"host", "port", "username", "auth", "auth_type", "require_tls"})
 #: Postgres CDC keys PostHog keeps readable in job_inputs (§6).
 CDC_KEYS = frozenset(
     {

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from reconciler.catalog import SYNC_TYPES_NEEDING_CURSOR, SourceType, all_source_type_names
+from reconciler.catalog import SYNC_TYPES_NEEDING_CURSOR, SourceType, all_source_type_names, revenue_analytics_defaults
 from reconciler.emulator.auth import AuthContext
 from reconciler.emulator.config_rules import (
     invalid_config_message,
@@ -191,7 +191,7 @@ async def create_source(state: EmulatorState, ctx: AuthContext, data: Mapping[st
             created_via=req.created_via,
             created_by=ctx.key.email,
             job_inputs=job_inputs,
-            revenue_enabled=req.source_type == "Stripe",  # §6: enabled by default for Stripe only
+            revenue_enabled=revenue_analytics_defaults(req.source_type)["enabled"],  # §6
             schemas=[_new_schema(i, tables[i["name"]]) for i in items],
             check_prefix=req.access_method == "warehouse",
         )

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pymysql
 
+from reconciler.catalog import SSH_TUNNEL_SECRET_NAMES
 from reconciler.emulator import upstream_errors as texts
 from reconciler.emulator.upstream_types import Column, DiscoveredTable, IncrementalField, UpstreamError
 
@@ -129,7 +130,7 @@ def _secrets_of(config: Mapping[str, Any]) -> list[str]:
     if isinstance(tunnel, Mapping):
         for container in (tunnel.get("auth"), tunnel.get("auth_type")):
             if isinstance(container, Mapping):
-                found += [str(container.get(key) or "") for key in ("password", "private_key", "passphrase")]
+                found += [str(container.get(key) or "") for key in sorted(SSH_TUNNEL_SECRET_NAMES)]
     return [value for value in found if value]
 
 

@@ -13,7 +13,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.catalog import CDC_KEYS, Field, SourceType
+from reconciler.catalog import (
+    CDC_KEYS,
+    SSH_TUNNEL_AUTH_KEYS,
+    SSH_TUNNEL_AUTH_SECRET,
+    SSH_TUNNEL_AUTH_SELECTIONS,
+    SSH_TUNNEL_ENABLED_NEEDS,
+    SSH_TUNNEL_KEYS,
+    SSH_TUNNEL_SECRET_NAMES,
+    Field,
+    SourceType,
+)
 from reconciler.catalog.model import INPUT_KINDS
 from reconciler.manifest.load import NodePath
 from reconciler.secret import Secret
@@ -22,10 +32,6 @@ __all__ = ["ConfigChecker", "Report", "ValidateOptions", "did_you_mean", "dotted
 
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 _BOOL_TEXT = {"true": True, "false": False}
-#: Keys inside an ssh-tunnel value (reference/posthog-api.md §10).
-_SSH_KEYS = ("enabled", "host", "port", "auth", "require_tls")
-_SSH_AUTH_KEYS = ("selection", "username", "password", "private_key", "passphrase")
-_SSH_SECRETS = frozenset({"password", "private_key", "passphrase"})
 #: Postgres CDC extras accepted in a create payload (reference/posthog-api.md §10 Postgres).
 _CDC_FIELDS: dict[str, str] = {
     "cdc_enabled": "bool",
@@ -395,10 +401,10 @@ class ConfigChecker:
             return None
         out: dict[str, Any] = {}
         for key in item:
-            if key not in _SSH_KEYS:
+            if key not in SSH_TUNNEL_KEYS:
                 self.report(
                     (*path, key),
-                    f"unknown ssh_tunnel key '{key}'{did_you_mean(key, _SSH_KEYS)}",
+                    f"unknown ssh_tunnel key '{key}'{did_you_mean(key, SSH_TUNNEL_KEYS)}",
                     key=True,
                     reference="unknown-field",
                 )
@@ -426,7 +432,7 @@ class ConfigChecker:
             else:
                 self.report((*path, "require_tls"), "require_tls must be a mapping {enabled: true|false}")
         if enabled:
-            for key in ("host", "port", "auth"):
+            for key in SSH_TUNNEL_ENABLED_NEEDS:
                 if item.get(key) is None:
                     self.report(path, f"an enabled ssh_tunnel needs '{key}'", key=True, reference="missing-field")
         return out
@@ -439,29 +445,30 @@ class ConfigChecker:
             return None
         out: dict[str, Any] = {}
         for key, value in auth.items():
-            if key not in _SSH_AUTH_KEYS:
+            if key not in SSH_TUNNEL_AUTH_KEYS:
                 self.report(
                     (*path, key),
-                    f"unknown ssh_tunnel.auth key '{key}'{did_you_mean(key, _SSH_AUTH_KEYS)}",
+                    f"unknown ssh_tunnel.auth key '{key}'{did_you_mean(key, SSH_TUNNEL_AUTH_KEYS)}",
                     key=True,
                     reference="unknown-field",
                 )
             elif key == "selection":
-                if value not in ("password", "keypair"):
+                if value not in SSH_TUNNEL_AUTH_SELECTIONS:
                     self.report(
                         (*path, key),
-                        f"invalid ssh_tunnel auth selection {value!r}; expected one of: password, keypair",
+                        f"invalid ssh_tunnel auth selection {value!r}; expected one of: "
+                        + ", ".join(SSH_TUNNEL_AUTH_SELECTIONS),
                         reference="invalid-choice",
                     )
                 out[key] = value
-            elif key in _SSH_SECRETS:
+            elif key in SSH_TUNNEL_SECRET_NAMES:
                 out[key] = self._secret(value, (*path, key), f"ssh_tunnel.auth.{key}")
             else:
                 out[key] = self._text(value, (*path, key))
         if enabled:
             needed = ["selection", "username"]
-            needed += ["password"] if out.get("selection") == "password" else []
-            needed += ["private_key"] if out.get("selection") == "keypair" else []
+            secret = SSH_TUNNEL_AUTH_SECRET.get(str(out.get("selection")))
+            needed += [secret] if secret is not None else []
             for key in needed:
                 if auth.get(key) is None:
                     self.report(path, f"ssh_tunnel.auth needs '{key}'", key=True, reference="missing-field")

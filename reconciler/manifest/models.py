@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator
 
 from reconciler.errors import ManifestError
-from reconciler.secret import Secret
+from reconciler.secret import Secret, collect_secrets
 
 __all__ = [
     "CDC_TABLE_MODE_VALUES",
@@ -235,17 +235,7 @@ class DesiredSource(_Model):
 
     def secrets(self) -> dict[str, Secret]:
         """Every Secret in `config`, keyed by dotted path (for fingerprints and re-send decisions)."""
-        found: dict[str, Secret] = {}
-
-        def walk(value: Any, path: str) -> None:
-            if isinstance(value, Secret):
-                found[path] = value
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    walk(v, f"{path}.{k}" if path else k)
-
-        walk(self.config, "")
-        return found
+        return collect_secrets(self.config)
 
 
 class ManifestInvalid(ManifestError):

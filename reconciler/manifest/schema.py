@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.catalog import Catalog, Field, SourceType, load_catalog
+from reconciler.catalog import (
+    SSH_TUNNEL_AUTH_KEYS,
+    SSH_TUNNEL_AUTH_SELECTIONS,
+    SSH_TUNNEL_ENABLED_NEEDS,
+    SSH_TUNNEL_KEYS,
+    SSH_TUNNEL_SECRET_NAMES,
+    Catalog,
+    Field,
+    SourceType,
+    load_catalog,
+)
 from reconciler.catalog.model import INPUT_KINDS
 from reconciler.manifest.models import (
     CDC_TABLE_MODE_VALUES,
@@ -161,30 +171,29 @@ def _table() -> dict[str, Any]:
 
 
 def _ssh_tunnel() -> dict[str, Any]:
+    auth_shapes: dict[str, Any] = {"selection": _t({"enum": list(SSH_TUNNEL_AUTH_SELECTIONS)}), "username": _TEXT}
     auth = {
         "type": ["object", "null"],
         "additionalProperties": False,
         "properties": {
-            "selection": _t({"enum": ["password", "keypair"]}),
-            "username": _TEXT,
-            "password": {"anyOf": [_SECRET, _NULL]},
-            "private_key": {"anyOf": [_SECRET, _NULL]},
-            "passphrase": {"anyOf": [_SECRET, _NULL]},
+            key: auth_shapes.get(key, {"anyOf": [_SECRET, _NULL]} if key in SSH_TUNNEL_SECRET_NAMES else _TEXT)
+            for key in SSH_TUNNEL_AUTH_KEYS
         },
+    }
+    shapes: dict[str, Any] = {
+        "enabled": _BOOL,
+        "host": _TEXT,
+        "port": _NUMBER,
+        "auth": auth,
+        "require_tls": {"type": "object", "additionalProperties": False, "properties": {"enabled": _BOOL}},
     }
     return {
         "type": ["object", "null"],
         "additionalProperties": False,
         "required": ["enabled"],
-        "properties": {
-            "enabled": _BOOL,
-            "host": _TEXT,
-            "port": _NUMBER,
-            "auth": auth,
-            "require_tls": {"type": "object", "additionalProperties": False, "properties": {"enabled": _BOOL}},
-        },
+        "properties": {key: shapes[key] for key in SSH_TUNNEL_KEYS},
         "if": {"properties": {"enabled": {"const": True}}, "required": ["enabled"]},
-        "then": {"required": ["host", "port", "auth"]},
+        "then": {"required": list(SSH_TUNNEL_ENABLED_NEEDS)},
     }
 
 

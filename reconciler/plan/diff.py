@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SYNC_TYPES_NEEDING_CURSOR, SourceType
+from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SSH_TUNNEL_TARGET_KEYS, SYNC_TYPES_NEEDING_CURSOR, SourceType
 from reconciler.manifest.models import DesiredSource, TableSettings
 from reconciler.plan.model import FieldDiff, Impact
 from reconciler.posthog.models import LiveSchema, LiveSource
 from reconciler.posthog.normalise import normalise_config
-from reconciler.secret import Secret
+from reconciler.secret import Secret, has_secret, without_secrets
 
 __all__ = [
     "CREATE_SCHEMA_KEYS",
@@ -25,7 +25,6 @@ __all__ = [
     "api_table_settings",
     "diff_config",
     "diff_tables",
-    "has_secret",
 ]
 
 #: Manifest table keys → PostHog schema fields (§7).
@@ -41,23 +40,6 @@ CREATE_SCHEMA_KEYS = (
     "enabled_columns",
     "cdc_table_mode",
 )
-_SSH_TARGET_KEYS = ("enabled", "host", "port")
-
-
-def has_secret(value: Any) -> bool:
-    if isinstance(value, Secret):
-        return True
-    if isinstance(value, Mapping):
-        return any(has_secret(v) for v in value.values())
-    return False
-
-
-def _secrets_in(value: Any) -> list[Secret]:
-    if isinstance(value, Secret):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _secrets_in(v)]
-    return []
 
 
 @dataclass(frozen=True)
@@ -77,19 +59,12 @@ def _leaf_diffs(path: str, desired: Any, live: Any) -> list[FieldDiff]:
     if isinstance(desired, Mapping):
         live_map = live if isinstance(live, Mapping) else {}
         if not isinstance(live, Mapping) and live is not None:
-            return [FieldDiff(path, live, _public(desired))]
+            return [FieldDiff(path, live, without_secrets(desired))]
         out: list[FieldDiff] = []
         for key, value in desired.items():
             out.extend(_leaf_diffs(f"{path}.{key}", value, live_map.get(key)))
         return out
     return [] if desired == live else [FieldDiff(path, live, desired)]
-
-
-def _public(value: Any) -> Any:
-    """A copy safe to show: Secrets dropped."""
-    if isinstance(value, Mapping):
-        return {k: _public(v) for k, v in value.items() if not isinstance(v, Secret)}
-    return value
 
 
 def _selection_switched(desired: Any, live: Any) -> bool:
@@ -108,7 +83,7 @@ def _target_changed(st: SourceType, desired: Mapping[str, Any], live: Mapping[st
         want: Mapping[str, Any] = want_raw if isinstance(want_raw, Mapping) else {}
         have: Mapping[str, Any] = have_raw if isinstance(have_raw, Mapping) else {}
         # Compared as strings, like PostHog: stored "False" equals JSON false (§8.4 step 4).
-        for key in _SSH_TARGET_KEYS:
+        for key in SSH_TUNNEL_TARGET_KEYS:
             if key in want and str(want.get(key)) != str(have.get(key)):
                 return True
     return False
@@ -137,10 +112,6 @@ def secret_patch(desired: DesiredSource, st: SourceType | None) -> dict[str, Any
     """Every top-level config key that holds a secret, with its whole value (to re-send secrets)."""
     want = normalise_config(st, desired.config)
     return {k: v for k, v in want.items() if has_secret(v)}
-
-
-def secrets_of(value: Mapping[str, Any]) -> list[Secret]:
-    return [s for v in value.values() for s in _secrets_in(v)]
 
 
 # ---- tables ------------------------------------------------------------------------------------------

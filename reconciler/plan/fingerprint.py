@@ -19,14 +19,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from reconciler.ownership import FINGERPRINT_LENGTH
 from reconciler.secret import Secret
 
 __all__ = [
     "UNKNOWN_VALUES",
-    "collect_secrets",
     "complete_fingerprint",
     "secrets_changed",
     "values_part",
@@ -62,15 +60,3 @@ def secrets_changed(version: str, values: str | None, live: str | None) -> bool:
 def complete_fingerprint(version: str, secrets: Mapping[str, Secret], key: bytes | None) -> str:
     """The fingerprint to write after sending `secrets` (their values are available at that point)."""
     return version + (values_part(secrets, key) or UNKNOWN_VALUES)
-
-
-def collect_secrets(config: Mapping[str, Any], prefix: str = "") -> dict[str, Secret]:
-    """Every Secret in a config mapping, keyed by dotted path (`auth_method.stripe_secret_key`)."""
-    found: dict[str, Secret] = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Secret):
-            found[path] = value
-        elif isinstance(value, Mapping):
-            found.update(collect_secrets(value, path + "."))
-    return found

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.catalog import Catalog, SourceType
+from reconciler.catalog import Catalog, SourceType, revenue_analytics_defaults
 from reconciler.manifest.models import DesiredSource, DesiredState
 from reconciler.ownership import parse_trailer
-from reconciler.plan.diff import api_table_settings, diff_config, diff_tables, has_secret, secret_patch, secrets_of
+from reconciler.plan.diff import api_table_settings, diff_config, diff_tables, secret_patch
 from reconciler.plan.fingerprint import UNKNOWN_VALUES, secrets_changed, values_part, version_part
 from reconciler.plan.model import (
     Action,
@@ -42,6 +42,7 @@ from reconciler.plan.model import (
 )
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.posthog.normalise import normalise_config
+from reconciler.secret import collect_secrets, has_secret
 
 __all__ = ["PlanOptions", "build_plan"]
 
@@ -60,11 +61,6 @@ class PlanOptions:
 class _Match:
     live: LiveSource | None
     how: str  # "address", "type+prefix" (adoption), or "" when nothing matched
-
-
-def _revenue_defaults(source_type: str) -> dict[str, bool]:
-    """What PostHog auto-creates (§6): enabled for Stripe only; invoiceless charges included."""
-    return {"enabled": source_type == "Stripe", "include_invoiceless_charges": True}
 
 
 class _Planner:
@@ -210,7 +206,7 @@ class _Planner:
         ]
         if tables.updates:
             steps.append(PatchSchemas(spec.address, None, _schema_updates(tables.updates)))
-        revenue = self.revenue_changes(spec, _revenue_defaults(spec.type))
+        revenue = self.revenue_changes(spec, revenue_analytics_defaults(spec.type))
         if revenue:
             steps.append(PatchRevenueConfig(spec.address, None, revenue))
         diffs = _config_lines(st, spec)
@@ -294,7 +290,7 @@ class _Planner:
         resend = secret_patch(spec, st) if resend_reasons else {}
         if resend:
             job_inputs.update(resend)
-            missing = [s.name for s in secrets_of(resend) if not s.available]
+            missing = [s.name for s in collect_secrets(resend).values() if not s.available]
             status = SecretStatus.MISSING if missing else SecretStatus.RESEND
             reasons.extend(resend_reasons)
             impacts.add(Impact.CREDENTIALS)
@@ -347,7 +343,8 @@ class _Planner:
             steps.append(PatchSchemas(spec.address, live.id, _schema_updates(tables.updates)))
         diffs.extend(tables.diffs)
         impacts |= tables.impacts
-        have = live.revenue_analytics.model_dump() if live.revenue_analytics else _revenue_defaults(live.source_type)
+        revenue_default = revenue_analytics_defaults(live.source_type)
+        have = live.revenue_analytics.model_dump() if live.revenue_analytics else revenue_default
         revenue = self.revenue_changes(spec, have)
         if revenue:
             steps.append(PatchRevenueConfig(spec.address, live.id, revenue))

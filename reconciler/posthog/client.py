@@ -34,7 +34,7 @@ from reconciler.posthog.errors import error_from_response
 from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import Outcome, Replay, RetryPolicy, decide
-from reconciler.secret import Secret, SecretUnavailable, reveal_all
+from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
 from reconciler.settings import Settings
 
 __all__ = [
@@ -164,34 +164,6 @@ def build_client(
         api_path=settings.api_path,
         owns_http=True,
     )
-
-
-_REDACTED = "(secret)"
-_MIN_REDACT_LENGTH = 4  # shorter values would blank ordinary words
-
-
-def _secret_values(value: Any) -> list[str]:
-    """The values of every available Secret inside a request body (to redact them from replies)."""
-    if isinstance(value, Secret):
-        return [value.reveal()] if value.available else []
-    if isinstance(value, Mapping):
-        return [v for item in value.values() for v in _secret_values(item)]
-    if isinstance(value, list | tuple):
-        return [v for item in value for v in _secret_values(item)]
-    return []
-
-
-def _redact(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        for secret in sorted(secrets, key=len, reverse=True):
-            if len(secret) >= _MIN_REDACT_LENGTH:
-                value = value.replace(secret, _REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {k: _redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, secrets) for v in value]
-    return value
 
 
 @contextmanager
@@ -561,10 +533,10 @@ class PostHogClient:
             body = response.text
         # A server or proxy that echoes what we sent (a password in a connection error, the Authorization
         # header in a debug page) must not carry it into our messages: blank every value we revealed.
-        secrets = [*_secret_values(call.body), *self._key_values()]
+        secrets = [*secret_values(call.body), *self._key_values()]
         return error_from_response(
             response.status_code,
-            _redact(body, secrets) if secrets else body,
+            redact(body, secrets) if secrets else body,
             headers=response.headers,
             method=response.request.method,
             path=response.request.url.path,

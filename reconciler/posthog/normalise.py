@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.catalog import CDC_KEYS, Field, SourceType
+from reconciler.catalog import CDC_KEYS, SSH_TUNNEL_TEXT_KEYS, Field, SourceType
 from reconciler.secret import Secret
 
 __all__ = ["normalise_config", "normalise_value", "scrub_sensitive", "to_bool", "to_int", "to_number"]
@@ -21,8 +21,6 @@ _INT = re.compile(r"^[+-]?\d+$")
 _TEXT_KINDS = frozenset({"text", "email", "search", "url", "password", "time", "textarea"})
 _CDC_BOOLS = frozenset({"cdc_enabled", "cdc_auto_drop_slot"})
 _CDC_INTS = frozenset({"cdc_lag_warning_threshold_mb", "cdc_lag_critical_threshold_mb"})
-# ssh-tunnel value shape (§10): typed keys of the tunnel and of its `auth` block.
-_SSH_TEXT = frozenset({"host", "username"})
 
 
 def to_bool(value: Any) -> Any:
@@ -76,7 +74,7 @@ def _normalise_ssh_tunnel(value: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = to_bool(item)
         elif key == "port":
             out[key] = to_int(item)
-        elif key in _SSH_TEXT:
+        elif key in SSH_TUNNEL_TEXT_KEYS:
             out[key] = _to_text(item)
         elif key == "auth" and isinstance(item, Mapping):
             auth = {("selection" if k == "type" else k): v for k, v in item.items()}  # legacy auth.type (§6)

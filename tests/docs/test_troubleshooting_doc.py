@@ -21,7 +21,7 @@ def code_references() -> set[str]:
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'reference\s*=\s*"([a-z][a-z-]*)"', text))
         if "PlanError(" in text:
-            found |= set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"\)', text)) - NOT_REFERENCES
+            found |= set(re.findall(r'"([a-z]+(?:-[a-z]+)+)",?\s*\)', text)) - NOT_REFERENCES
     return found
 
 

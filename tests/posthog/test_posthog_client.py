@@ -497,10 +497,10 @@ def test_values_echoed_back_by_the_server_are_redacted(clock: FakeClock) -> None
     client = make_client(script, clock)
     with pytest.raises(Rejected) as first:
         client.patch_source("x", {"job_inputs": {"password": Secret("PG", "pw-canary-99")}})
-    assert first.value.detail == "could not connect: password authentication failed (password=(secret))"
+    assert first.value.detail == "could not connect: password authentication failed (password=[redacted])"
     with pytest.raises(Rejected) as second:
         client.get_source("x")
-    assert KEY not in str(second.value) and "Bearer (secret)" in second.value.detail
+    assert KEY not in str(second.value) and "Bearer [redacted]" in second.value.detail
 
 
 def test_one_429_holds_back_every_worker_thread() -> None:
