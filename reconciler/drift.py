@@ -1,8 +1,9 @@
 """Drift: compare manifests with what PostHog has, and report source health. Pure: no HTTP, no environment,
 no clock (the caller passes `now`).
 
-Identity is the planner's (`build_plan`: ownership trailer first, then (type, prefix)), and field comparison
-is `plan/diff.py`'s (`diff_config`, `diff_tables`), so drift and plan can never disagree about what differs.
+Identity is `identity.py`'s (ownership trailer first, then (type, prefix)), the one plan uses, and field
+comparison is `plan/diff.py`'s (`diff_config`, `diff_tables`), so drift and plan can never disagree about what
+differs. A duplicated owner is one `duplicate-owner` finding; neither source is compared.
 Drift only sorts the differences into categories for people on a schedule:
 
 - `changed`   a managed readable field differs (old → new, and who most likely changed it);
@@ -26,11 +27,11 @@ from enum import Enum
 from typing import Any
 
 from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SYNC_FREQUENCIES, Catalog, SourceType, revenue_analytics_defaults
+from reconciler.identity import declared_of, match_sources
 from reconciler.manifest.models import DesiredSource, DesiredState
 from reconciler.ownership import parse_trailer
 from reconciler.plan.diff import diff_config, diff_tables
-from reconciler.plan.model import Action, FieldDiff
-from reconciler.plan.planner import PlanOptions, build_plan
+from reconciler.plan.model import FieldDiff
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.secret import redact, secret_values
 
@@ -384,61 +385,66 @@ class _Drift:
                 )
         return out
 
-    def report(self, host: str, project: str) -> DriftReport:
-        plan = build_plan(self.desired, self.live, self.catalog, PlanOptions(host=host, project=project))
-        warnings = [e.message for e in plan.errors if e.reference in ("duplicate-owner", "identity-conflict")]
-        entries: dict[str, SourceDrift] = {}
-        seen: set[str] = set()
-        for change in plan.changes:
-            spec = self.desired.sources[change.address]
-            source = self.live.by_id(change.live_id) if change.live_id is not None else None
-            findings: list[Finding] = []
+    def declared(self, spec: DesiredSource, source: LiveSource | None) -> list[Finding]:
+        """Findings for one declared address matched to `source` (None: nothing matched)."""
+        findings: list[Finding] = []
+        if spec.absent:
             if source is not None:
-                seen.add(source.id)
-            if spec.absent:
-                if source is not None:
-                    findings.append(
-                        Finding(
-                            Category.CHANGED,
-                            "field",
-                            "state: absent in the manifest, but the source exists in PostHog",
-                            path="state",
-                            manifest="absent",
-                            posthog="present",
-                            likely_changed_by="manifest",
-                        )
-                    )
-            elif source is None or change.action is Action.CREATE:
                 findings.append(
-                    Finding(Category.MISSING, "not-in-posthog", "declared in the manifests, not in PostHog")
+                    Finding(
+                        Category.CHANGED,
+                        "field",
+                        "state: absent in the manifest, but the source exists in PostHog",
+                        path="state",
+                        manifest="absent",
+                        posthog="present",
+                        likely_changed_by="manifest",
+                    )
                 )
-            else:
-                findings += self.changed(spec, source)
-                findings += self.tables(spec, source)
-            if source is not None:
-                findings += self.health(source)
-            if findings:
-                entries[change.address] = SourceDrift(
-                    change.address, spec.type, spec.prefix, source.id if source else None, tuple(findings)
-                )
-        extra: list[SourceDrift] = []
-        orphans = {o.source_id: o.address for o in plan.orphaned}
-        for source in self.live:
-            if source.id in seen:
+        elif source is None:
+            findings.append(Finding(Category.MISSING, "not-in-posthog", "declared in the manifests, not in PostHog"))
+        else:
+            findings += self.changed(spec, source)
+            findings += self.tables(spec, source)
+        if source is not None:
+            findings += self.health(source)
+        return findings
+
+    def undeclared(self, source: LiveSource, owner: str | None) -> SourceDrift:
+        hint = import_hint(source.source_type, source.prefix)
+        if owner is not None:
+            first = Finding(
+                Category.UNMANAGED,
+                "orphaned",
+                f"owned by reconciler as {owner!r}, but no manifest declares it (plan --prune would delete it)",
+                hint=hint,
+            )
+        else:
+            first = Finding(Category.UNMANAGED, "unmanaged", "in PostHog, not declared in any manifest", hint=hint)
+        return SourceDrift(None, source.source_type, source.prefix, source.id, (first, *self.health(source)))
+
+    def report(self, host: str, project: str) -> DriftReport:
+        declared = declared_of((a, spec.type, spec.prefix) for a, spec in self.desired.sources.items())
+        identity = match_sources(declared, self.live)
+        entries: list[SourceDrift] = []
+        for address, spec in self.desired.sources.items():
+            duplicate = identity.duplicated(address)
+            if duplicate is not None:  # reported; neither source is compared (as plan and apply do)
+                finding = Finding(Category.UNMANAGED, "duplicate-owner", duplicate.message)
+                entries.append(SourceDrift(address, spec.type, spec.prefix, None, (finding,)))
                 continue
-            owner = orphans.get(source.id)
-            hint = import_hint(source.source_type, source.prefix)
-            if owner is not None:
-                first = Finding(
-                    Category.UNMANAGED,
-                    "orphaned",
-                    f"owned by reconciler as {owner!r}, but no manifest declares it (plan --prune would delete it)",
-                    hint=hint,
+            source = identity.source_for(address)
+            findings = self.declared(spec, source)
+            if findings:
+                entries.append(
+                    SourceDrift(address, spec.type, spec.prefix, source.id if source else None, tuple(findings))
                 )
-            else:
-                first = Finding(Category.UNMANAGED, "unmanaged", "in PostHog, not declared in any manifest", hint=hint)
-            extra.append(SourceDrift(None, source.source_type, source.prefix, source.id, (first, *self.health(source))))
-        ordered = sorted([*entries.values(), *extra], key=lambda s: (s.address is None, s.label, s.source_id or ""))
+        entries += [self.undeclared(s, None) for s in identity.unmanaged]
+        entries += [self.undeclared(s, owner) for owner, s in identity.orphaned]
+        # Conflicts not already a finding above: identity conflicts, and duplicated undeclared addresses.
+        reported = {s.address for s in entries if s.findings[0].kind == "duplicate-owner"}
+        warnings = [c.message for c in identity.conflicts if c.address not in reported]
+        ordered = sorted(entries, key=lambda s: (s.address is None, s.label, s.source_id or ""))
         checked_at = self.now.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         return DriftReport(
             host=host,

@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.catalog import CDC_KEYS, SSH_TUNNEL_AUTH_SECRET, Catalog, Field, SourceType
 from reconciler.errors import ReconcilerError
+from reconciler.identity import match_sources
 from reconciler.manifest.dump import dump_manifest
 from reconciler.manifest.models import DesiredSource, DesiredState, Location, RevenueAnalytics, TableSettings
 from reconciler.ownership import ADDRESS_PATTERN, max_user_description_length, parse_trailer
@@ -99,11 +100,17 @@ def select_sources(
     live: LiveState, selectors: Sequence[Selector] | None, catalog: Catalog
 ) -> tuple[list[LiveSource], list[str]]:
     """The sources to import (all when `selectors` is None) and warnings for skipped ones. A selector that
-    matches nothing, or names a type the catalog does not know, is an error."""
-    warnings: list[str] = []
+    matches nothing, names a type the catalog does not know, or picks a duplicated owner is an error.
+
+    A duplicated owner (two live sources whose trailers name one address) is never imported: which one the
+    address means is the conflict plan, apply and drift report too (`identity.py`)."""
+    identity = match_sources({}, live)
+    warnings = [f"skipped: {c.message}" for c in identity.conflicts]
     if selectors is None:
         chosen = []
         for source in live:
+            if identity.duplicate_of(source) is not None:
+                continue
             if source.source_type in catalog:
                 chosen.append(source)
             else:
@@ -127,8 +134,12 @@ def select_sources(
                 hint="use --catalog live to read PostHog's own source-type list",
                 reference="unknown-source-type",
             )
+        for source in found:
+            conflict = identity.duplicate_of(source)
+            if conflict is not None:
+                raise ReconcilerError(f"--select {selector}: {conflict.message}", reference=conflict.reference)
         chosen.extend(s for s in found if s not in chosen)
-    return chosen, warnings
+    return chosen, []
 
 
 def _address_for(source: LiveSource, taken: set[str]) -> str:

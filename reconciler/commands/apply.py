@@ -9,16 +9,15 @@ from pathlib import Path
 
 from reconciler.apply.executor import ApplyReport, Executor, Reporter, missing_secret_steps
 from reconciler.apply.guard import ApplyPolicy, check_plan
+from reconciler.apply.stale import ensure_fresh, look_now
 from reconciler.commands.common import connect, fingerprint_key
 from reconciler.commands.plan import PlanRequest, make_plan
 from reconciler.errors import PlanRefused
-from reconciler.ownership import parse_trailer
 from reconciler.plan.model import Plan
-from reconciler.plan.saved import ensure_fresh, load_plan
-from reconciler.posthog.models import LiveState
+from reconciler.plan.saved import load_plan
 from reconciler.settings import Settings
 
-__all__ = ["ApplyOutcome", "ApplyRequest", "current_fingerprints", "run_apply"]
+__all__ = ["ApplyOutcome", "ApplyRequest", "run_apply"]
 
 
 @dataclass(frozen=True)
@@ -42,31 +41,12 @@ class ApplyOutcome:
         return self.report is None or self.report.ok
 
 
-def current_fingerprints(plan: Plan, live: LiveState) -> dict[str, str | None]:
-    """What each of the plan's sources looks like now: by live id, or (for creates) whatever now holds
-    its address or its (type, prefix)."""
-    now: dict[str, str | None] = {}
-    owners = {parse_trailer(s.description)[1]: s for s in live}
-    for change in plan.changes:
-        if change.live_id is not None:
-            source = live.by_id(change.live_id)
-        else:
-            source = owners.get(change.address) or live.find(change.source_type, change.prefix)
-        now[change.address] = source.fingerprint() if source is not None else None
-    return now
-
-
 def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str]) -> ApplyOutcome:
     with connect(settings) as client:
         if request.saved_plan is not None:
             saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
             live = client.fetch_live_state()
-            ensure_fresh(
-                saved,
-                host=settings.host,
-                project=settings.project,
-                current_fingerprints=current_fingerprints(saved.plan, live),
-            )
+            ensure_fresh(saved, host=settings.host, project=settings.project, now=look_now(saved.plan, live))
             plan = saved.plan
         else:
             outcome = make_plan(client, settings, request.plan, env)

@@ -1,10 +1,11 @@
 """DesiredState + LiveState + catalog → Plan. Pure: never imports httpx, reads no environment or clock.
 
 Decisions (DESIGN.md "Semantics the planner must get right"):
-- identity: a live source is matched by the address in its ownership trailer first, then by
-  (type, prefix) — which adopts sources made in the UI;
+- identity is `reconciler/identity.py`'s (trailer first, then (type, prefix), which adopts sources made
+  in the UI); its conflicts are plan errors, and a duplicated owner gets no change at all;
 - immutable `type`/`prefix` force a replace (delete then create, `drops-data`); `protect` forbids it;
-- deletes only for `state: absent`, or `--prune` for trailers naming undeclared addresses;
+- deletes only for `state: absent`, or `--prune` for trailers naming undeclared addresses (never for
+  an address more than one live source claims);
 - unmanaged sources (no trailer, not declared) are reported, never touched.
 """
 
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.catalog import Catalog, SourceType, revenue_analytics_defaults
+from reconciler.identity import declared_of, match_sources
 from reconciler.manifest.models import DesiredSource, DesiredState
-from reconciler.ownership import parse_trailer
 from reconciler.plan.diff import api_table_settings, diff_config, diff_tables, secret_patch
 from reconciler.plan.fingerprint import UNKNOWN_VALUES, secrets_changed, values_part, version_part
 from reconciler.plan.model import (
@@ -57,12 +58,6 @@ class PlanOptions:
     fingerprint_key: bytes | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
-class _Match:
-    live: LiveSource | None
-    how: str  # "address", "type+prefix" (adoption), or "" when nothing matched
-
-
 class _Planner:
     def __init__(self, desired: DesiredState, live: LiveState, catalog: Catalog, options: PlanOptions) -> None:
         self.desired = desired
@@ -71,57 +66,10 @@ class _Planner:
         self.options = options
         self.errors: list[PlanError] = []
         self.warnings: list[str] = []
-        self.trailers = {s.id: parse_trailer(s.description) for s in live}
-
-    # ---- identity -----------------------------------------------------------------------------------
-
-    def match_all(self) -> dict[str, _Match]:
-        by_address: dict[str, list[LiveSource]] = {}
-        for source in self.live:
-            address = self.trailers[source.id][1]
-            if address is not None:
-                by_address.setdefault(address, []).append(source)
-        for address, claimed in sorted(by_address.items()):
-            if len(claimed) > 1:
-                ids = ", ".join(s.id for s in claimed)
-                self.errors.append(
-                    PlanError(
-                        f"{len(claimed)} live sources claim address {address!r} ({ids}); delete the extra "
-                        "one in PostHog",
-                        address,
-                        "duplicate-owner",
-                    )
-                )
-        taken: set[str] = set()
-        matches: dict[str, _Match] = {}
-        # Address matches first, for every declared source, so adoption cannot steal an owned source.
-        for address in self.desired.sources:
-            claimed = by_address.get(address, [])
-            if claimed:
-                matches[address] = _Match(claimed[0], "address")
-                taken.add(claimed[0].id)
-        for address, spec in self.desired.sources.items():
-            if address in matches:
-                continue
-            candidate = self.live.find(spec.type, spec.prefix)
-            if candidate is None or candidate.id in taken:
-                matches[address] = _Match(None, "")
-                continue
-            owner = self.trailers[candidate.id][1]
-            if owner is not None and owner in self.desired.sources:
-                self.errors.append(
-                    PlanError(
-                        f"{spec.type} source with prefix {spec.prefix!r} belongs to {owner!r}; two "
-                        "manifest entries cannot own the same PostHog source",
-                        address,
-                        "identity-conflict",
-                    )
-                )
-                matches[address] = _Match(None, "")
-                continue
-            matches[address] = _Match(candidate, "type+prefix")
-            taken.add(candidate.id)
-        return matches
+        self.identity = match_sources(
+            declared_of((a, spec.type, spec.prefix) for a, spec in desired.sources.items()), live
+        )
+        self.errors.extend(PlanError(c.message, c.address, c.reference) for c in self.identity.conflicts)
 
     # ---- per source ---------------------------------------------------------------------------------
 
@@ -129,8 +77,8 @@ class _Planner:
         """(version half, values half or None when it cannot be computed here): see plan/fingerprint.py."""
         return version_part(spec.secrets_version), values_part(spec.secrets(), self.options.fingerprint_key)
 
-    def change_for(self, spec: DesiredSource, match: _Match) -> SourceChange:
-        live = match.live
+    def change_for(self, spec: DesiredSource) -> SourceChange:
+        live = self.identity.source_for(spec.address)
         if spec.absent:
             return self.delete_change(spec, live)
         if live is None:
@@ -138,7 +86,7 @@ class _Planner:
         replace_reasons = self.replace_reasons(spec, live)
         if replace_reasons:
             return self.replace_change(spec, live, replace_reasons)
-        return self.update_change(spec, live, adopted=match.how == "type+prefix")
+        return self.update_change(spec, live, adopted=self.identity.is_adopted(spec.address))
 
     def replace_reasons(self, spec: DesiredSource, live: LiveSource) -> tuple[str, ...]:
         """Why the live source cannot be updated in place: its immutable fields differ (§11)."""
@@ -261,7 +209,8 @@ class _Planner:
 
     def update_change(self, spec: DesiredSource, live: LiveSource, *, adopted: bool) -> SourceChange:
         st = self.catalog.get(spec.type)
-        user_text, _, live_fp = self.trailers[live.id]
+        trailer = self.identity.trailer(live)
+        user_text, live_fp = trailer.user_text, trailer.fingerprint
         diffs: list[FieldDiff] = []
         impacts: set[Impact] = set()
         reasons: list[str] = []
@@ -317,17 +266,16 @@ class _Planner:
         else:
             fingerprint = version + (values or UNKNOWN_VALUES)
         owned = OwnedDescription(want_text, spec.address, fingerprint)
-        live_parsed = self.trailers[live.id]
-        if want_text != user_text or live_parsed[1] != spec.address or fingerprint != live_fp:
+        if want_text != user_text or trailer.address != spec.address or fingerprint != live_fp:
             patch["description"] = owned
             if want_text != user_text:
                 diffs.append(FieldDiff("description", user_text, want_text))
                 impacts.add(Impact.METADATA)
-            if live_parsed[1] != spec.address:
+            if trailer.address != spec.address:
                 reasons.append(
                     "adopt: write the ownership trailer"
-                    if adopted or live_parsed[1] is None
-                    else f"ownership trailer names {live_parsed[1]!r}; rewrite it"
+                    if adopted or trailer.address is None
+                    else f"ownership trailer names {trailer.address!r}; rewrite it"
                 )
                 impacts.add(Impact.METADATA)
 
@@ -383,42 +331,37 @@ class _Planner:
     def plan(self) -> Plan:
         targets = self.options.targets
         declared = set(self.desired.sources)
-        matches = self.match_all()
+        identity = self.identity
         changes: list[SourceChange] = []
-        matched_ids = {m.live.id for m in matches.values() if m.live is not None}
+        unmanaged = [UnmanagedSource(s.id, s.source_type, s.prefix) for s in identity.unmanaged]
         orphaned: list[OrphanedSource] = []
-        unmanaged: list[UnmanagedSource] = []
-        for source in self.live:
-            if source.id in matched_ids:
-                continue
-            address = self.trailers[source.id][1]
-            if address is None:
-                unmanaged.append(UnmanagedSource(source.id, source.source_type, source.prefix))
-            elif address not in declared:
-                if self.options.prune and (targets is None or address in targets):
-                    changes.append(
-                        SourceChange(
-                            address,
-                            source.source_type,
-                            source.prefix,
-                            Action.DELETE,
-                            steps=(DeleteSource(address, source.id),),
-                            impacts=frozenset({Impact.DROPS_DATA}),
-                            reasons=("owned by reconciler, no longer declared (--prune)",),
-                            live_id=source.id,
-                            live_fingerprint=source.fingerprint(),
-                        )
+        for address, source in identity.orphaned:
+            pruned = targets is None or address in targets
+            if self.options.prune and pruned and identity.duplicated(address) is None:
+                changes.append(
+                    SourceChange(
+                        address,
+                        source.source_type,
+                        source.prefix,
+                        Action.DELETE,
+                        steps=(DeleteSource(address, source.id),),
+                        impacts=frozenset({Impact.DROPS_DATA}),
+                        reasons=("owned by reconciler, no longer declared (--prune)",),
+                        live_id=source.id,
+                        live_fingerprint=source.fingerprint(),
                     )
-                else:
-                    orphaned.append(OrphanedSource(source.id, address, source.source_type, source.prefix))
+                )
+            else:
+                orphaned.append(OrphanedSource(source.id, address, source.source_type, source.prefix))
         if targets is not None:
             for unknown in sorted(targets - declared - {c.address for c in changes}):
                 self.errors.append(
                     PlanError(f"--target {unknown}: no manifest declares this address", unknown, "unknown-target")
                 )
         for address, spec in sorted(self.desired.sources.items()):
-            if targets is None or address in targets:
-                changes.append(self.change_for(spec, matches[address]))
+            # A duplicated owner is reported (errors) and neither source is compared or touched.
+            if (targets is None or address in targets) and identity.duplicated(address) is None:
+                changes.append(self.change_for(spec))
         # Deletes (and the delete half of replaces) first, then everything else; stable by address.
         changes.sort(key=lambda c: (not any(isinstance(s, DeleteSource) for s in c.steps), c.address))
         return Plan(

@@ -1,4 +1,4 @@
-"""The plan's one versioned serial form: Plan <-> JSON, the saved plan file, and stale-plan detection.
+"""The plan's one versioned serial form: Plan <-> JSON and the saved plan file (stale detection: apply/stale.py).
 
 This module owns `FORMAT_VERSION`, every field name and the enum-to-string mapping (`Action.value`,
 never `.name`); `render_json` and the saved plan (`-o plan.json`) both come from `plan_to_dict`, so they
@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from reconciler.errors import PlanRefused, ReconcilerError
+from reconciler.errors import ReconcilerError
 from reconciler.plan.model import (
     Action,
     CreateSource,
@@ -45,16 +45,13 @@ __all__ = [
     "STEP_KINDS",
     "PlanFormatError",
     "SavedPlan",
-    "StaleSource",
     "decode_value",
     "dumps",
     "encode_value",
-    "ensure_fresh",
     "load_plan",
     "plan_from_dict",
     "plan_to_dict",
     "save_plan",
-    "stale_sources",
     "step_kind",
 ]
 
@@ -289,58 +286,6 @@ def load_plan(text: str, env: Mapping[str, str]) -> SavedPlan:
         saved_at=saved_at,
         format_version=version,
     )
-
-
-# ---- stale-plan detection ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaleSource:
-    """One source whose live object moved since the plan was saved. `was`/`now` are fingerprints, None
-    meaning "no live source"."""
-
-    address: str
-    was: str | None
-    now: str | None
-
-    @property
-    def why(self) -> str:
-        if self.was is None:
-            return "created in PostHog since the plan was made"
-        if self.now is None:
-            return "deleted in PostHog since the plan was made"
-        return "changed in PostHog since the plan was made"
-
-
-def stale_sources(saved: SavedPlan, current_fingerprints: Mapping[str, str | None]) -> list[StaleSource]:
-    """The plan's sources whose live fingerprint moved, appeared or vanished, in plan order.
-
-    `current_fingerprints` maps address -> fingerprint of the live source apply matched now; an address
-    missing from it means no live source any more."""
-    stale = []
-    for address, was in saved.live_fingerprints.items():
-        now = current_fingerprints.get(address)
-        if now != was:
-            stale.append(StaleSource(address, was, now))
-    return stale
-
-
-def ensure_fresh(saved: SavedPlan, *, host: str, project: str, current_fingerprints: Mapping[str, str | None]) -> None:
-    """Raise PlanRefused (`stale-plan`) if the saved plan targets another host/project or any source moved."""
-    target = saved.plan
-    if (target.host, target.project) != (host, project):
-        raise PlanRefused(
-            f"the saved plan is for project {target.project} on {target.host}, not project {project} on {host}",
-            reference="stale-plan",
-        )
-    stale = stale_sources(saved, current_fingerprints)
-    if stale:
-        lines = "; ".join(f"{s.address}: {s.why}" for s in stale)
-        raise PlanRefused(
-            f"the saved plan is stale ({len(stale)} source(s) moved): {lines}",
-            hint="run `reconciler plan -o FILE` again and review the new plan",
-            reference="stale-plan",
-        )
 
 
 # ---- decoding ----------------------------------------------------------------------------------------

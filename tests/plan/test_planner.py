@@ -497,11 +497,21 @@ def test_revenue_config_patch_only_when_different(tmp_path: Path) -> None:
     assert isinstance(created.steps[-1], PatchRevenueConfig)
 
 
-def test_two_live_sources_claiming_one_address_is_an_error(tmp_path: Path) -> None:
-    a = live_source(id="a", description=owned(None))
+def test_two_live_sources_claiming_one_address_is_an_error_and_neither_is_compared(tmp_path: Path) -> None:
+    a = live_source(id="a", description=owned("edited in the UI"))
     b = live_source(prefix="other", id="b", description=owned(None))
     plan = plan_for(desired(tmp_path, STRIPE), a, b)
-    assert "duplicate-owner" in [e.reference for e in plan.errors]
+    assert [(e.reference, e.address) for e in plan.errors] == [("duplicate-owner", "stripe_prod")]
+    assert plan.changes == () and plan.unmanaged == () and plan.orphaned == ()
+
+
+def test_prune_never_deletes_a_duplicated_orphan(tmp_path: Path) -> None:
+    a = live_source(prefix="gone_a", id="a", description=owned(None, "gone"))
+    b = live_source(prefix="other", id="b", description=owned(None, "gone"))
+    plan = plan_for(desired(tmp_path, STRIPE), a, b, prune=True)
+    assert [(e.reference, e.address) for e in plan.errors] == [("duplicate-owner", "gone")]
+    assert [c.address for c in plan.changes] == ["stripe_prod"] and only(plan, "stripe_prod").action is Action.CREATE
+    assert [(o.address, o.source_id) for o in plan.orphaned] == [("gone", "a"), ("gone", "b")]
 
 
 def test_create_without_tables_is_a_plan_error(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 sys.path.insert(0, str(Path(__file__).parent))
 from render_samples import CANARIES, ENV, HYPO_ENV, plans, representative_plan
 
+from reconciler.apply.stale import LiveNow, StaleSource, ensure_fresh, stale_sources
 from reconciler.errors import PlanRefused, ReconcilerError
 from reconciler.plan.model import (
     Action,
@@ -33,12 +34,9 @@ from reconciler.plan.saved import (
     STEP_KINDS,
     PlanFormatError,
     SavedPlan,
-    StaleSource,
-    ensure_fresh,
     load_plan,
     plan_from_dict,
     save_plan,
-    stale_sources,
 )
 from reconciler.secret import Secret
 
@@ -246,7 +244,7 @@ def _saved() -> SavedPlan:
 def test_fresh_plan_has_no_stale_sources() -> None:
     current = {"old_mysql": "fp-mysql", "pg_main": "fp-pg", "pg_analytics": "fp-an", "zendesk_support": "fp-zd"}
     assert stale_sources(_saved(), current) == []
-    ensure_fresh(_saved(), host="https://eu.posthog.com", project="12345", current_fingerprints=current)
+    ensure_fresh(_saved(), host="https://eu.posthog.com", project="12345", now=LiveNow(current))
 
 
 def test_stale_sources_moved_appeared_vanished() -> None:
@@ -268,7 +266,7 @@ def test_stale_sources_moved_appeared_vanished() -> None:
         "deleted in PostHog since the plan was made",
     ]
     with pytest.raises(PlanRefused) as caught:
-        ensure_fresh(_saved(), host="https://eu.posthog.com", project="12345", current_fingerprints=current)
+        ensure_fresh(_saved(), host="https://eu.posthog.com", project="12345", now=LiveNow(current))
     assert caught.value.reference == "stale-plan"
     assert caught.value.message == (
         "the saved plan is stale (3 source(s) moved): pg_main: changed in PostHog since the plan was made; "
@@ -279,7 +277,7 @@ def test_stale_sources_moved_appeared_vanished() -> None:
 
 def test_plan_for_another_project_is_refused() -> None:
     with pytest.raises(PlanRefused, match=r"for project 12345 on https://eu.posthog.com, not project 9 on") as caught:
-        ensure_fresh(_saved(), host="https://eu.posthog.com", project="9", current_fingerprints={})
+        ensure_fresh(_saved(), host="https://eu.posthog.com", project="9", now=LiveNow())
     assert caught.value.reference == "stale-plan"
 
 
