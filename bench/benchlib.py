@@ -132,7 +132,7 @@ def seed_store(db: Path, manifests: Path, env: Mapping[str, str], *, team_id: in
     Uses the planner (against an empty project) to compute what apply would send, so the seeded state
     follows the tool's own rules; a plan of the same manifests against it must show no changes."""
     from reconciler.catalog import load_catalog
-    from reconciler.emulator.config_rules import normalise_job_inputs
+    from reconciler.emulator.rules.config import normalise_job_inputs
     from reconciler.emulator.store import NewSchema, Store
     from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state
     from reconciler.ownership import compose_description

@@ -19,15 +19,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from reconciler.catalog import Catalog, load_catalog
-from reconciler.emulator import actions_api, schemas_api, sources_api
-from reconciler.emulator.auth import authenticate
-from reconciler.emulator.control import control_routes
-from reconciler.emulator.control_state import state_control_routes
+from reconciler.emulator.api import actions, schemas, sources
+from reconciler.emulator.api.auth import authenticate
+from reconciler.emulator.control.traffic import control_routes
+from reconciler.emulator.control.world import state_control_routes
 from reconciler.emulator.keys import KeyRing
-from reconciler.emulator.middleware import TrafficControl, TrafficMiddleware
 from reconciler.emulator.problems import ApiProblem, render_problem
-from reconciler.emulator.request_helpers import BULK_SCHEMAS_MODES, EmulatorState
+from reconciler.emulator.state import BULK_SCHEMAS_MODES, EmulatorState
 from reconciler.emulator.store import Store
+from reconciler.emulator.traffic.middleware import TrafficControl, TrafficMiddleware
 from reconciler.emulator.upstreams import UpstreamRegistry
 
 __all__ = ["API_ROUTES", "PATH_FAMILIES", "create_app"]
@@ -47,28 +47,28 @@ _SCHEMA = _SCHEMAS + "/{schema_id}"
 
 #: Collection actions come before `{source_id}` so their names are not taken for ids.
 API_ROUTES: list[BaseRoute] = [
-    *_route(_SOURCES, sources_api.list_sources, "GET"),
-    *_route(_SOURCES, sources_api.create, "POST"),
-    *_route(_SOURCES + "/wizard", actions_api.wizard, "GET"),
-    *_route(_SOURCES + "/database_schema", actions_api.database_schema, "POST"),
-    *_route(_SOURCES + "/source_prefix", actions_api.source_prefix, "POST"),
-    *_route(_ITEM, sources_api.retrieve, "GET"),
-    *_route(_ITEM, sources_api.partial_update, "PATCH"),
-    *_route(_ITEM, sources_api.put, "PUT"),
-    *_route(_ITEM, sources_api.destroy, "DELETE"),
-    *_route(_ITEM + "/jobs", actions_api.jobs, "GET"),
-    *_route(_ITEM + "/reload", actions_api.reload, "POST"),
-    *_route(_ITEM + "/refresh_schemas", actions_api.refresh_schemas, "POST"),
-    *_route(_ITEM + "/revenue_analytics_config", actions_api.revenue_analytics_config, "PATCH"),
-    *_route(_ITEM + "/bulk_update_schemas", schemas_api.bulk_update_schemas, "PATCH"),
-    *_route(_SCHEMAS, schemas_api.list_schemas, "GET"),
-    *_route(_SCHEMA, schemas_api.retrieve, "GET"),
-    *_route(_SCHEMA, schemas_api.partial_update, "PATCH"),
-    *_route(_SCHEMA, schemas_api.destroy, "DELETE"),
-    *_route(_SCHEMA + "/reload", schemas_api.reload, "POST"),
-    *_route(_SCHEMA + "/resync", schemas_api.resync, "POST"),
-    *_route(_SCHEMA + "/cancel", schemas_api.cancel, "POST"),
-    *_route(_SCHEMA + "/incremental_fields", schemas_api.incremental_fields, "POST"),
+    *_route(_SOURCES, sources.list_sources, "GET"),
+    *_route(_SOURCES, sources.create, "POST"),
+    *_route(_SOURCES + "/wizard", actions.wizard, "GET"),
+    *_route(_SOURCES + "/database_schema", actions.database_schema, "POST"),
+    *_route(_SOURCES + "/source_prefix", actions.source_prefix, "POST"),
+    *_route(_ITEM, sources.retrieve, "GET"),
+    *_route(_ITEM, sources.partial_update, "PATCH"),
+    *_route(_ITEM, sources.put, "PUT"),
+    *_route(_ITEM, sources.destroy, "DELETE"),
+    *_route(_ITEM + "/jobs", actions.jobs, "GET"),
+    *_route(_ITEM + "/reload", actions.reload, "POST"),
+    *_route(_ITEM + "/refresh_schemas", actions.refresh_schemas, "POST"),
+    *_route(_ITEM + "/revenue_analytics_config", actions.revenue_analytics_config, "PATCH"),
+    *_route(_ITEM + "/bulk_update_schemas", schemas.bulk_update_schemas, "PATCH"),
+    *_route(_SCHEMAS, schemas.list_schemas, "GET"),
+    *_route(_SCHEMA, schemas.retrieve, "GET"),
+    *_route(_SCHEMA, schemas.partial_update, "PATCH"),
+    *_route(_SCHEMA, schemas.destroy, "DELETE"),
+    *_route(_SCHEMA + "/reload", schemas.reload, "POST"),
+    *_route(_SCHEMA + "/resync", schemas.resync, "POST"),
+    *_route(_SCHEMA + "/cancel", schemas.cancel, "POST"),
+    *_route(_SCHEMA + "/incremental_fields", schemas.incremental_fields, "POST"),
 ]
 
 
@@ -112,7 +112,7 @@ def create_app(
 
     `traffic`: rate limit, latency, faults and stats (reference/posthog-api.md §4), applied to `/api/` by
     `TrafficMiddleware`; default: none of them, stats only. `control`: mount the `/_emulator/` control API
-    (traffic endpoints of `control.py`, world endpoints of `control_state.py`). `extra_routes` are mounted at
+    (traffic endpoints of `control/traffic.py`, world endpoints of `control/world.py`). `extra_routes` are mounted at
     the root before the API; `middleware` wraps everything inside the traffic middleware. `sync_seconds`,
     `bulk_schemas`, `cdc_teams`: see `EmulatorState`."""
     if bulk_schemas not in BULK_SCHEMAS_MODES:

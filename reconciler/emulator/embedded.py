@@ -21,8 +21,7 @@ LOCAL_STATE_DIR = Path(".reconciler")
 @contextmanager
 def embedded_emulator(state_dir: Path = LOCAL_STATE_DIR) -> Iterator[str]:
     """Start the emulator on 127.0.0.1:<free port>; yields its base URL; stops it on exit."""
-    from reconciler.emulator.server import ServeOptions, build_app
-    from reconciler.emulator.testing import serve_in_thread
+    from reconciler.emulator.server import ServeOptions, build_app, serve_in_thread
 
     try:
         state_dir.mkdir(parents=True, exist_ok=True)

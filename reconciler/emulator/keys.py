@@ -1,6 +1,6 @@
 """API keys the emulator accepts: the `--keys` YAML file, the built-in default, and scope arithmetic.
 
-Pure data and loading; knows nothing of HTTP (see `auth.py` for the request side). Scope rules follow
+Pure data and loading; knows nothing of HTTP (see `api/auth.py` for the request side). Scope rules follow
 reference/posthog-api.md §2: a `:write` scope satisfies `:read`, `*` satisfies everything.
 """
 

@@ -1,4 +1,5 @@
-"""`reconciler serve`: build the store, keys, upstreams and app from options, and run uvicorn.
+"""`reconciler serve`: build the store, keys, upstreams and app from options, and run uvicorn; and
+`serve_in_thread`, the same app on a free loopback port in a thread (`--host local`, tests).
 
 The only module that binds sockets or prints. Start-up lines go to stdout: the URL (with the real port when
 `--port 0`) and, without `--keys`, the default key `phx_local` (a local-only key, printed by design).
@@ -8,15 +9,20 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import uvicorn
 from starlette.applications import Starlette
 
 from reconciler.errors import ConfigError
 
-__all__ = ["ServeOptions", "build_app", "run_server"]
+__all__ = ["ServeOptions", "build_app", "run_server", "serve_in_thread"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,9 @@ def build_app(options: ServeOptions) -> Starlette:
     is a ConfigError before anything binds."""
     from reconciler.emulator.app import create_app
     from reconciler.emulator.keys import load_keyring
-    from reconciler.emulator.middleware import TrafficControl
-    from reconciler.emulator.request_helpers import BULK_SCHEMAS_MODES
+    from reconciler.emulator.state import BULK_SCHEMAS_MODES
     from reconciler.emulator.store import Store
+    from reconciler.emulator.traffic.middleware import TrafficControl
     from reconciler.emulator.upstreams import default_upstreams
 
     traffic = TrafficControl.from_options(rate_limit=options.rate_limit, latency_ms=options.latency_ms)
@@ -63,6 +69,32 @@ def build_app(options: ServeOptions) -> Starlette:
     )
 
 
+def _uvicorn_config(app: Starlette) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+
+
+@contextmanager
+def serve_in_thread(app: Starlette) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 at a free port in a daemon thread (httpx's serve-in-thread pattern); yields
+    the base URL; stops the server on exit."""
+    sock = _bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(_uvicorn_config(app))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("emulator did not start")
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on sockets that say so; without it every
@@ -82,8 +114,6 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run_server(options: ServeOptions, out: TextIO | None = None) -> None:
     """Serve until interrupted (Ctrl+C / SIGTERM)."""
-    import uvicorn
-
     out = out or sys.stdout
     app = build_app(options)
     sock = _bind(options.host, options.port)
@@ -98,9 +128,8 @@ def run_server(options: ServeOptions, out: TextIO | None = None) -> None:
     if options.control:
         print(f"control API: http://{shown}:{port}/_emulator/", file=out)
     out.flush()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(_uvicorn_config(app)).run(sockets=[sock])
     finally:
         app.state.emulator.store.close()
         sock.close()

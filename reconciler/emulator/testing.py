@@ -1,14 +1,11 @@
 """Run the emulator inside a test process: uvicorn on 127.0.0.1:<free port> in a thread (httpx's
 serve-in-thread pattern), plus sample request payloads. For tests of the emulator and of the client.
 
-Imports uvicorn, so nothing in the CLI path imports this module.
+Test-only: nothing on the CLI path imports this module (`--host local` uses `server.serve_in_thread`).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 
 from reconciler.emulator.app import create_app
 from reconciler.emulator.keys import KeyRing, default_keyring
-from reconciler.emulator.middleware import TrafficControl
+from reconciler.emulator.server import serve_in_thread
 from reconciler.emulator.store import Store
+from reconciler.emulator.traffic.middleware import TrafficControl
 from reconciler.emulator.upstreams import UpstreamRegistry, default_upstreams, sample_database_upstream
 
 __all__ = [
@@ -69,32 +66,6 @@ class Emulator:
         key = self.default_key if key == "" else key
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
         return httpx.Client(base_url=f"{self.base_url}/api/{family}/{team}", headers=headers, timeout=10)
-
-
-@contextmanager
-def serve_in_thread(app: Starlette) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 at a free port in a daemon thread; yields the base URL."""
-    # proto=IPPROTO_TCP: asyncio only sets TCP_NODELAY on sockets that say so; without it every
-    # keep-alive response waits ~40 ms (Nagle vs delayed ACK).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("emulator did not start")
-            time.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @contextmanager

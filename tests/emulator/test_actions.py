@@ -17,8 +17,8 @@ from reconciler.emulator.testing import (
     stripe_payload,
     zendesk_payload,
 )
-from reconciler.emulator.upstream_types import Column, DiscoveredTable
 from reconciler.emulator.upstreams import SimulatedUpstream
+from reconciler.emulator.upstreams.types import Column, DiscoveredTable
 
 
 def _team(api: httpx.Client) -> int:

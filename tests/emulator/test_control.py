@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from reconciler.emulator.control import ControlError, control_error, control_routes, read_json
-from reconciler.emulator.middleware import TrafficControl, TrafficMiddleware
+from reconciler.emulator.control.traffic import ControlError, control_error, control_routes, read_json
+from reconciler.emulator.traffic.middleware import TrafficControl, TrafficMiddleware
 
 
 class FakeClock:

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator.middleware import TrafficControl
 from reconciler.emulator.testing import Emulator, create_body, running_emulator, stripe_payload
+from reconciler.emulator.traffic.middleware import TrafficControl
 from reconciler.emulator.upstreams import default_upstreams
 
 

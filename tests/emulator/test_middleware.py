@@ -22,10 +22,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from reconciler.emulator.control import control_routes
-from reconciler.emulator.faults import FaultRule
-from reconciler.emulator.middleware import TrafficControl, TrafficMiddleware
-from reconciler.emulator.ratelimit import RateLimiter, parse_rate_limit, throttled_detail
+from reconciler.emulator.control.traffic import control_routes
+from reconciler.emulator.traffic.faults import FaultRule
+from reconciler.emulator.traffic.middleware import TrafficControl, TrafficMiddleware
+from reconciler.emulator.traffic.ratelimit import RateLimiter, parse_rate_limit, throttled_detail
 from reconciler.errors import ConfigError
 
 KEYS = {"phx_a", "phx_b"}

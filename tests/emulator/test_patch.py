@@ -16,8 +16,8 @@ from reconciler.emulator.testing import (
     simulated_registry,
     stripe_payload,
 )
-from reconciler.emulator.upstream_types import DiscoveredTable, UpstreamError
 from reconciler.emulator.upstreams import SimulatedUpstream, sample_database_upstream
+from reconciler.emulator.upstreams.types import DiscoveredTable, UpstreamError
 
 
 def _drf(detail: str, attr: str | None = None, code: str = "invalid_input") -> dict[str, Any]:

@@ -18,15 +18,16 @@ import psycopg
 import pymysql
 import pytest
 
-from reconciler.emulator import sql_upstreams
-from reconciler.emulator.sql_upstreams import SqlUpstream, mysql_incremental_type, postgres_incremental_type
-from reconciler.emulator.upstream_errors import (
+from reconciler.emulator.upstreams import sql_discovery
+from reconciler.emulator.upstreams.sql import SqlUpstream
+from reconciler.emulator.upstreams.sql_discovery import mysql_incremental_type, postgres_incremental_type
+from reconciler.emulator.upstreams.sql_errors import (
     friendly_discovery_error,
     internal_host_error,
     postgres_credential_error,
     scrub,
 )
-from reconciler.emulator.upstream_types import Column, DiscoveredTable, IncrementalField, UpstreamError
+from reconciler.emulator.upstreams.types import Column, DiscoveredTable, IncrementalField, UpstreamError
 
 SUFFIX = secrets.token_hex(4)
 PG_A = f"reconciler_test_{SUFFIX}_a"
@@ -196,8 +197,8 @@ def no_connect(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise Connected("the upstream must not connect")
 
-    monkeypatch.setattr(sql_upstreams.psycopg, "connect", refuse)
-    monkeypatch.setattr(sql_upstreams.pymysql, "connect", refuse)
+    monkeypatch.setattr(sql_discovery.psycopg, "connect", refuse)
+    monkeypatch.setattr(sql_discovery.pymysql, "connect", refuse)
 
 
 # -- Postgres discovery ---------------------------------------------------------------------------------
@@ -399,7 +400,7 @@ def test_postgres_wrong_password_texts_from_libpq(monkeypatch: pytest.MonkeyPatc
     def fail(*_args: Any, **_kwargs: Any) -> None:
         raise psycopg.OperationalError(libpq_text)
 
-    monkeypatch.setattr(sql_upstreams.psycopg, "connect", fail)
+    monkeypatch.setattr(sql_discovery.psycopg, "connect", fail)
     upstream = SqlUpstream()
     assert upstream_error(upstream.check_credentials, "Postgres", pg_config()).message == "Invalid user or password"
     expected = REFRESH_AUTH if "authentication failed" in libpq_text else REFRESH_FALLBACK

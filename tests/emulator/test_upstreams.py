@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulator.upstream_types import UpstreamError
 from reconciler.emulator.upstreams import (
     SimulatedUpstream,
     UpstreamRegistry,
@@ -15,6 +14,7 @@ from reconciler.emulator.upstreams import (
     sample_database_upstream,
     simulated_upstreams,
 )
+from reconciler.emulator.upstreams.types import UpstreamError
 
 UP = simulated_upstreams()
 
@@ -99,7 +99,7 @@ def test_plausible_table_lists() -> None:
 
 def test_registry_is_lazy_for_sql_types() -> None:
     """Building the default registry must not import the SQL drivers' module (it is resolved on first use)."""
-    name = "reconciler.emulator.sql_upstreams"
+    name = "reconciler.emulator.upstreams.sql"
     original = sys.modules.pop(name, None)
     try:
         registry = default_upstreams()

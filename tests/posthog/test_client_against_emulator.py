@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from posthog_fakes import FakeClock
 
-from reconciler.emulator.middleware import TrafficControl
+from reconciler.emulator.traffic.middleware import TrafficControl
 from reconciler.emulator.upstreams import default_upstreams
 from reconciler.errors import AmbiguousCreate, NotFound, PermissionDenied, PersonalKeyNotAllowed, Rejected
 from reconciler.posthog.client import PostHogClient, build_http_client

@@ -16,7 +16,7 @@ from typing import Any
 
 from reliability_kit import ProjectApi, duplicates, manifest_text, source_yaml
 
-from reconciler.emulator.middleware import TrafficControl
+from reconciler.emulator.traffic.middleware import TrafficControl
 
 KEY = "phx_local"
 CANARY = "sk_test_CANARYconc3141"

@@ -10,21 +10,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from reconciler.emulator.auth import authorize
-from reconciler.emulator.config_rules import (
+from reconciler.emulator.api.auth import authorize
+from reconciler.emulator.api.requests import get_state, load_source, read_object, render_sources
+from reconciler.emulator.api.serializers import render_job, render_table_preview
+from reconciler.emulator.problems import ApiProblem
+from reconciler.emulator.rules.config import (
     invalid_config_message,
     missing_required,
     normalise_job_inputs,
     trim_top_level,
 )
-from reconciler.emulator.create_source import DIRECT_TYPES, check_prefix_available
-from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.request_helpers import get_state, load_source, parse_bool, read_object, render_sources
-from reconciler.emulator.schemas_api import BILLING_PAUSED, billing_paused
-from reconciler.emulator.serializers import render_job, render_table_preview
+from reconciler.emulator.rules.create import DIRECT_TYPES, check_prefix_available
+from reconciler.emulator.rules.drf_fields import parse_bool
+from reconciler.emulator.rules.syncs import refuse_if_billing_paused, start_sync
 from reconciler.emulator.store import NewSchema
-from reconciler.emulator.syncs import start_sync
-from reconciler.emulator.upstream_types import DiscoveredTable, UpstreamError
+from reconciler.emulator.upstreams.types import DiscoveredTable, UpstreamError
 
 __all__ = [
     "database_schema",
@@ -74,8 +74,7 @@ async def reload(request: Request) -> Response:
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
     source = load_source(request, ctx.team_id)
-    if billing_paused(state, ctx.team_id):
-        raise ApiProblem.message(BILLING_PAUSED)
+    refuse_if_billing_paused(state.store, ctx.team_id)
     start_sync(state.store, source.id, sync_seconds=state.sync_seconds)
     return Response(status_code=200)
 

@@ -20,9 +20,8 @@ from reconciler.catalog import (
     SYNC_FREQUENCIES,
     SYNC_TYPES,
 )
-from reconciler.emulator.drf_fields import char_field, choice_field
 from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.request_helpers import parse_bool
+from reconciler.emulator.rules.drf_fields import char_field, choice_field, parse_bool
 from reconciler.emulator.store import SchemaRow
 
 __all__ = [
@@ -147,83 +146,114 @@ def schema_changes(row: SchemaRow, data: Mapping[str, Any], ctx: PatchContext) -
 
     Read-only keys are ignored. The order of the checks is PostHog's: field validation, enabled_columns,
     CDC flag, webhook-only, the per-sync-type cursor/primary-key rules, the 1-minute floor, the time of
-    day, "Sync type must be set up first", CDC primary key on enable."""
+    day, "Sync type must be set up first", CDC primary key on enable. Each step returns its own changes."""
     clean = _validate_fields(data)
-    changes: dict[str, Any] = {}
     if "enabled_columns" in clean:
         _check_enabled_columns(row, clean["enabled_columns"])
+    changes = _sync_type_change(row, clean, ctx)
+    changes |= _sync_config_changes(row, clean)
+    changes |= _frequency_change(row, clean)
+    changes |= _time_of_day_change(clean, data)
+    changes |= _should_sync_change(row, clean, ctx, changes.get("primary_key_columns", row.primary_key_columns))
+    if "enabled_columns" in clean:
+        changes["enabled_columns"] = clean["enabled_columns"]
+    return changes
 
-    sync_type = clean.get("sync_type")
+
+def _sync_type_change(row: SchemaRow, clean: Mapping[str, Any], ctx: PatchContext) -> dict[str, Any]:
+    """The CDC feature flag and the webhook-only rule; absent keeps the stored type, explicit null clears it."""
+    if "sync_type" not in clean:
+        return {}
+    sync_type = clean["sync_type"]
     if sync_type == "cdc" and not ctx.cdc_enabled_for_team:
         raise _invalid("CDC is not enabled for this team")
     # §9.3: present and not "webhook" (explicit null included) on a webhook-only table.
-    if "sync_type" in clean and sync_type != "webhook" and row.webhook_only:
+    if sync_type != "webhook" and row.webhook_only:
         raise _invalid(f"{row.name} can only be synced via webhooks — pick the Webhook sync method.")
-    if "sync_type" in clean:  # absent keeps the stored value; explicit null clears it
-        changes["sync_type"] = sync_type
+    return {"sync_type": sync_type}
 
-    primary_key = row.primary_key_columns
+
+def _sync_config_changes(row: SchemaRow, clean: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that live in the sync-type config: written only alongside the matching sync type."""
+    sync_type = clean.get("sync_type")
     if sync_type in _CURSOR_SYNC_TYPES:
-        if "primary_key_columns" in clean:
-            new_pk = clean["primary_key_columns"]
-            if sync_type == "incremental" and new_pk != row.primary_key_columns and row.synced_table is not None:
-                raise _invalid(_PK_LOCKED)
-            changes["primary_key_columns"] = primary_key = new_pk
-        # The cursor lives in the sync-type config: written only alongside one of these sync types.
-        for name in ("incremental_field", "incremental_field_type"):
-            if name in clean:
-                changes[name] = clean[name]
-    elif sync_type == "cdc":
-        if clean.get("cdc_table_mode") is not None:
-            changes["cdc_table_mode"] = clean["cdc_table_mode"]
-        new_pk = clean.get("primary_key_columns")
-        if new_pk:
-            if new_pk != row.primary_key_columns and row.synced_table is not None:
-                raise _invalid(_PK_LOCKED)
-            changes["primary_key_columns"] = primary_key = new_pk
-        elif not row.primary_key_columns:
-            raise _invalid(
-                f"CDC requires a primary key on table '{row.name}'. "
-                "Provide primary_key_columns or refresh schema discovery to pick one up."
-            )
-    elif row.sync_type == "cdc" and clean.get("cdc_table_mode") is not None:
-        changes["cdc_table_mode"] = clean["cdc_table_mode"]
+        return _cursor_changes(row, clean, sync_type)
+    if sync_type == "cdc":
+        return _cdc_changes(row, clean)
+    if row.sync_type == "cdc" and clean.get("cdc_table_mode") is not None:
+        return {"cdc_table_mode": clean["cdc_table_mode"]}
+    return {}
 
-    resulting_type = sync_type if "sync_type" in clean else row.sync_type
+
+def _cursor_changes(row: SchemaRow, clean: Mapping[str, Any], sync_type: str) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "primary_key_columns" in clean:
+        new_pk = clean["primary_key_columns"]
+        if sync_type == "incremental" and new_pk != row.primary_key_columns and row.synced_table is not None:
+            raise _invalid(_PK_LOCKED)
+        changes["primary_key_columns"] = new_pk
+    for name in ("incremental_field", "incremental_field_type"):
+        if name in clean:
+            changes[name] = clean[name]
+    return changes
+
+
+def _cdc_changes(row: SchemaRow, clean: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if clean.get("cdc_table_mode") is not None:
+        changes["cdc_table_mode"] = clean["cdc_table_mode"]
+    new_pk = clean.get("primary_key_columns")
+    if new_pk:
+        if new_pk != row.primary_key_columns and row.synced_table is not None:
+            raise _invalid(_PK_LOCKED)
+        changes["primary_key_columns"] = new_pk
+    elif not row.primary_key_columns:
+        raise _invalid(
+            f"CDC requires a primary key on table '{row.name}'. "
+            "Provide primary_key_columns or refresh schema discovery to pick one up."
+        )
+    return changes
+
+
+def _frequency_change(row: SchemaRow, clean: Mapping[str, Any]) -> dict[str, Any]:
+    """The 1-minute floor for non-CDC schemas; null keeps the stored interval; "never" stores none (§7)."""
+    resulting_type = clean.get("sync_type", row.sync_type)
     frequency = clean.get("sync_frequency")
     if (frequency or row.sync_frequency) in _CDC_ONLY_FREQUENCIES and resulting_type != "cdc":
         raise _invalid(
             "A 1-minute sync frequency is only available for CDC schemas. "
             "The fastest frequency for other sync types is 5 minutes."
         )
-    if frequency:  # null keeps the stored interval; "never" stores no interval (reads back null, §7)
-        changes["sync_frequency"] = None if frequency == "never" else frequency
+    if not frequency:
+        return {}
+    return {"sync_frequency": None if frequency == "never" else frequency}
 
-    if "sync_time_of_day" in clean:
-        raw = data["sync_time_of_day"]
-        if raw is None:
-            changes["sync_time_of_day"] = None
-        else:
-            try:  # §9.3: re-parsed from the raw input with exactly HH:MM:SS
-                parsed = datetime.strptime(str(raw), "%H:%M:%S").time()
-            except ValueError:
-                raise _invalid("Invalid sync time of day") from None
-            changes["sync_time_of_day"] = parsed.isoformat()
 
+def _time_of_day_change(clean: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """§9.3: re-parsed from the raw input with exactly HH:MM:SS, after the field's own ISO validation."""
+    if "sync_time_of_day" not in clean:
+        return {}
+    raw = data["sync_time_of_day"]
+    if raw is None:
+        return {"sync_time_of_day": None}
+    try:
+        parsed = datetime.strptime(str(raw), "%H:%M:%S").time()
+    except ValueError:
+        raise _invalid("Invalid sync time of day") from None
+    return {"sync_time_of_day": parsed.isoformat()}
+
+
+def _should_sync_change(
+    row: SchemaRow, clean: Mapping[str, Any], ctx: PatchContext, primary_key: list[str] | None
+) -> dict[str, Any]:
+    """Enabling needs a sync type (scheduled sources only) and, for CDC, a primary key."""
     should_sync = clean.get("should_sync")
+    sync_type = clean.get("sync_type")
     if ctx.supports_scheduled_sync and should_sync is True and sync_type is None and row.sync_type is None:
         raise _invalid("Sync type must be set up first before enabling schema")
-    if (
-        should_sync is True
-        and not row.should_sync
-        and (sync_type or row.sync_type) == "cdc"
-        and not primary_key
-    ):  # fmt: skip
+    enabling_cdc = should_sync is True and not row.should_sync and (sync_type or row.sync_type) == "cdc"
+    if enabling_cdc and not primary_key:
         raise _invalid(
             f"CDC requires a primary key on table '{row.name}'. Add a primary key on the source table and retry."
         )
-    if should_sync is not None:
-        changes["should_sync"] = should_sync
-    if "enabled_columns" in clean:
-        changes["enabled_columns"] = clean["enabled_columns"]
-    return changes
+    return {} if should_sync is None else {"should_sync": should_sync}

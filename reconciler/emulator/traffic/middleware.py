@@ -31,9 +31,9 @@ import httpx
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.emulator.faults import DROP_CONNECTION, FaultBook, FaultRule, fault_response
-from reconciler.emulator.ratelimit import RateLimiter, parse_rate_limit, throttled_body
-from reconciler.emulator.stats import RequestStats, route_template
+from reconciler.emulator.traffic.faults import DROP_CONNECTION, FaultBook, FaultRule, fault_response
+from reconciler.emulator.traffic.ratelimit import RateLimiter, parse_rate_limit, throttled_body
+from reconciler.emulator.traffic.stats import RequestStats, route_template
 from reconciler.errors import ConfigError
 
 __all__ = ["API_PREFIX", "TrafficControl", "TrafficMiddleware", "drop_connection", "presented_key"]

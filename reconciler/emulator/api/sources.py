@@ -10,12 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from reconciler.emulator.auth import authorize
-from reconciler.emulator.config_rules import merge_job_inputs
-from reconciler.emulator.create_source import CREATED_VIA, create_source
-from reconciler.emulator.drf_fields import char_field, choice_field
-from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.request_helpers import (
+from reconciler.emulator.api.auth import authorize
+from reconciler.emulator.api.requests import (
     get_state,
     load_source,
     page_params,
@@ -23,8 +19,12 @@ from reconciler.emulator.request_helpers import (
     read_object,
     render_sources,
 )
+from reconciler.emulator.problems import ApiProblem
+from reconciler.emulator.rules.config import merge_job_inputs
+from reconciler.emulator.rules.create import CREATED_VIA, create_source
+from reconciler.emulator.rules.drf_fields import char_field, choice_field
 from reconciler.emulator.store import UNSET
-from reconciler.emulator.upstream_types import UpstreamError
+from reconciler.emulator.upstreams.types import UpstreamError
 
 __all__ = ["create", "destroy", "list_sources", "partial_update", "put", "retrieve"]
 
@@ -42,7 +42,7 @@ async def list_sources(request: Request) -> Response:
 async def create(request: Request) -> Response:
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
-    source_id = await create_source(state, ctx, await read_object(request))
+    source_id = await create_source(state, ctx.team_id, ctx.key.email, await read_object(request))
     return JSONResponse({"id": source_id}, status_code=201)  # §8.3: only the id
 
 

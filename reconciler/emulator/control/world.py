@@ -1,5 +1,5 @@
 """Control endpoints that edit the emulator's world rather than its traffic, mounted under `/_emulator/` next
-to `control.py`'s (only with `--control`):
+to `traffic.py`'s (only with `--control`):
 
 - `PATCH /_emulator/schemas/{id}` `{"status"?, "latest_error"?}`: simulate sync health (Failed, Billing
   limits, Paused = billing-paused team, ...); the source's derived status follows (reference §6).
@@ -7,7 +7,7 @@ to `control.py`'s (only with `--control`):
   simulated API upstream exposes, per server (a table appears or vanishes upstream).
 - `PATCH /_emulator/teams/{id}` `{"cdc_enabled": bool}`: the team's CDC feature flag (§9.3).
 
-Errors use `control.control_error` (drf-exceptions-hog shape). Reads and writes the shared `EmulatorState`.
+Errors use `traffic.control_error` (drf-exceptions-hog shape). Reads and writes the shared `EmulatorState`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from reconciler.emulator.control import ControlError, control_error, read_json
-from reconciler.emulator.request_helpers import get_state
-from reconciler.emulator.serializers import render_schema
-from reconciler.emulator.upstream_types import Column, DiscoveredTable, IncrementalField
+from reconciler.emulator.api.requests import get_state
+from reconciler.emulator.api.serializers import render_schema
+from reconciler.emulator.control.traffic import ControlError, control_error, read_json
 from reconciler.emulator.upstreams import SimulatedUpstream
+from reconciler.emulator.upstreams.types import Column, DiscoveredTable, IncrementalField
 
 __all__ = ["SCHEMA_STATUSES", "parse_tables", "state_control_routes", "table_spec"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.catalog import Catalog, SourceType
 from reconciler.emulator.store import JobRow, SchemaRow, SourceRow
-from reconciler.emulator.upstream_types import DiscoveredTable
+from reconciler.emulator.upstreams.types import DiscoveredTable
 
 __all__ = [
     "derive_status",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from reconciler.emulator.ratelimit import throttled_body
+from reconciler.emulator.traffic.ratelimit import throttled_body
 
 __all__ = [
     "DROP_CONNECTION",

@@ -2,7 +2,7 @@
 incremental_fields) and the source action `bulk_update_schemas`. POST to the collection is no route, so it
 gets the app's 405 (after authentication), as the newest PostHog (§9.4).
 
-Rules: reference/posthog-api.md §7, §8.13, §9 (the PATCH rules themselves live in `schema_rules.py`).
+Rules: reference/posthog-api.md §7, §8.13, §9 (the PATCH rules themselves live in `rules/schema_patch.py`).
 """
 
 from __future__ import annotations
@@ -15,27 +15,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from reconciler.catalog import BULK_SCHEMA_FIELDS, CDC_TABLE_MODES, SYNC_TYPES
-from reconciler.emulator.auth import AuthContext, authenticate, authorize
-from reconciler.emulator.drf_fields import char_field, choice_field
+from reconciler.emulator.api.auth import AuthContext, authenticate, authorize
+from reconciler.emulator.api.requests import get_state, load_source, page_params, paginated, read_object
+from reconciler.emulator.api.serializers import render_schema, render_table_preview
 from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.request_helpers import (
-    EmulatorState,
-    get_state,
-    load_source,
-    page_params,
-    paginated,
-    parse_bool,
-    read_object,
-)
-from reconciler.emulator.schema_rules import PatchContext, parse_time_field, schema_changes, validate_list_field
-from reconciler.emulator.serializers import render_schema, render_table_preview
+from reconciler.emulator.rules.drf_fields import char_field, choice_field, parse_bool
+from reconciler.emulator.rules.schema_patch import PatchContext, parse_time_field, schema_changes, validate_list_field
+from reconciler.emulator.rules.syncs import refuse_if_billing_paused, start_sync
+from reconciler.emulator.state import EmulatorState
 from reconciler.emulator.store import SchemaRow, SourceRow
-from reconciler.emulator.syncs import start_sync
-from reconciler.emulator.upstream_types import UpstreamError
+from reconciler.emulator.upstreams.types import UpstreamError
 
 __all__ = [
-    "BILLING_PAUSED",
-    "billing_paused",
     "bulk_update_schemas",
     "cancel",
     "destroy",
@@ -47,16 +38,10 @@ __all__ = [
     "retrieve",
 ]
 
-#: §8.6, §9.4: any live schema of the team `Paused` (billing) blocks reload and resync.
-BILLING_PAUSED = "Monthly sync limit reached. Please increase your billing limit to resume syncing."
 #: §2: an action mapped to no scope (bulk_update_schemas at the reference commit).
 _NO_PERSONAL_KEY = "This action does not support personal API key access"
 #: §8.13: the keys a bulk item may carry besides `id` (others are dropped, as DRF drops undeclared keys).
 _BULK_KEYS = BULK_SCHEMA_FIELDS
-
-
-def billing_paused(state: EmulatorState, team_id: int) -> bool:
-    return state.store.team_has_schema_status(team_id, "Paused")
 
 
 def _load_schema(request: Request, ctx: AuthContext) -> SchemaRow:
@@ -140,8 +125,7 @@ async def reload(request: Request) -> Response:
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
     schema = _load_schema(request, ctx)
-    if billing_paused(state, ctx.team_id):
-        raise ApiProblem.message(BILLING_PAUSED)
+    refuse_if_billing_paused(state.store, ctx.team_id)
     start_sync(state.store, schema.source_id, sync_seconds=state.sync_seconds, schema_ids=[schema.id])
     return Response(status_code=200)
 
@@ -151,8 +135,7 @@ async def resync(request: Request) -> Response:
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
     schema = _load_schema(request, ctx)
-    if billing_paused(state, ctx.team_id):
-        raise ApiProblem.message(BILLING_PAUSED)
+    refuse_if_billing_paused(state.store, ctx.team_id)
     latest = state.store.latest_job_of_schema(schema.id)
     if latest is not None and latest.status == "Running":
         state.store.cancel_job(latest.id)

@@ -1,5 +1,5 @@
 """What an upstream (the database or API behind a source) tells the emulator: the contract between
-`upstreams.py` (simulated API upstreams, dispatch) and `sql_upstreams.py` (real Postgres/MySQL).
+`simulated.py` (simulated API upstreams), `sql.py` (real Postgres/MySQL) and `registry.py` (dispatch).
 
 Shapes follow reference/posthog-api.md §8.9 (`database_schema`) and §7 (`available_columns`).
 """

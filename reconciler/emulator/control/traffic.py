@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from reconciler.emulator.faults import FaultRuleError, parse_fault_rules
-from reconciler.emulator.middleware import TrafficControl
+from reconciler.emulator.traffic.faults import FaultRuleError, parse_fault_rules
+from reconciler.emulator.traffic.middleware import TrafficControl
 
 __all__ = ["CONTROL_PREFIX", "ControlApi", "ControlError", "control_error", "control_routes", "read_json"]
 

@@ -1,4 +1,4 @@
-"""DRF field validation as PostHog's serializers apply it: CharField and ChoiceField messages and codes.
+"""DRF field validation as PostHog's serializers apply it: CharField, ChoiceField and BooleanField messages and codes.
 
 Each helper returns the cleaned value or raises the DRF-family ApiProblem with `attr` set (§3).
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.emulator.problems import ApiProblem
 
-__all__ = ["char_field", "choice_field", "required_field"]
+__all__ = ["char_field", "choice_field", "parse_bool", "required_field"]
 
 
 def required_field(data: Mapping[str, Any], name: str, *, allow_null: bool = False) -> Any:
@@ -46,3 +46,16 @@ def choice_field(value: Any, name: str, choices: Collection[str], *, allow_null:
     if not isinstance(value, str) or value not in choices:
         raise ApiProblem.drf(400, f'"{value}" is not a valid choice.', code="invalid_choice", attr=name)
     return value
+
+
+_TRUE = {True, "true", "True", "TRUE", "1", "yes", "on", "y", "t"}
+_FALSE = {False, "false", "False", "FALSE", "0", "no", "off", "n", "f"}
+
+
+def parse_bool(value: Any, attr: str) -> bool:
+    """DRF BooleanField: the usual spellings, else 400 "Must be a valid boolean." on `attr`."""
+    if isinstance(value, bool | int | str) and value in _TRUE:
+        return True
+    if isinstance(value, bool | int | str) and value in _FALSE:
+        return False
+    raise ApiProblem.drf(400, "Must be a valid boolean.", attr=attr)

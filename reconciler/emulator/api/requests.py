@@ -1,61 +1,34 @@
 """What every endpoint needs from a request: the emulator state, the JSON body, a source by id, a page.
 
-HTTP plumbing only; the rules live in `config_rules.py`, the shapes in `serializers.py`.
+HTTP plumbing only; the rules live in `rules/`, the shapes in `serializers.py`, the shared state in `state.py`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 
-from reconciler.catalog import Catalog
-from reconciler.emulator.keys import KeyRing
+from reconciler.emulator.api.serializers import render_source
 from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.serializers import render_source
-from reconciler.emulator.store import SourceRow, Store
-from reconciler.emulator.syncs import settle
-from reconciler.emulator.upstreams import UpstreamRegistry
+from reconciler.emulator.rules.syncs import settle
+from reconciler.emulator.state import EmulatorState
+from reconciler.emulator.store import SourceRow
 
 __all__ = [
-    "BULK_SCHEMAS_MODES",
     "DEFAULT_PAGE_SIZE",
-    "EmulatorState",
     "get_state",
     "load_source",
     "page_params",
     "paginated",
-    "parse_bool",
     "read_object",
     "render_sources",
 ]
 
 DEFAULT_PAGE_SIZE = 100  # §5: LimitOffsetPagination, PAGE_SIZE 100, no max_limit
-
-
-BULK_SCHEMAS_MODES = ("allowed", "session-only")
-
-
-@dataclass
-class EmulatorState:
-    """Everything the endpoints share, hung on `app.state.emulator` by `create_app`.
-
-    `sync_seconds`: how long a simulated sync runs (0 = completes inside the request). `bulk_schemas`:
-    "allowed", or "session-only" (PostHog at the reference commit: API keys get 403, §2, §8.13).
-    `cdc_teams`: teams whose CDC feature flag is on (§9.3), editable through the control API."""
-
-    store: Store
-    keys: KeyRing
-    upstreams: UpstreamRegistry
-    catalog: Catalog
-    options: dict[str, Any] = field(default_factory=dict)
-    sync_seconds: float = 0
-    bulk_schemas: str = "allowed"
-    cdc_teams: set[int] = field(default_factory=set)
 
 
 def get_state(request: Request) -> EmulatorState:
@@ -142,16 +115,3 @@ def paginated(request: Request, count: int, results: list[Any], limit: int, offs
     if offset > 0:
         previous = _with_query(url, limit=limit, offset=None if offset - limit <= 0 else offset - limit)
     return {"count": count, "next": next_url, "previous": previous, "results": results}
-
-
-_TRUE = {True, "true", "True", "TRUE", "1", "yes", "on", "y", "t"}
-_FALSE = {False, "false", "False", "FALSE", "0", "no", "off", "n", "f"}
-
-
-def parse_bool(value: Any, attr: str) -> bool:
-    """DRF BooleanField: the usual spellings, else 400 "Must be a valid boolean." on `attr`."""
-    if isinstance(value, bool | int | str) and value in _TRUE:
-        return True
-    if isinstance(value, bool | int | str) and value in _FALSE:
-        return False
-    raise ApiProblem.drf(400, "Must be a valid boolean.", attr=attr)

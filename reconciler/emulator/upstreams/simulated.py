@@ -1,9 +1,8 @@
-"""Simulated upstreams for API source types, and the registry mapping source_type → Upstream.
+"""Simulated upstreams for API (and warehouse-like) source types: a credential rule and a table list each.
 
-A simulated upstream has a credential rule and a table list taken from reference/posthog-api.md §8.3 step 8
-and §10 (Stripe's 16 tables, `Discount` webhook-only, cursor label created_at/datetime vs field
-created/integer). Postgres and MySQL really connect, through `sql_upstreams.SqlUpstream`, imported lazily
-so the emulator starts without touching a database. Knows nothing of HTTP or storage.
+Credential rules and table lists follow reference/posthog-api.md §8.3 step 8 and §10 (Stripe's 16 tables,
+`Discount` webhook-only, cursor label created_at/datetime vs field created/integer). Knows nothing of HTTP,
+storage or databases (real Postgres/MySQL are `sql.py`'s).
 """
 
 from __future__ import annotations
@@ -13,18 +12,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconciler.catalog import Catalog, load_catalog
-from reconciler.emulator.upstream_errors import friendly_discovery_error
-from reconciler.emulator.upstream_types import Column, DiscoveredTable, IncrementalField, Upstream, UpstreamError
+from reconciler.emulator.upstreams.sql_errors import friendly_discovery_error
+from reconciler.emulator.upstreams.types import Column, DiscoveredTable, IncrementalField, UpstreamError
 
-__all__ = [
-    "CredentialRule",
-    "SimulatedUpstream",
-    "UpstreamRegistry",
-    "default_upstreams",
-    "sample_database_upstream",
-    "simulated_upstreams",
-]
+__all__ = ["CredentialRule", "SimulatedUpstream", "sample_database_upstream", "simulated_upstreams"]
 
 CredentialRule = Callable[[Mapping[str, Any]], None]
 
@@ -310,48 +301,3 @@ def simulated_upstreams() -> dict[str, SimulatedUpstream]:
         "BigQuery": SimulatedUpstream(_SAMPLE_DATABASE, _bigquery_rule),
         "MSSQL": sample_database_upstream(),
     }
-
-
-class UpstreamRegistry:
-    """source_type → Upstream. Entries may be factories, resolved once on first use (lazy imports)."""
-
-    def __init__(self, entries: Mapping[str, Upstream | Callable[[], Upstream]]) -> None:
-        self._entries: dict[str, Any] = dict(entries)
-        self._resolved: dict[str, Upstream] = {}
-        self._lock = threading.Lock()
-
-    def get(self, source_type: str) -> Upstream | None:
-        with self._lock:
-            if source_type in self._resolved:
-                return self._resolved[source_type]
-            entry = self._entries.get(source_type)
-            if entry is None:
-                return None
-            upstream: Upstream = entry if hasattr(entry, "check_credentials") else entry()
-            self._resolved[source_type] = upstream
-            return upstream
-
-    def __contains__(self, source_type: object) -> bool:
-        return source_type in self._entries
-
-    def with_overrides(self, overrides: Mapping[str, Upstream | Callable[[], Upstream]]) -> UpstreamRegistry:
-        return UpstreamRegistry({**self._entries, **overrides})
-
-
-def _sql_factory(cloud_host_checks: bool) -> Callable[[], Upstream]:
-    def make() -> Upstream:
-        from reconciler.emulator.sql_upstreams import SqlUpstream  # lazy: needs database drivers
-
-        upstream: Upstream = SqlUpstream(cloud_host_checks=cloud_host_checks)
-        return upstream
-
-    return make
-
-
-def default_upstreams(catalog: Catalog | None = None, *, cloud_host_checks: bool = False) -> UpstreamRegistry:
-    """Simulated API upstreams plus real Postgres/MySQL (one shared SqlUpstream per type, lazily built)."""
-    catalog = catalog or load_catalog()
-    entries: dict[str, Upstream | Callable[[], Upstream]] = dict(simulated_upstreams())
-    for name in ("Postgres", "MySQL"):
-        entries[name] = _sql_factory(cloud_host_checks)
-    return UpstreamRegistry({k: v for k, v in entries.items() if k in catalog})

@@ -14,19 +14,18 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from reconciler.catalog import SYNC_TYPES_NEEDING_CURSOR, SourceType, all_source_type_names, revenue_analytics_defaults
-from reconciler.emulator.auth import AuthContext
-from reconciler.emulator.config_rules import (
+from reconciler.emulator.problems import ApiProblem
+from reconciler.emulator.rules.config import (
     invalid_config_message,
     missing_required,
     normalise_job_inputs,
     prefix_error,
     trim_top_level,
 )
-from reconciler.emulator.drf_fields import char_field, choice_field, required_field
-from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.request_helpers import EmulatorState
+from reconciler.emulator.rules.drf_fields import char_field, choice_field, required_field
+from reconciler.emulator.state import EmulatorState
 from reconciler.emulator.store import NewSchema, PrefixConflict
-from reconciler.emulator.upstream_types import DiscoveredTable, UpstreamError
+from reconciler.emulator.upstreams.types import DiscoveredTable, UpstreamError
 
 __all__ = [
     "ACCESS_METHODS",
@@ -144,8 +143,9 @@ def _new_schema(item: Mapping[str, Any], table: DiscoveredTable) -> NewSchema:
     )
 
 
-async def create_source(state: EmulatorState, ctx: AuthContext, data: Mapping[str, Any]) -> str:
-    """Run the create pipeline; returns the new source id or raises ApiProblem."""
+async def create_source(state: EmulatorState, team_id: int, created_by: str | None, data: Mapping[str, Any]) -> str:
+    """Run the create pipeline for `team_id` (the caller authorised it); returns the new source id or raises
+    ApiProblem."""
     req = parse_create(data)
     # Step 2: direct query only for Postgres and MySQL.
     if req.access_method == "direct" and req.source_type not in DIRECT_TYPES:
@@ -159,7 +159,7 @@ async def create_source(state: EmulatorState, ctx: AuthContext, data: Mapping[st
         problem = prefix_error(prefix)
         if problem:
             raise ApiProblem.drf(400, problem)
-        check_prefix_available(state, ctx.team_id, req.source_type, prefix)
+        check_prefix_available(state, team_id, req.source_type, prefix)
     # Step 5: top-level strings trimmed. Step 7: required fields (presence only).
     payload = trim_top_level(req.payload)
     st: SourceType | None = state.catalog.get(req.source_type)
@@ -183,13 +183,13 @@ async def create_source(state: EmulatorState, ctx: AuthContext, data: Mapping[st
     items = _check_schemas(payload.get("schemas"), tables, job_inputs)
     try:
         source = state.store.create_source(
-            team_id=ctx.team_id,
+            team_id=team_id,
             source_type=req.source_type,
             prefix=prefix,
             description=req.description,
             access_method=req.access_method,
             created_via=req.created_via,
-            created_by=ctx.key.email,
+            created_by=created_by,
             job_inputs=job_inputs,
             revenue_enabled=revenue_analytics_defaults(req.source_type)["enabled"],  # §6
             schemas=[_new_schema(i, tables[i["name"]]) for i in items],

@@ -1,6 +1,6 @@
 """PostHog's user-facing texts for SQL upstream failures, as pure functions of an error's text.
 
-Pure: no I/O except the injectable name resolver of the Cloud host check. `sql_upstreams.py` feeds these
+Pure: no I/O except the injectable name resolver of the Cloud host check. `sql.py` feeds these
 functions the driver's exception text and raises `UpstreamError` with what they return; nothing here
 knows psycopg or pymysql. Every text below is PostHog's, read from its source (reference/posthog-api.md
 §8.3 step 8, §8.7, §12); where they come from is noted beside each table.

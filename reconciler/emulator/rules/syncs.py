@@ -14,9 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.store import JobRow, SchemaRow, SourceRow, Store
 
-__all__ = ["SIMULATED_ROWS", "settle", "start_sync", "synced_table"]
+__all__ = ["BILLING_PAUSED", "SIMULATED_ROWS", "refuse_if_billing_paused", "settle", "start_sync", "synced_table"]
+
+#: §8.6, §9.4: any live schema of the team `Paused` (billing) blocks reload and resync.
+BILLING_PAUSED = "Monthly sync limit reached. Please increase your billing limit to resume syncing."
 
 #: Rows every simulated sync reports (deterministic on purpose).
 SIMULATED_ROWS = 100
@@ -32,6 +36,12 @@ def synced_table(source: SourceRow, schema: SchemaRow) -> dict[str, Any]:
         if isinstance(c, dict) and (schema.enabled_columns is None or c.get("name") in schema.enabled_columns)
     ]
     return {"id": str(uuid.uuid4()), "name": name, "columns": columns, "row_count": SIMULATED_ROWS}
+
+
+def refuse_if_billing_paused(store: Store, team_id: int) -> None:
+    """§8.6, §9.4: a team with any live schema `Paused` (billing) may not start syncs."""
+    if store.team_has_schema_status(team_id, "Paused"):
+        raise ApiProblem.message(BILLING_PAUSED)
 
 
 def _complete(store: Store, job: JobRow) -> None:
