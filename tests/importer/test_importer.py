@@ -82,12 +82,12 @@ def test_addresses_come_from_trailer_then_prefix_and_stay_unique() -> None:
 
 
 def test_select_sources_skips_unknown_types_for_all_and_refuses_them_by_name() -> None:
-    state = LiveState(sources=(live("Stripe", "a", {}, id="1"), live("Pipedrive", None, {}, id="2")))
+    state = LiveState(sources=(live("Stripe", "a", {}, id="1"), live("Deputy", None, {}, id="2")))
     chosen, warnings = select_sources(state, None, load_catalog())
     assert [s.id for s in chosen] == ["1"]
-    assert warnings == ["skipped Pipedrive: (source 2): the catalog does not know this type; try --catalog live"]
-    with pytest.raises(ReconcilerError, match="the catalog does not know Pipedrive"):
-        select_sources(state, [Selector("Pipedrive", None)], load_catalog())
+    assert warnings == ["skipped Deputy: (source 2): the catalog does not know this type; try --catalog live"]
+    with pytest.raises(ReconcilerError, match="the catalog does not know Deputy"):
+        select_sources(state, [Selector("Deputy", None)], load_catalog())
 
 
 def test_bigquery_import_loads_back_with_declared_names(tmp_path: Path) -> None:
