@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from reconciler.catalog import load_catalog
-from reconciler.emulator.upstreams import default_upstreams
 from reconciler.cli import run_cli
 from reconciler.emulator.testing import Emulator
+from reconciler.emulator.upstreams import default_upstreams
 
 #: Secret values sent at create time: none may ever appear in output or in an imported file.
 CANARIES = {
