@@ -138,13 +138,11 @@ def breakdown(sources: int, tables: int, workdir: Path) -> list[tuple[str, float
         phases.append((name, time.perf_counter() - since, benchlib.own_peak_rss_mb()))
 
     with benchlib.running_server(db=db) as server:
-        import reconciler.cli as cli
+        from reconciler.commands.context import manifest_project
 
-        probe = getattr(cli, "_manifest_project", None)
-        if probe is not None:  # the CLI's look for `project:` before the real load
-            t = time.perf_counter()
-            probe([manifests])
-            mark("cli._manifest_project (YAML pre-read for project:)", t)
+        t = time.perf_counter()  # the CLI's look for `project:` before the real load
+        manifest_project([manifests])
+        mark("commands.context.manifest_project (YAML pre-read for project:)", t)
         t = time.perf_counter()
         catalog = catalog_for("bundled", None)
         desired = load_state(ManifestOptions(paths=(manifests,)), {**os.environ, **env}, catalog)

@@ -17,9 +17,7 @@ import benchlib
 
 __all__ = ["VARIANTS", "main", "run"]
 
-_SKIP_PROBE = (
-    "import reconciler.cli as c\nif hasattr(c, '_manifest_project'):\n    c._manifest_project = lambda paths: None\n"
-)
+_SKIP_PROBE = "import reconciler.commands.context as c\nc.manifest_project = lambda paths: None\n"
 _C_PROBE = (
     "import yaml\n_load_all = yaml.load_all\n"
     "yaml.safe_load_all = lambda stream: _load_all(stream, Loader=yaml.CSafeLoader)\n"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.catalog import Catalog
+from reconciler.commands.options import ManifestOptions
 from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state, resolve_catalog
 from reconciler.manifest.load import collect_files
 from reconciler.manifest.models import DesiredState
@@ -27,18 +27,6 @@ __all__ = [
 ]
 
 FINGERPRINT_KEY_ENV = "RECONCILER_FINGERPRINT_KEY"
-
-
-@dataclass(frozen=True)
-class ManifestOptions:
-    paths: tuple[Path, ...] = ()
-    catalog: str = "bundled"
-    allow_env: tuple[str, ...] = ()
-    allow_literal_secrets: bool = False
-
-    @property
-    def effective_paths(self) -> tuple[Path, ...]:
-        return self.paths or (Path("."),)
 
 
 def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalog) -> DesiredState:

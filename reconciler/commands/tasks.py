@@ -1,0 +1,261 @@
+"""The task behind each CLI command: its parsed flags in, the pipeline run, the output written, the exit code out.
+
+`cli.py` parses the command line (options from `cli_params.py`) into one frozen `*Flags` value and calls the
+task; the task builds the request, calls `run_*` (the pipeline, in this package), renders to the `Console`
+and returns an `ExitCode`. Must not know: click or how flags are spelled on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from reconciler.commands.console import Console, ExitCode
+from reconciler.commands.context import offline_catalog, settings_for
+from reconciler.commands.options import Connection, ManifestOptions
+from reconciler.errors import ReconcilerError
+
+if TYPE_CHECKING:
+    from reconciler.drift import Category
+    from reconciler.plan.model import Plan
+
+__all__ = [
+    "ApplyFlags",
+    "DriftFlags",
+    "ImportFlags",
+    "PlanFlags",
+    "ValidateFlags",
+    "apply_task",
+    "drift_task",
+    "import_task",
+    "plan_task",
+    "schema_task",
+    "validate_task",
+]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+# ---- validate / schema ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidateFlags:
+    manifests: ManifestOptions
+    fmt: Literal["text", "json"] = "text"
+    require_secrets: bool = False
+
+
+def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
+    from reconciler.manifest import LoadOptions, ValidateOptions, check_manifests
+
+    manifests = flags.manifests
+    report = check_manifests(
+        manifests.effective_paths,
+        catalog=offline_catalog(manifests.catalog, os.environ),
+        load_options=LoadOptions(allow_env=manifests.allow_env or None),
+        validate_options=ValidateOptions(allow_literal_secrets=manifests.allow_literal_secrets),
+        require_secrets=flags.require_secrets,
+    )
+    if flags.fmt == "json":
+        console.out(json.dumps(report.to_json(), indent=2))
+    elif report.ok:
+        count = len(report.state.sources) if report.state else 0
+        console.out(f"{_plural(count, 'source')} in {_plural(len(report.files), 'file')}: valid")
+    else:
+        for error in report.errors:
+            console.err(str(error))
+        console.err(_plural(len(report.errors), "error"))
+    return ExitCode.OK if report.ok else ExitCode.ERROR
+
+
+def schema_task(catalog: str, console: Console) -> ExitCode:
+    from reconciler.manifest import manifest_schema
+
+    console.out(json.dumps(manifest_schema(offline_catalog(catalog, os.environ)), indent=2))
+    return ExitCode.OK
+
+
+# ---- plan ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanFlags:
+    manifests: ManifestOptions
+    connection: Connection
+    targets: tuple[str, ...] = ()
+    prune: bool = False
+    fmt: Literal["text", "markdown", "json"] = "text"
+    out: Path | None = None
+    detailed_exitcode: bool = False
+    preflight: bool = False
+    full_plan_hint: str | None = None
+
+
+def _plan_request(manifests: ManifestOptions, targets: tuple[str, ...], prune: bool, **extra: Any) -> Any:
+    from reconciler.commands.plan import PlanRequest
+
+    return PlanRequest(manifests=manifests, targets=frozenset(targets) or None, prune=prune, **extra)
+
+
+def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
+    from reconciler.commands.plan import run_plan
+    from reconciler.plan.render import render
+
+    request = _plan_request(flags.manifests, flags.targets, flags.prune, preflight=flags.preflight, out=flags.out)
+    outcome = run_plan(settings_for(flags.connection, flags.manifests.paths, os.environ), request, os.environ)
+    color = flags.fmt == "text" and console.color(console.stdout)
+    console.out(render(outcome.plan, flags.fmt, color=color, full_plan_hint=flags.full_plan_hint), nl=False)
+    if flags.out is not None:
+        console.err(f"Saved the plan to {flags.out}; apply it with: reconciler apply {flags.out}")
+    if outcome.plan.errors:
+        console.err(f"Error: the plan has {len(outcome.plan.errors)} error(s); see above.")
+        return ExitCode.ERROR
+    if flags.detailed_exitcode and outcome.plan.has_changes:
+        return ExitCode.CHANGES
+    return ExitCode.OK
+
+
+# ---- apply --------------------------------------------------------------------------------------------
+
+_NOTHING_TO_APPLY_JSON = '{"format_version": 1, "ok": true, "requests": 0, "summary": {}, "steps": []}'
+
+
+@dataclass(frozen=True)
+class ApplyFlags:
+    manifests: ManifestOptions
+    connection: Connection
+    targets: tuple[str, ...] = ()
+    prune: bool = False
+    auto_approve: bool = False
+    allow_delete: bool = False
+    max_deletes: int = 1
+    parallelism: int = 4
+    sync: bool = False
+    fmt: Literal["text", "json"] = "text"
+
+    @property
+    def saved_plan(self) -> Path | None:
+        """`apply plan.json`: one existing `.json` file is a saved plan, not a manifest."""
+        paths = self.manifests.paths
+        return paths[0] if len(paths) == 1 and paths[0].suffix == ".json" and paths[0].is_file() else None
+
+
+def _confirmer(flags: ApplyFlags, console: Console) -> Callable[[Plan], bool]:
+    from reconciler.plan.render import render_text
+
+    def confirm(plan: Plan) -> bool:
+        if flags.auto_approve:
+            return True
+        if not console.interactive():
+            raise ReconcilerError(
+                "refusing to apply without confirmation: no terminal to ask on",
+                hint="review the plan, then pass --auto-approve (CI must be explicit)",
+                reference="confirmation-required",
+            )
+        console.out(render_text(plan, color=console.color(console.stdout)), nl=False)
+        return console.ask("Apply these changes? Only 'yes' is accepted") == "yes"
+
+    return confirm
+
+
+def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
+    from reconciler.apply.guard import ApplyPolicy
+    from reconciler.apply.report import LineReporter, ProgressReporter, render_report_json, render_report_text
+    from reconciler.commands.apply import ApplyRequest, run_apply
+
+    saved = flags.saved_plan
+    manifests = replace(flags.manifests, paths=()) if saved else flags.manifests
+    stderr = console.stderr
+    request = ApplyRequest(
+        plan=_plan_request(manifests, flags.targets, flags.prune, sync=flags.sync),
+        saved_plan=saved,
+        policy=ApplyPolicy(allow_delete=flags.allow_delete, max_deletes=flags.max_deletes),
+        parallelism=flags.parallelism,
+        confirm=_confirmer(flags, console),
+        reporter=ProgressReporter(stderr) if console.color(stderr) else LineReporter(stderr),
+    )
+    outcome = run_apply(settings_for(flags.connection, manifests.paths, os.environ), request, os.environ)
+    if outcome.report is None:
+        console.out(
+            "No changes. PostHog already matches the manifests." if flags.fmt == "text" else _NOTHING_TO_APPLY_JSON
+        )
+        return ExitCode.OK
+    report = outcome.report
+    console.out(render_report_json(report) if flags.fmt == "json" else render_report_text(report), nl=False)
+    return ExitCode.OK if outcome.ok else ExitCode.ERROR
+
+
+# ---- drift --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftFlags:
+    manifests: ManifestOptions
+    connection: Connection
+    fail_on: frozenset[Category]  # parsed with the command line
+    fmt: Literal["text", "markdown", "json"] = "text"
+    output: Path | None = None
+
+
+def drift_task(flags: DriftFlags, console: Console) -> ExitCode:
+    from reconciler.commands.drift import DriftRequest, run_drift
+    from reconciler.drift_render import render_drift
+
+    settings = settings_for(flags.connection, flags.manifests.paths, os.environ)
+    outcome = run_drift(settings, DriftRequest(flags.manifests, flags.fail_on), os.environ)
+    color = flags.fmt == "text" and flags.output is None and console.color(console.stdout)
+    text = render_drift(outcome.report, flags.fmt, fail_on=flags.fail_on, color=color)
+    if flags.output is not None:
+        flags.output.write_text(text, encoding="utf-8")
+        console.err(f"Wrote the drift report to {flags.output}")
+    else:
+        console.out(text, nl=False)
+    return ExitCode.CHANGES if outcome.failed else ExitCode.OK
+
+
+# ---- import -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportFlags:
+    connection: Connection
+    selects: tuple[str, ...] = ()  # empty: --all
+    out_text: str | None = None
+    force: bool = False
+    catalog: str = "bundled"
+
+
+def import_task(flags: ImportFlags, console: Console) -> ExitCode:
+    from reconciler.commands.importer import ImportRequest, run_import
+    from reconciler.importer import parse_selector
+    from reconciler.settings import resolve_settings
+
+    selectors = tuple(parse_selector(s) for s in flags.selects) if flags.selects else None
+    out = Path(flags.out_text) if flags.out_text is not None else None
+    out_is_dir = out is not None and (str(flags.out_text).endswith(("/", "\\")) or out.is_dir())
+    request = ImportRequest(
+        selectors=selectors, out=out, force=flags.force, catalog=flags.catalog, out_is_dir=out_is_dir
+    )
+    # No manifests are read: the project comes from --project or POSTHOG_PROJECT_ID only.
+    connection = flags.connection
+    settings = resolve_settings(
+        os.environ, host=connection.host, project=connection.project, api_path=connection.api_path
+    )
+    outcome = run_import(settings, request)
+    for warning in outcome.warnings:
+        console.err(f"Warning: {warning}")
+    if outcome.text is not None:
+        console.out(outcome.text, nl=False)
+    for path in outcome.written:
+        console.err(f"Wrote {path}")
+    names = sorted({v.name for s in outcome.imported for v in s.variables if v.required})
+    if names:
+        console.err(f"Set {len(names)} secret variable(s) before plan/apply: {', '.join(names)}")
+    return ExitCode.OK
