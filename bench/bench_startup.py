@@ -19,7 +19,7 @@ import benchlib
 __all__ = ["HEAVY", "StartupResult", "heavy_imports", "main", "run"]
 
 #: Third-party packages that cost noticeable import time; `--help` should need none of them but click.
-HEAVY = ("httpx", "pydantic", "yaml", "jinja2", "starlette", "uvicorn", "rich", "deepdiff", "psycopg", "pymysql")
+HEAVY = ("httpx", "pydantic", "yaml", "jinja2", "starlette", "uvicorn", "rich", "psycopg", "pymysql")
 
 _SMALL = """version: 1
 sources:

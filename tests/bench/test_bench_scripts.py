@@ -4,7 +4,9 @@ outcomes are asserted exactly; timings never are."""
 
 from __future__ import annotations
 
+import re
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +22,7 @@ def bench() -> Iterator[dict[str, ModuleType]]:
     sys.path.insert(0, str(BENCH))
     try:
         import bench_apply
+        import bench_install
         import bench_plan
         import bench_plan_variants
         import bench_refresher
@@ -28,6 +31,7 @@ def bench() -> Iterator[dict[str, ModuleType]]:
 
         yield {
             "apply": bench_apply,
+            "install": bench_install,
             "plan": bench_plan,
             "refresher": bench_refresher,
             "startup": bench_startup,
@@ -105,6 +109,25 @@ def test_startup_help_imports_no_heavy_package(bench: dict[str, ModuleType]) -> 
     assert results["reconciler --version"].heavy == ()
     assert set(results["reconciler validate (2 sources)"].heavy or ()) <= {"pydantic", "yaml", "jinja2"}
     assert all(r.max_rss_mb > 1 for r in results.values())
+
+
+def test_install_bench_builds_the_wheel_with_and_without_the_emulator_packages(
+    bench: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    install = bench["install"]
+    requires = {}
+    for name, drop in (("full", frozenset()), ("light", install.EMULATOR_ONLY)):
+        (tmp_path / name).mkdir()
+        wheel = install.build_wheel(install.ROOT, tmp_path / name, drop=drop)
+        with zipfile.ZipFile(wheel) as archive:
+            meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+            lines = archive.read(meta).decode().splitlines()
+        requires[name] = {
+            re.split(r"[\[<>=]", line.split(": ", 1)[1])[0] for line in lines if line.startswith("Requires-Dist:")
+        }
+    assert requires["full"] >= install.EMULATOR_ONLY
+    assert requires["light"] == requires["full"] - install.EMULATOR_ONLY
+    assert "pydantic" in requires["light"] and "httpx" in requires["light"]
 
 
 def test_format_table(bench: dict[str, ModuleType]) -> None:
