@@ -151,7 +151,9 @@ class ApiStatusError(ApiError):
         path: str | None = None,
     ) -> None:
         where = f"{method} {path}: " if method and path else ""
-        super().__init__(f"{where}{status}: {detail}" + (f" (field {attr})" if attr else ""))
+        # A proxy's page already starts with its status ("503 Service Unavailable"): do not say it twice.
+        said = detail.removeprefix("HTTP ").startswith(str(status))
+        super().__init__(f"{where}{'' if said else f'{status}: '}{detail}" + (f" (field {attr})" if attr else ""))
         self.status = status
         self.detail = detail
         self.code = code

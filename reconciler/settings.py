@@ -47,6 +47,8 @@ LOCAL_DEFAULT_PROJECT = "1"
 API_PATHS = ("projects", "environments")
 DEFAULT_TIMEOUT = 30.0
 _PROJECT = re.compile(r"^(\d+|@current)$")  # a team id, or PostHog's `@current` alias (§1)
+#: A page URL copied from the browser (`https://eu.posthog.com/project/123/data-warehouse`), not a host.
+_PROJECT_PAGE = re.compile(r"^(?P<base>.*?)/(?:api/)?(?:projects?|environments)/(?P<id>\d+)(?:/.*)?$")
 _NO_HOST_HINT = (
     f"pass --host https://us.posthog.com (or eu / your self-hosted URL), or set {HOST_ENV}; "
     "use --host local to try the embedded emulator"
@@ -120,6 +122,14 @@ def normalise_host(raw: str) -> str:
         _ = parts.port
     except ValueError:
         raise ConfigError(f"host {raw!r} has an invalid port", reference="bad-host") from None
+    page = _PROJECT_PAGE.match(parts.path)
+    if page:
+        host = f"{scheme}://{parts.netloc.lower()}{page['base']}"
+        raise ConfigError(
+            f"host {raw!r} is a project page's URL: use the host only, the project id goes in --project",
+            hint=f"--host {host} --project {page['id']}",
+            reference="bad-host",
+        )
     if scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted",

@@ -30,12 +30,12 @@ from reconciler.errors import (
     NotFound,
     RequestNotSent,
 )
-from reconciler.posthog.errors import error_from_response
+from reconciler.posthog.errors import connect_failure, error_from_response
 from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import Outcome, Replay, RetryPolicy, decide
 from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
-from reconciler.settings import Settings
+from reconciler.settings import Settings, is_loopback
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -167,19 +167,22 @@ def build_client(
 
 
 @contextmanager
-def _translate_transport_errors(method: str, path: str) -> Generator[None, None, None]:
+def _translate_transport_errors(method: str, url: httpx.URL) -> Generator[None, None, None]:
     """The one place httpx exceptions become reconciler errors. The request (and its body, which may hold
-    secrets) is not chained: only the exception's class and text travel on."""
+    secrets) is not chained: only the exception's class and text travel on. A failed connection names the
+    URL tried (the host as reconciler understood it) and the likely fix."""
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise RequestNotSent(
-            f"{method} {path}: could not connect ({type(exc).__name__}: {exc})",
-            hint="check --host / POSTHOG_HOST and the network",
-        ) from None
+        shown = str(url.copy_with(query=None))
+        if isinstance(exc, httpx.ConnectError):
+            cause, hint = connect_failure(shown, str(exc), loopback=is_loopback(url.host))
+        else:
+            cause, hint = f"{type(exc).__name__}: {exc}", "check --host / POSTHOG_HOST, the port and any firewall"
+        raise RequestNotSent(f"{method} {shown}: could not connect: {cause}", hint=hint) from None
     except httpx.HTTPError as exc:
         raise ApiUnavailable(
-            f"{method} {path}: request did not complete ({type(exc).__name__}: {str(exc) or 'no detail'})"
+            f"{method} {url.path}: request did not complete ({type(exc).__name__}: {str(exc) or 'no detail'})"
         ) from None
 
 
@@ -465,9 +468,16 @@ class PostHogClient:
     def _url(self, call: _Call) -> str:
         return call.url if "://" in call.url else self.base_path + call.url
 
+    def _full_url(self, url: str) -> httpx.URL:
+        """`url` as httpx sends it: a relative one under the base URL's path (a self-hosted PostHog may live
+        under one)."""
+        if "://" in url:
+            return httpx.URL(url)
+        base = self._http.base_url
+        return base.copy_with(raw_path=base.raw_path.rstrip(b"/") + url.encode())
+
     def _send_once(self, call: _Call) -> httpx.Response:
         url = self._url(call)
-        path = httpx.URL(url).path
         try:
             body = reveal_all(call.body) if call.body is not None else None  # the one place secrets are revealed
         except SecretUnavailable as exc:
@@ -477,7 +487,7 @@ class PostHogClient:
         timeout: Any = httpx.USE_CLIENT_DEFAULT
         if call.slow:
             timeout = httpx.Timeout(SLOW_READ_TIMEOUT, connect=10.0)
-        with _translate_transport_errors(call.method, path):
+        with _translate_transport_errors(call.method, self._full_url(url)):
             return self._http.request(
                 call.method, url, params=dict(call.params) if call.params else None, json=body, timeout=timeout
             )
@@ -541,6 +551,7 @@ class PostHogClient:
             method=response.request.method,
             path=response.request.url.path,
             reason=response.reason_phrase,
+            origin=f"{response.request.url.scheme}://{response.request.url.netloc.decode('ascii')}",
         )
 
     def _key_values(self) -> list[str]:

@@ -136,7 +136,28 @@ def test_error_families(status: int, body: object, cls: type, detail: str, code:
     assert type(error) is cls
     assert isinstance(error, ApiStatusError)
     assert (error.status, error.detail, error.code, error.attr) == (status, detail, code, attr)
-    assert str(error).startswith(f"PATCH /api/projects/1/x/: {status}: {detail}")
+    # The status is said once: a proxy page or the fallback already starts with it.
+    said = detail.removeprefix("HTTP ").startswith(str(status))
+    assert str(error).startswith(f"PATCH /api/projects/1/x/: {'' if said else f'{status}: '}{detail}")
+
+
+def test_a_proxy_page_is_read_from_its_title() -> None:
+    page = (
+        "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+        "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center></body></html>"
+    )
+    error = error_from_response(503, page, method="GET", path="/api/projects/1/x/")
+    assert str(error) == "GET /api/projects/1/x/: 503 Service Temporarily Unavailable"
+
+
+def test_project_not_found_names_the_project_and_host() -> None:
+    body = {"type": "invalid_request", "code": "not_found", "detail": "Project not found.", "attr": None}
+    error = error_from_response(
+        404, body, method="GET", path="/api/projects/77/external_data_sources/", origin="https://eu.posthog.com"
+    )
+    assert error.hint is not None and error.hint.startswith("is there a project 77 on https://eu.posthog.com?")
+    other = error_from_response(404, {"detail": "Not found."}, method="GET", path="/api/projects/77/x/")
+    assert other.hint is None
 
 
 def test_field_is_named_in_the_message() -> None:
