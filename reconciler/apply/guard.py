@@ -26,8 +26,9 @@ def check_plan(plan: Plan, policy: ApplyPolicy) -> None:
     """Raise PlanRefused naming every reason this plan may not be applied."""
     problems: list[str] = [f"{e.address + ': ' if e.address else ''}{e.message}" for e in plan.errors]
     destructive = [c for c in plan.changes if c.action.is_destructive]
+    said = {e.address for e in plan.errors if e.reference == "protected"}  # the planner's error says it already
     for change in destructive:
-        if change.protected:
+        if change.protected and change.address not in said:
             problems.append(f"{change.address} is protected (protect: true): refusing to {change.action.value} it")
     if destructive and not policy.allow_delete:
         names = ", ".join(f"{c.address} ({c.action.value})" for c in destructive)

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from reconciler.apply.executor import ApplyReport, NullReporter, StepResult, StepStatus, describe_step
 from reconciler.plan.model import Step
 from reconciler.plan.saved import step_kind
+from reconciler.wording import count
 
 __all__ = [
     "REPORT_FORMAT_VERSION",
@@ -91,8 +92,8 @@ def render_report_text(report: ApplyReport) -> str:
     counts = report.counts()
     verdict = "Apply complete" if report.ok else "Apply FAILED"
     lines.append(
-        f"{verdict}: {counts['succeeded']} step(s) succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped, {counts['not_started']} not started; {report.requests} API request(s)."
+        f"{verdict}: {count(counts['succeeded'], 'step')} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {counts['not_started']} not started; {count(report.requests, 'API request')}."
     )
     if not report.ok:
         lines.append("Run `reconciler plan` to see what is left; a re-run of apply continues from there.")

@@ -18,6 +18,7 @@ from reconciler.identity import Conflict, declared_of, match_sources
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import SavedPlan
 from reconciler.posthog.models import LiveState
+from reconciler.wording import count
 
 __all__ = ["LiveNow", "StaleSource", "ensure_fresh", "look_now", "stale_sources"]
 
@@ -93,7 +94,7 @@ def ensure_fresh(saved: SavedPlan, *, host: str, project: str, now: LiveNow) -> 
     if stale:
         lines = "; ".join(f"{s.address}: {s.why}" for s in stale)
         raise PlanRefused(
-            f"the saved plan is stale ({len(stale)} source(s) moved): {lines}",
+            f"the saved plan is stale ({count(len(stale), 'source')} moved): {lines}",
             hint="run `reconciler plan -o FILE` again and review the new plan",
             reference="stale-plan",
         )

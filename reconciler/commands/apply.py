@@ -12,12 +12,12 @@ from reconciler.apply.guard import ApplyPolicy, check_plan
 from reconciler.apply.stale import ensure_fresh, look_now
 from reconciler.commands.common import connect, fingerprint_key
 from reconciler.commands.plan import PlanRequest, make_plan
-from reconciler.errors import PlanRefused
+from reconciler.errors import PlanRefused, ReconcilerError
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import load_plan
 from reconciler.settings import Settings
 
-__all__ = ["ApplyOutcome", "ApplyRequest", "run_apply"]
+__all__ = ["ApplyOutcome", "ApplyRequest", "run_apply", "saved_plan_path"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,23 @@ class ApplyOutcome:
     @property
     def ok(self) -> bool:
         return self.report is None or self.report.ok
+
+
+def saved_plan_path(paths: tuple[Path, ...]) -> Path | None:
+    """The saved plan `apply` was given (`apply plan.json`), or None when `paths` are manifests. A plan file
+    is JSON; manifests are YAML: mixing them is a mistake, whichever was meant."""
+    plans = [p for p in paths if p.suffix == ".json" and p.is_file()]
+    if plans and len(paths) > 1:
+        manifests = [str(p) for p in paths if p not in plans]
+        raise ReconcilerError(
+            f"give a saved plan or manifests, not both (got the plan {plans[0]} and {', '.join(manifests)})"
+            if manifests
+            else f"give one saved plan at a time (got {', '.join(map(str, plans))})",
+            hint=f"`reconciler apply {plans[0]}` applies the plan as it was reviewed; "
+            "`reconciler apply MANIFESTS…` plans afresh and applies",
+            reference="plan-and-manifests",
+        )
+    return plans[0] if plans else None
 
 
 def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str]) -> ApplyOutcome:

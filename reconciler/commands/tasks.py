@@ -18,6 +18,7 @@ from reconciler.commands.console import Console, ExitCode
 from reconciler.commands.context import offline_catalog, settings_for
 from reconciler.commands.options import Connection, ManifestOptions
 from reconciler.errors import ReconcilerError
+from reconciler.wording import count
 
 if TYPE_CHECKING:
     from reconciler.drift import Category
@@ -36,10 +37,6 @@ __all__ = [
     "schema_task",
     "validate_task",
 ]
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 # ---- validate / schema ----------------------------------------------------------------------------------
@@ -66,12 +63,14 @@ def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
     if flags.fmt == "json":
         console.out(json.dumps(report.to_json(), indent=2))
     elif report.ok:
-        count = len(report.state.sources) if report.state else 0
-        console.out(f"{_plural(count, 'source')} in {_plural(len(report.files), 'file')}: valid")
+        for warning in report.warnings:
+            console.err(f"warning: {warning}")
+        sources = len(report.state.sources) if report.state else 0
+        console.out(f"{count(sources, 'source')} in {count(len(report.files), 'file')}: valid")
     else:
         for error in report.errors:
             console.err(str(error))
-        console.err(_plural(len(report.errors), "error"))
+        console.err(count(len(report.errors), "error"))
     return ExitCode.OK if report.ok else ExitCode.ERROR
 
 
@@ -115,7 +114,7 @@ def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
     if flags.out is not None:
         console.err(f"Saved the plan to {flags.out}; apply it with: reconciler apply {flags.out}")
     if outcome.plan.errors:
-        console.err(f"Error: the plan has {len(outcome.plan.errors)} error(s); see above.")
+        console.err(f"Error: the plan has {count(len(outcome.plan.errors), 'error')}; see above.")
         return ExitCode.ERROR
     if flags.detailed_exitcode and outcome.plan.has_changes:
         return ExitCode.CHANGES
@@ -142,9 +141,11 @@ class ApplyFlags:
 
     @property
     def saved_plan(self) -> Path | None:
-        """`apply plan.json`: one existing `.json` file is a saved plan, not a manifest."""
-        paths = self.manifests.paths
-        return paths[0] if len(paths) == 1 and paths[0].suffix == ".json" and paths[0].is_file() else None
+        """`apply plan.json`: an existing `.json` file is a saved plan, not a manifest (and never given with
+        manifests: `saved_plan_path` refuses that)."""
+        from reconciler.commands.apply import saved_plan_path
+
+        return saved_plan_path(self.manifests.paths)
 
 
 def _confirmer(flags: ApplyFlags, console: Console) -> Callable[[Plan], bool]:
@@ -257,5 +258,5 @@ def import_task(flags: ImportFlags, console: Console) -> ExitCode:
         console.err(f"Wrote {path}")
     names = sorted({v.name for s in outcome.imported for v in s.variables if v.required})
     if names:
-        console.err(f"Set {len(names)} secret variable(s) before plan/apply: {', '.join(names)}")
+        console.err(f"Set {count(len(names), 'secret variable')} before plan/apply: {', '.join(names)}")
     return ExitCode.OK

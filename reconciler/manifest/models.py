@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validat
 
 from reconciler.errors import ManifestError
 from reconciler.secret import Secret, collect_secrets
+from reconciler.wording import count
 
 __all__ = [
     "CDC_TABLE_MODE_VALUES",
@@ -247,7 +248,7 @@ class ManifestInvalid(ManifestError):
         self.errors = sorted(errors, key=_error_sort_key)
         first = self.errors[0] if self.errors else None
         super().__init__(
-            f"{len(self.errors)} manifest error{'s' if len(self.errors) != 1 else ''}",
+            count(len(self.errors), "manifest error"),
             file=first.file if first else None,
             line=first.line if first else None,
             column=first.column if first else None,
@@ -274,6 +275,8 @@ class DesiredState(BaseModel):
     project: str | None = None
     files: tuple[str, ...] = ()
     secret_uses: tuple[SecretUse, ...] = ()
+    #: For humans: files or documents that declare nothing (an empty file, `defaults:` with no sources).
+    warnings: tuple[str, ...] = ()
 
     def missing_secrets(self, addresses: set[str] | None = None) -> list[ManifestError]:
         """One error per `secret()` use whose variable is unset (present sources, optionally only some)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.errors import ManifestError
-from reconciler.manifest.load import LoadOptions, load_documents
+from reconciler.manifest.load import Document, LoadOptions, collect_files, load_documents
 from reconciler.manifest.models import DesiredState, ManifestInvalid
 from reconciler.manifest.validate import ValidateOptions, build_desired_state
 
@@ -29,6 +29,7 @@ class ValidationReport:
     state: DesiredState | None
     errors: list[ManifestError] = field(default_factory=list)
     files: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,7 @@ class ValidationReport:
                 }
                 for s in sources.values()
             ],
+            "warnings": list(self.warnings),
             "errors": [
                 {
                     "file": e.file,
@@ -78,7 +80,9 @@ def check_manifests(
 ) -> ValidationReport:
     """Load, render and validate; with `require_secrets`, every unset secret() variable is an error too."""
     documents, errors = load_documents(paths, load_options)
-    files = tuple(dict.fromkeys(d.file for d in documents))
+    read, _ = collect_files(paths)
+    files = tuple(dict.fromkeys([*(str(p) for p in read), *(d.file for d in documents)]))
+    warnings = _declares_nothing(files, documents, errors)
     state, more = build_desired_state(documents, catalog or load_catalog(), validate_options)
     # A value that failed to load (template error, ...) is not reported a second time by validation.
     failed = {(e.file, e.line, e.column) for e in errors}
@@ -86,8 +90,36 @@ def check_manifests(
     if state is not None and require_secrets:
         errors += state.missing_secrets()
     if errors:
-        return ValidationReport(None, ManifestInvalid(errors).errors, files)
-    return ValidationReport(state, [], files)
+        return ValidationReport(None, ManifestInvalid(errors).errors, files, warnings)
+    if state is not None and warnings:
+        state = state.model_copy(update={"warnings": warnings})
+    return ValidationReport(state, [], files, warnings)
+
+
+def _declares_nothing(
+    files: Sequence[str], documents: Sequence[Document], errors: Sequence[ManifestError]
+) -> tuple[str, ...]:
+    """Warnings for files and documents that declare no source: an empty file, or `defaults:` with no
+    `sources:` beside them (defaults apply only to the sources of their own document, so they do nothing)."""
+    warnings: list[str] = []
+    with_documents = {d.file for d in documents}
+    failed = {e.file for e in errors}
+    for name in files:
+        if name not in with_documents and name not in failed:
+            warnings.append(f"{name}: empty file: it declares no sources")
+    for doc in documents:
+        data = doc.data
+        if not isinstance(data, dict) or data.get("sources") or data.get("project") is not None:
+            continue  # a document may exist only to name the project
+        if data.get("defaults") is not None:
+            where = doc.locate(("defaults",), key=True)
+            warnings.append(
+                f"{where}: defaults affect nothing: this document declares no sources "
+                "(defaults apply only to the sources of their own document)"
+            )
+        else:
+            warnings.append(f"{doc.locate(())}: this document declares no sources")
+    return tuple(warnings)
 
 
 def load_desired_state(

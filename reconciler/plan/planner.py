@@ -65,7 +65,7 @@ class _Planner:
         self.catalog = catalog
         self.options = options
         self.errors: list[PlanError] = []
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(desired.warnings)
         self.identity = match_sources(
             declared_of((a, spec.type, spec.prefix) for a, spec in desired.sources.items()), live
         )

@@ -41,7 +41,7 @@ def test_text_and_json_reports() -> None:
     report = ApplyReport(RESULTS, requests=3)
     text = render_report_text(report)
     assert "✗ stripe_prod" in text and "Sync type must be set up first" in text
-    assert text.splitlines()[-2].startswith("Apply FAILED: 1 step(s) succeeded, 1 failed, 1 skipped")
+    assert text.splitlines()[-2].startswith("Apply FAILED: 1 step succeeded, 1 failed, 1 skipped")
     document = json.loads(render_report_json(report))
     assert document["ok"] is False and document["requests"] == 3
     assert [(s["kind"], s["status"]) for s in document["steps"]] == [

@@ -144,7 +144,7 @@ def test_quick_start_then_tour(workdir: Path) -> None:
     code, out, err, env = run_shell(rest, workdir, env)
     assert code == 0, out + err
     assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete, 1 unchanged." in out
-    assert "Apply complete: 7 step(s) succeeded, 0 failed, 0 skipped, 0 not started; 8 API request(s)." in out
+    assert "Apply complete: 7 steps succeeded, 0 failed, 0 skipped, 0 not started; 8 API requests." in out
     assert "sk_test_demo" not in out + err
     code, out, err, _ = run_shell(".venv/bin/reconciler plan --host local examples/sources.yaml", workdir, env)
     assert (code, out.splitlines()[-1]) == (0, "No changes. 4 unchanged."), out + err

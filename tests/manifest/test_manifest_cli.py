@@ -77,6 +77,7 @@ def test_valid_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
                 "line": 70,
             },
         ],
+        "warnings": [],
         "errors": [],
     }
 

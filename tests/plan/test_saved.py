@@ -269,7 +269,7 @@ def test_stale_sources_moved_appeared_vanished() -> None:
         ensure_fresh(_saved(), host="https://eu.posthog.com", project="12345", now=LiveNow(current))
     assert caught.value.reference == "stale-plan"
     assert caught.value.message == (
-        "the saved plan is stale (3 source(s) moved): pg_main: changed in PostHog since the plan was made; "
+        "the saved plan is stale (3 sources moved): pg_main: changed in PostHog since the plan was made; "
         "stripe_prod: created in PostHog since the plan was made; "
         "pg_analytics: deleted in PostHog since the plan was made"
     )
