@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Sequence
 
 from reconciler.errors import ApiStatusError
 from reconciler.manifest.models import DesiredState
@@ -50,6 +51,7 @@ def run_preflight(plan: Plan, desired: DesiredState, client: PostHogClient) -> P
                     )
                 )
                 continue
+            errors.extend(_column_errors(spec.address, name, settings.enabled_columns, table.available_columns))
             field = settings.incremental_field
             if field is not None and table.incremental_fields and field not in table.incremental_field_names():
                 offered = ", ".join(sorted(table.incremental_field_names()))
@@ -62,3 +64,21 @@ def run_preflight(plan: Plan, desired: DesiredState, client: PostHogClient) -> P
                     )
                 )
     return dataclasses.replace(plan, errors=(*plan.errors, *errors), warnings=(*plan.warnings, *warnings))
+
+
+def _column_errors(address: str, table: str, wanted: Sequence[str] | None, available: Sequence[str]) -> list[PlanError]:
+    """`enabled_columns` naming columns the upstream table does not have: PostHog would refuse the table
+    update mid-apply ("Unknown columns in enabled_columns"). Skipped when PostHog lists no columns."""
+    if not wanted or not available:
+        return []
+    unknown = [c for c in wanted if c not in available]
+    if not unknown:
+        return []
+    guesses = [g for c in unknown for g in difflib.get_close_matches(c, list(available), n=1)]
+    hint = f"; did you mean {', '.join(repr(g) for g in guesses)}?" if len(guesses) == len(unknown) else ""
+    what = "a column" if len(unknown) == 1 else "columns"
+    message = (
+        f"preflight: {table}.enabled_columns names {what} the upstream table does not have: "
+        f"{', '.join(repr(c) for c in unknown)}{hint} (columns: {', '.join(sorted(available))})"
+    )
+    return [PlanError(message, address, "preflight-failed")]

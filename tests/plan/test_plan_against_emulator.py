@@ -251,6 +251,26 @@ def test_preflight_failures_carry_the_servers_message(
     assert plan_json(capsys, write(tmp_path, stripe()), "--preflight")["errors"] == []
 
 
+def test_preflight_checks_enabled_columns_against_the_discovered_columns(
+    tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostHog refuses unknown columns only when the table is patched, mid-apply: preflight says it first."""
+    wrong = "      customers: {sync: true, sync_type: full_refresh, enabled_columns: [id, emial, created]}\n"
+    source = POSTGRES.replace("HOST", "db.example.com").replace(
+        "      customers: {sync: true, sync_type: full_refresh}\n", wrong
+    )
+    document = plan_json(capsys, write(tmp_path, source), "--preflight")
+    assert [(e["reference"], e["message"]) for e in document["errors"]] == [
+        (
+            "preflight-failed",
+            "preflight: customers.enabled_columns names columns the upstream table does not have: 'emial', "
+            "'created'; did you mean 'email', 'created_at'? (columns: created_at, email, id, updated_at)",
+        )
+    ]
+    right = source.replace("[id, emial, created]", "[id, email]")
+    assert plan_json(capsys, write(tmp_path, right), "--preflight")["errors"] == []
+
+
 def test_three_outputs_and_markdown_fits_one_comment(
     tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
