@@ -20,7 +20,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.catalog import CDC_KEYS, SSH_TUNNEL_AUTH_SECRET, Catalog, Field, SourceType
+from reconciler.catalog import (
+    CDC_KEYS,
+    SSH_TUNNEL_AUTH_SECRET,
+    SYNC_TYPES_WITH_PRIMARY_KEY,
+    Catalog,
+    Field,
+    SourceType,
+    revenue_analytics_defaults,
+)
 from reconciler.errors import ReconcilerError
 from reconciler.identity import match_sources
 from reconciler.manifest.dump import dump_manifest
@@ -255,12 +263,16 @@ def _without_nulls(value: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _table(st: SourceType, schema: LiveSchema) -> TableSettings:
-    """Every setting PostHog holds for the table; nulls and PostHog's defaults for CDC mode left unmanaged,
-    and column selection only where the type supports it (PostHog ignores it elsewhere, §7)."""
+    """Every setting PostHog holds for the table that differs from what it would choose itself: nulls and
+    the default CDC mode are left unmanaged; a primary key only where the sync type uses one (PostHog stores
+    the detected key on every table, and ignores it for the others, §9.3); column selection only where the
+    type supports it (PostHog ignores it elsewhere, §7)."""
     settings: dict[str, Any] = {"sync": schema.should_sync}
     if schema.sync_type is not None:
         settings["sync_type"] = schema.sync_type
-    keys = ["incremental_field", "incremental_field_type", "sync_time_of_day", "primary_key_columns"]
+    keys = ["incremental_field", "incremental_field_type", "sync_time_of_day"]
+    if schema.sync_type in SYNC_TYPES_WITH_PRIMARY_KEY or schema.sync_type == "cdc":
+        keys.append("primary_key_columns")
     if st.supports_column_selection:
         keys.append("enabled_columns")
     for key in keys:
@@ -271,6 +283,15 @@ def _table(st: SourceType, schema: LiveSchema) -> TableSettings:
     if schema.cdc_table_mode not in (None, _DEFAULT_CDC_TABLE_MODE):
         settings["cdc_table_mode"] = schema.cdc_table_mode
     return TableSettings(**settings)
+
+
+def _revenue_changes(source: LiveSource) -> dict[str, bool]:
+    """The revenue-analytics settings that differ from what PostHog gives a new source of this type."""
+    if source.revenue_analytics is None:
+        return {}
+    have = source.revenue_analytics.model_dump()
+    default = revenue_analytics_defaults(source.source_type)
+    return {k: v for k, v in have.items() if default.get(k) != v}
 
 
 def import_sources(sources: Sequence[LiveSource], catalog: Catalog) -> list[ImportedSource]:
@@ -294,9 +315,10 @@ def import_sources(sources: Sequence[LiveSource], catalog: Catalog) -> list[Impo
             # The trailer must fit in PostHog's 400 characters too: a longer UI description is cut, so the
             # manifest validates (the first apply then shortens it in PostHog, shown as a description change).
             fields["description"] = user_text[: max_user_description_length(address)]
-        if source.revenue_analytics is not None:
+        revenue = _revenue_changes(source)
+        if revenue:
             written.add("revenue_analytics")
-            fields["revenue_analytics"] = RevenueAnalytics(**source.revenue_analytics.model_dump())
+            fields["revenue_analytics"] = RevenueAnalytics(**revenue)
         spec = DesiredSource(
             address=address,
             type=source.source_type,

@@ -19,6 +19,7 @@ from reconciler.catalog.schema_options import (
     SYNC_FREQUENCIES,
     SYNC_TYPES,
     SYNC_TYPES_NEEDING_CURSOR,
+    SYNC_TYPES_WITH_PRIMARY_KEY,
 )
 from reconciler.catalog.source_values import (
     REVENUE_ANALYTICS_KEYS,
@@ -55,6 +56,7 @@ __all__ = [
     "SYNC_FREQUENCIES",
     "SYNC_TYPES",
     "SYNC_TYPES_NEEDING_CURSOR",
+    "SYNC_TYPES_WITH_PRIMARY_KEY",
     "Catalog",
     "Field",
     "SelectOption",

@@ -13,6 +13,7 @@ __all__ = [
     "SYNC_FREQUENCIES",
     "SYNC_TYPES",
     "SYNC_TYPES_NEEDING_CURSOR",
+    "SYNC_TYPES_WITH_PRIMARY_KEY",
 ]
 
 #: Schema settings a PATCH can write (§9.3), in the serializer's field order (the first failing one is reported).
@@ -34,6 +35,8 @@ BULK_SCHEMA_FIELDS = tuple(f for f in SCHEMA_WRITABLE_FIELDS if f != "primary_ke
 SYNC_TYPES = ("full_refresh", "incremental", "append", "webhook", "cdc", "xmin")
 #: Sync types that need `incremental_field` and `incremental_field_type` when enabled (§8.3 step 11).
 SYNC_TYPES_NEEDING_CURSOR = frozenset({"incremental", "append"})
+#: Sync types whose cursor config holds `primary_key_columns`; PostHog ignores the key for others (§9.3).
+SYNC_TYPES_WITH_PRIMARY_KEY = frozenset({"incremental", "append", "webhook"})
 INCREMENTAL_FIELD_TYPES = ("integer", "numeric", "datetime", "date", "timestamp", "objectid", "xid")
 CDC_TABLE_MODES = ("consolidated", "cdc_only", "both")
 #: Frequency label -> interval; `never` has no interval and reads back as null (§7).

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SSH_TUNNEL_TARGET_KEYS, SYNC_TYPES_NEEDING_CURSOR, SourceType
+from reconciler.catalog import (
+    DEFAULT_SYNC_FREQUENCY,
+    SSH_TUNNEL_TARGET_KEYS,
+    SYNC_TYPES_NEEDING_CURSOR,
+    SYNC_TYPES_WITH_PRIMARY_KEY,
+    SourceType,
+)
 from reconciler.manifest.models import DesiredSource, TableSettings
 from reconciler.plan.model import FieldDiff, Impact
 from reconciler.posthog.models import LiveSchema, LiveSource
@@ -156,15 +162,17 @@ def _table_impact(name: str, key: str, old: Any, new: Any, live: LiveSchema) -> 
     return Impact.NEXT_SYNC
 
 
-#: Sync types whose cursor config holds `primary_key_columns`; PostHog ignores the key for others (§9.3).
-_KEYED_SYNC_TYPES = frozenset({"incremental", "append", "webhook"})
 _CURSOR_KEYS = ("incremental_field", "incremental_field_type", "primary_key_columns")
 
 
 def _check_keys(name: str, want: Mapping[str, Any], sync_type: str | None) -> list[str]:
     """A PATCH PostHog would silently ignore shows as a change forever: refuse it at plan time. (At create,
     PostHog does store `primary_key_columns` for every sync type, §8.3.)"""
-    if "primary_key_columns" in want and want["primary_key_columns"] is not None and sync_type not in _KEYED_SYNC_TYPES:
+    if (
+        "primary_key_columns" in want
+        and want["primary_key_columns"] is not None
+        and sync_type not in SYNC_TYPES_WITH_PRIMARY_KEY
+    ):
         return [
             f"table {name}: primary_key_columns only applies to incremental, append and webhook tables "
             f"(sync_type is {sync_type or 'unset'}); PostHog ignores it otherwise"
@@ -219,7 +227,9 @@ def diff_tables(desired: DesiredSource, live: LiveSource | None) -> TableDiff:
             enabling = changes.get("should_sync", schema.should_sync)
             out.errors.extend(_check_keys(name, changes, sync_type))
             out.errors.extend(_check_enable(name, {"should_sync": enabling}, sync_type, cursor))
-            if sync_type in _KEYED_SYNC_TYPES and ("sync_type" in changes or set(changes) & set(_CURSOR_KEYS)):
+            if sync_type in SYNC_TYPES_WITH_PRIMARY_KEY and (
+                "sync_type" in changes or set(changes) & set(_CURSOR_KEYS)
+            ):
                 # PostHog writes the cursor and primary key only beside a `sync_type` in the same request, and
                 # takes them from that request (§9.3): send the sync type and the whole cursor together.
                 changes["sync_type"] = sync_type

@@ -252,7 +252,7 @@ def test_round_trip_import_plan_apply_for_every_catalog_type(
     ]
     assert_no_canary_in(out_dir)
     # The variables to set are named on stderr and in each file's header comment.
-    names = re.search(r"Set \d+ secret variable\(s\) before plan/apply: (.*)", err)
+    names = re.search(r"Set \d+ secret variables? before plan/apply: (.*)", err)
     assert names is not None
     variables = names.group(1).split(", ")
     assert variables == sorted(
@@ -359,9 +359,6 @@ sources:
         frequency: 6hour
         primary_key_columns:
         - id
-    revenue_analytics:
-      enabled: false
-      include_invoiceless_charges: true
   mssql:
     type: MSSQL
     config:
@@ -376,11 +373,6 @@ sources:
         sync: true
         sync_type: full_refresh
         frequency: 6hour
-        primary_key_columns:
-        - id
-    revenue_analytics:
-      enabled: false
-      include_invoiceless_charges: true
 """
     )
 

@@ -150,3 +150,37 @@ def test_a_ui_description_too_long_for_the_trailer_is_cut_so_the_manifest_valida
     path.write_text(render_import([imported], host="https://eu.posthog.com", project="7"))
     loaded = load_desired_state([path]).sources[imported.address]
     assert loaded.description is not None and 300 < len(loaded.description) < 400
+
+
+def _schema(name: str, sync_type: str, **extra: Any) -> dict[str, Any]:
+    return {"id": f"sch-{name}", "name": name, "should_sync": True, "sync_type": sync_type,
+            "sync_frequency_interval": "06:00:00", "primary_key_columns": ["id"], **extra}  # fmt: skip
+
+
+def test_import_writes_only_what_differs_from_posthogs_defaults() -> None:
+    """PostHog stores a detected primary key on every table and a revenue config on every source: neither is
+    written where it means nothing (a full-refresh table, a source with the default revenue settings)."""
+    pg = live(
+        "Postgres",
+        "app",
+        {"host": "db", "port": "5432", "database": "app", "user": "ro", "schema": "public"},
+        schemas=[
+            _schema("accounts", "full_refresh"),
+            _schema("events", "incremental", incremental_field="id", incremental_field_type="integer"),
+        ],
+    )
+    stripe = live(
+        "Stripe",
+        "billing",
+        {"auth_method": {"selection": "api_key"}},
+        id="s2",
+        schemas=[_schema("Charge", "full_refresh")],
+    )
+    [app, billing] = import_sources([pg, stripe], load_catalog())
+    assert "primary_key_columns" not in app.source.tables["accounts"].given
+    assert app.source.tables["events"].primary_key_columns == ("id",)
+    assert app.source.revenue_analytics is None  # a Postgres source with PostHog's default revenue config
+    assert billing.source.revenue_analytics is not None  # `live()` gives enabled: false, not Stripe's default
+    assert {k: getattr(billing.source.revenue_analytics, k) for k in billing.source.revenue_analytics.given} == {
+        "enabled": False
+    }
