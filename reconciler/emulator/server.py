@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 
 from reconciler.errors import ConfigError
 
-__all__ = ["ServeOptions", "build_app", "run_server", "serve_in_thread"]
+__all__ = ["ServeOptions", "build_app", "check_exposure", "run_server", "serve_in_thread"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,24 @@ class ServeOptions:
     sync_seconds: float = 0
 
 
+def check_exposure(options: ServeOptions) -> None:
+    """Refuse to serve the public default key beyond this machine: `phx_local` is printed at start-up and
+    written in the docs, so anyone who can reach the port could read and change every source."""
+    from reconciler.settings import LOCAL_DEFAULT_KEY, is_loopback
+
+    if options.keys is None and not is_loopback(options.host):
+        raise ConfigError(
+            f"refusing to listen on {options.host} with the default key {LOCAL_DEFAULT_KEY}: it is public "
+            "(printed at start-up and in the docs), so anyone who can reach this port could use it",
+            hint="pass --keys FILE with keys of your own (docs/emulator.md), or listen on 127.0.0.1",
+            reference="public-default-key",
+        )
+
+
 def build_app(options: ServeOptions) -> Starlette:
-    """The app for these options; a bad option (rate-limit spec, latency, keys file, --db directory, ...)
-    is a ConfigError before anything binds."""
+    """The app for these options; a bad option (rate-limit spec, latency, keys file, --db directory, the
+    default key beyond loopback, ...) is a ConfigError before anything binds."""
+    check_exposure(options)
     from reconciler.emulator.app import create_app
     from reconciler.emulator.keys import load_keyring
     from reconciler.emulator.state import BULK_SCHEMAS_MODES

@@ -136,6 +136,27 @@ def test_serve_refuses_a_bad_rate_limit_and_bad_keys(tmp_path: Path) -> None:
     assert "phx_secretvalue" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
 
 
+def test_serve_beyond_loopback_needs_keys_of_your_own(tmp_path: Path) -> None:
+    """The default key is printed and documented: on 0.0.0.0 anyone on the network could use it."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "serve", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, env=env, timeout=30, check=False)  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (
+        "Error: refusing to listen on 0.0.0.0 with the default key phx_local: it is public (printed at start-up "
+        "and in the docs), so anyone who can reach this port could use it\n"
+        "  hint: pass --keys FILE with keys of your own (docs/emulator.md), or listen on 127.0.0.1\n"
+    )
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("- {key: phx_private_key, teams: [1]}\n")
+    with serve("--host", "0.0.0.0", "--keys", str(keys)) as (url, lines):
+        assert lines[0].startswith("reconciler emulator listening on http://0.0.0.0:")
+        port = url.rsplit(":", 1)[1]
+        reply = httpx.get(f"http://127.0.0.1:{port}/api/projects/1/external_data_sources/",
+                          headers={"Authorization": "Bearer phx_private_key"})  # fmt: skip
+        assert reply.status_code == 200
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
