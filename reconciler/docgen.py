@@ -24,6 +24,7 @@ from reconciler.catalog import (
     SourceType,
     load_catalog,
 )
+from reconciler.manifest.config import TEXT_RULES
 
 __all__ = ["DEFAULT_PATH", "FieldRow", "example_manifest", "field_rows", "main", "render_sources_doc"]
 
@@ -152,6 +153,12 @@ def _example_value(field: Field, address: str, path: tuple[str, ...]) -> Any:
     return f"my_{field.stored_name}"
 
 
+def _example_for(source_type: SourceType, field: Field, address: str) -> Any:
+    """`_example_value`, or the example of the value rule validate applies to this field."""
+    rule = TEXT_RULES.get((source_type.name, field.name))
+    return rule.example if rule is not None else _example_value(field, address, ())
+
+
 def example_manifest(source_type: SourceType) -> dict[str, Any]:
     """A minimal valid manifest for one source type: its required fields (and the secrets of the default
     option of each auth container), switch groups and SSH tunnels off."""
@@ -159,7 +166,7 @@ def example_manifest(source_type: SourceType) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for field in source_type.fields:
         if field.required or field.kind in ("switch-group", "ssh-tunnel"):
-            config[field.name] = _example_value(field, address, ())
+            config[field.name] = _example_for(source_type, field, address)
     return {"version": 1, "sources": {address: {"type": source_type.name, "prefix": address, "config": config}}}
 
 

@@ -28,7 +28,17 @@ from reconciler.catalog.model import INPUT_KINDS
 from reconciler.manifest.load import NodePath
 from reconciler.secret import Secret
 
-__all__ = ["ConfigChecker", "Report", "ValidateOptions", "did_you_mean", "dotted", "kind_of", "suggest"]
+__all__ = [
+    "TEXT_RULES",
+    "ConfigChecker",
+    "Report",
+    "TextRule",
+    "ValidateOptions",
+    "did_you_mean",
+    "dotted",
+    "kind_of",
+    "suggest",
+]
 
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 _BOOL_TEXT = {"true": True, "false": False}
@@ -43,6 +53,29 @@ _CDC_FIELDS: dict[str, str] = {
     "cdc_lag_critical_threshold_mb": "number",
 }
 assert set(_CDC_FIELDS) <= CDC_KEYS
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """A value rule PostHog enforces only when it talks to the upstream (so a create fails mid-apply):
+    checked offline instead. `example` is a value that passes (docs/sources.md uses it)."""
+
+    pattern: re.Pattern[str]
+    message: str
+    hint: str
+    example: str
+
+
+#: (source type, field) → rule. Zendesk: PostHog's credential check refuses a subdomain that is not letters,
+#: digits and hyphens with "Zendesk subdomain is incorrect" (reference/posthog-api.md §10).
+TEXT_RULES: dict[tuple[str, str], TextRule] = {
+    ("Zendesk", "subdomain"): TextRule(
+        re.compile(r"[A-Za-z0-9-]+\Z"),
+        "must be the Zendesk subdomain alone: letters, digits and hyphens (PostHog refuses anything else)",
+        "for https://acme-support.zendesk.com write `subdomain: acme-support`",
+        "acme-support",
+    ),
+}
 
 
 class Report(Protocol):
@@ -277,6 +310,9 @@ class ConfigChecker:
             text = self._text(item, path)
             if kind == "email" and isinstance(text, str) and "@" not in text:
                 self.report(path, f"'{f.name}' must be an email address")
+            rule = TEXT_RULES.get((self.st.name, f.name))
+            if rule is not None and isinstance(text, str) and not rule.pattern.match(text):
+                self.report(path, f"'{f.name}' {rule.message}, got {text!r}", hint=rule.hint)
             return text
         if kind == "select":
             return self._container(f, item, path) if f.is_container else self._select(f, item, path)

@@ -137,16 +137,18 @@ def test_replace_on_prefix_change_deletes_first(tmp_path: Path, client: Any) -> 
 
 def test_failed_step_stops_its_chain_and_others_go_on(tmp_path: Path, client: Any) -> None:
     c, _emu = client
-    bad = MANIFEST.replace("subdomain: acme", "subdomain: not a valid subdomain!")
-    p = plan(c, desired(tmp_path, bad))
+    # PostHog checks the key with Zendesk at create: the emulator refuses one containing "invalid".
+    bad = MANIFEST.replace("api_key: \"{{ secret('STRIPE_KEY') }}\"", "api_key: \"{{ secret('ZD_KEY') }}\"")
+    env = {**ENV, "ZD_KEY": "zd-invalid-key"}
+    p = plan(c, desired(tmp_path, bad, env))
     report = Executor(c).run(p)
     assert not report.ok
     by = report.by_address()
     assert [r.status for r in by["zendesk"]] == [StepStatus.FAILED]
-    assert "Zendesk subdomain is incorrect" in (by["zendesk"][0].error or "")
+    assert "Invalid credentials" in (by["zendesk"][0].error or "")
     assert all(r.status is StepStatus.SUCCEEDED for r in by["stripe_prod"])
     # A re-run plans only what is left.
-    again = plan(c, desired(tmp_path, bad))
+    again = plan(c, desired(tmp_path, bad, env))
     assert [ch.address for ch in again.changes if ch.action is not Action.NOOP] == ["zendesk"]
 
 

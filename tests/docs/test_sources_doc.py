@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from reconciler.catalog import load_catalog
 from reconciler.cli import run_cli
 from reconciler.docgen import field_rows, main, render_sources_doc
+from reconciler.emulator.testing import create_body, zendesk_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "sources.md"
@@ -66,3 +68,15 @@ def test_every_example_validates(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert capsys.readouterr().out == "1 source in 1 file: valid\n"
         assert source["type"] in load_catalog()
     assert "'{{ secret(" not in "".join(examples)  # templates are written double-quoted, as by hand
+
+
+def test_the_zendesk_example_is_accepted_by_posthog(api: httpx.Client) -> None:
+    """The example's config passes PostHog's own check (the emulator's credential check refuses a subdomain
+    with anything but letters, digits and hyphens, as PostHog does), not just `validate`."""
+    section = DOC.read_text(encoding="utf-8").split("\n## Zendesk\n", 1)[1]
+    config = yaml.safe_load(_examples(section)[0])["sources"]["zendesk"]["config"]
+    body = create_body("Zendesk", zendesk_payload(subdomain=config["subdomain"]), prefix="zendesk")
+    reply = api.post("external_data_sources/", json=body)
+    assert reply.status_code == 201, reply.text
+    refused = api.post("external_data_sources/", json=create_body("Zendesk", zendesk_payload("my_subdomain")))
+    assert refused.json()["message"] == "Zendesk subdomain is incorrect"
