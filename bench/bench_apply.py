@@ -60,7 +60,7 @@ def minimum_requests(sources: int) -> int:
 
 
 def _windows(spec: str) -> list[tuple[int, float]]:
-    from reconciler.posthog.ratelimit import parse_rate_limit
+    from reconciler.rate_spec import parse_rate_limit
 
     return [(w.limit, w.seconds) for w in parse_rate_limit(spec)]
 

@@ -19,12 +19,12 @@ import yaml
 from reconciler.catalog import (
     SSH_TUNNEL_PUBLIC_NAMES,
     SSH_TUNNEL_SECRET_NAMES,
+    TEXT_RULES,
     Catalog,
     Field,
     SourceType,
     load_catalog,
 )
-from reconciler.manifest.config import TEXT_RULES
 
 __all__ = ["DEFAULT_PATH", "FieldRow", "example_manifest", "field_rows", "main", "render_sources_doc"]
 

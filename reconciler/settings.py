@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
-from reconciler.posthog.ratelimit import DEFAULT_RATE_LIMIT, parse_rate_limit
+from reconciler.rate_spec import DEFAULT_RATE_LIMIT, parse_rate_limit
 from reconciler.secret import Secret
 
 __all__ = [

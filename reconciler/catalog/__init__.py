@@ -32,6 +32,8 @@ from reconciler.catalog.source_values import (
     SSH_TUNNEL_SECRET_NAMES,
     SSH_TUNNEL_TARGET_KEYS,
     SSH_TUNNEL_TEXT_KEYS,
+    TEXT_RULES,
+    TextRule,
     revenue_analytics_defaults,
 )
 
@@ -57,10 +59,12 @@ __all__ = [
     "SYNC_TYPES",
     "SYNC_TYPES_NEEDING_CURSOR",
     "SYNC_TYPES_WITH_PRIMARY_KEY",
+    "TEXT_RULES",
     "Catalog",
     "Field",
     "SelectOption",
     "SourceType",
+    "TextRule",
     "all_source_type_names",
     "load_catalog",
     "revenue_analytics_defaults",

@@ -11,7 +11,7 @@ from pathlib import Path
 from reconciler.catalog import Catalog
 from reconciler.commands.options import ManifestOptions
 from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state, resolve_catalog
-from reconciler.manifest.load import collect_files
+from reconciler.manifest.files import collect_files
 from reconciler.manifest.models import DesiredState
 from reconciler.posthog.client import PostHogClient, build_client
 from reconciler.settings import Settings

@@ -15,7 +15,7 @@ import yaml
 from reconciler.catalog import Catalog
 from reconciler.commands.options import Connection
 from reconciler.manifest.catalogs import resolve_catalog
-from reconciler.manifest.load import collect_files
+from reconciler.manifest.files import collect_files
 from reconciler.settings import PROJECT_ENV, Settings, resolve_settings
 
 __all__ = ["manifest_project", "offline_catalog", "settings_for"]

@@ -6,8 +6,9 @@ YAML, `resolve_catalog` picks the catalog for `--catalog`.
 """
 
 from reconciler.manifest.catalogs import LiveCatalogUnavailable, resolve_catalog
+from reconciler.manifest.document import Document, Mark, SecretRef
 from reconciler.manifest.dump import dump_manifest, manifest_data
-from reconciler.manifest.load import Document, LoadOptions, Mark, SecretRef, load_documents
+from reconciler.manifest.load import load_documents
 from reconciler.manifest.models import (
     Defaults,
     DesiredSource,
@@ -20,6 +21,7 @@ from reconciler.manifest.models import (
 )
 from reconciler.manifest.report import ValidationReport, check_manifests, load_desired_state
 from reconciler.manifest.schema import manifest_schema
+from reconciler.manifest.templates import LoadOptions
 from reconciler.manifest.validate import ValidateOptions, build_desired_state, check_prefix
 
 __all__ = [

@@ -7,11 +7,10 @@ problems through a callback that locates them, and returns the typed config (see
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler.catalog import (
     CDC_KEYS,
@@ -21,24 +20,16 @@ from reconciler.catalog import (
     SSH_TUNNEL_ENABLED_NEEDS,
     SSH_TUNNEL_KEYS,
     SSH_TUNNEL_SECRET_NAMES,
+    TEXT_RULES,
     Field,
     SourceType,
 )
 from reconciler.catalog.model import INPUT_KINDS
-from reconciler.manifest.load import NodePath
+from reconciler.manifest.document import NodePath
+from reconciler.manifest.problems import Report, did_you_mean, dotted, kind_of, suggest
 from reconciler.secret import Secret
 
-__all__ = [
-    "TEXT_RULES",
-    "ConfigChecker",
-    "Report",
-    "TextRule",
-    "ValidateOptions",
-    "did_you_mean",
-    "dotted",
-    "kind_of",
-    "suggest",
-]
+__all__ = ["ConfigChecker", "ValidateOptions"]
 
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 _BOOL_TEXT = {"true": True, "false": False}
@@ -56,82 +47,10 @@ assert set(_CDC_FIELDS) <= CDC_KEYS
 
 
 @dataclass(frozen=True)
-class TextRule:
-    """A value rule PostHog enforces only when it talks to the upstream (so a create fails mid-apply):
-    checked offline instead. `example` is a value that passes (docs/sources.md uses it)."""
-
-    pattern: re.Pattern[str]
-    message: str
-    hint: str
-    example: str
-
-
-#: (source type, field) → rule. Zendesk: PostHog's credential check refuses a subdomain that is not letters,
-#: digits and hyphens with "Zendesk subdomain is incorrect" (reference/posthog-api.md §10).
-TEXT_RULES: dict[tuple[str, str], TextRule] = {
-    ("Zendesk", "subdomain"): TextRule(
-        re.compile(r"[A-Za-z0-9-]+\Z"),
-        "must be the Zendesk subdomain alone: letters, digits and hyphens (PostHog refuses anything else)",
-        "for https://acme-support.zendesk.com write `subdomain: acme-support`",
-        "acme-support",
-    ),
-}
-
-
-class Report(Protocol):
-    """Where config problems go: a node path (relative to the document) and a message."""
-
-    def __call__(
-        self,
-        path: NodePath,
-        message: str,
-        *,
-        key: bool = False,
-        hint: str | None = None,
-        reference: str | None = None,
-    ) -> None: ...
-
-
-@dataclass(frozen=True)
 class ValidateOptions:
     """`allow_literal_secrets`: accept a literal value in a secret field (it is wrapped in a Secret)."""
 
     allow_literal_secrets: bool = False
-
-
-def suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to `word`, if any is close enough (difflib ratio ≥ 0.6)."""
-    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    best = suggest(word, candidates)
-    return f"; did you mean '{best}'?" if best else ""
-
-
-def kind_of(value: Any) -> str:
-    if isinstance(value, Secret):
-        return "a secret()"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def dotted(path: Iterable[str | int]) -> str:
-    return ".".join(str(p) for p in path)
 
 
 @dataclass

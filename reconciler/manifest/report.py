@@ -12,8 +12,11 @@ from typing import Any
 
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.errors import ManifestError
-from reconciler.manifest.load import Document, LoadOptions, collect_files, load_documents
+from reconciler.manifest.document import Document
+from reconciler.manifest.files import collect_files
+from reconciler.manifest.load import load_documents
 from reconciler.manifest.models import DesiredState, ManifestInvalid
+from reconciler.manifest.templates import LoadOptions
 from reconciler.manifest.validate import ValidateOptions, build_desired_state
 
 __all__ = ["JSON_FORMAT_VERSION", "ValidationReport", "check_manifests", "load_desired_state"]

@@ -9,48 +9,35 @@ located `file:line:column` and names the source address and field; unknown names
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.catalog import INCREMENTAL_FIELD_TYPES, Catalog, SourceType, all_source_type_names
+from reconciler.catalog import Catalog, SourceType, all_source_type_names
 from reconciler.errors import ManifestError
-from reconciler.manifest.config import ConfigChecker, ValidateOptions, did_you_mean, dotted, kind_of, suggest
-from reconciler.manifest.load import Document, Mark, NodePath
+from reconciler.manifest.config import ConfigChecker, ValidateOptions
+from reconciler.manifest.document import Document, Mark, NodePath
 from reconciler.manifest.models import (
-    CDC_TABLE_MODE_VALUES,
-    FREQUENCY_VALUES,
-    SYNC_TYPE_VALUES,
-    UNLISTED_POLICIES,
-    Defaults,
     DesiredSource,
     DesiredState,
     Location,
     ManifestDocument,
-    RevenueAnalytics,
     SecretUse,
     SourceInput,
     TableSettings,
     UnlistedPolicy,
 )
+from reconciler.manifest.problems import DocumentReporter, did_you_mean, dotted, kind_of, suggest
+from reconciler.manifest.pydantic_errors import report_pydantic
 from reconciler.ownership import ADDRESS_PATTERN, DESCRIPTION_LIMIT, max_user_description_length
-from reconciler.secret import Secret
 
 __all__ = ["ValidateOptions", "build_desired_state", "check_prefix", "suggest"]
 
 _ADDRESS_RE = re.compile(ADDRESS_PATTERN + r"\Z")
 _PREFIX_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PREFIX_MAX = 100  # reference/posthog-api.md §8.3
-_CHOICES = {
-    "sync_type": SYNC_TYPE_VALUES,
-    "incremental_field_type": INCREMENTAL_FIELD_TYPES,
-    "frequency": FREQUENCY_VALUES,
-    "cdc_table_mode": CDC_TABLE_MODE_VALUES,
-    "unlisted_tables": UNLISTED_POLICIES,
-    "state": ("present", "absent"),
-}
 
 
 def check_prefix(prefix: str) -> str | None:
@@ -67,41 +54,6 @@ def check_prefix(prefix: str) -> str | None:
     return None
 
 
-@dataclass
-class _Reporter:
-    """Collects errors for one document, turning node paths into file:line:column."""
-
-    doc: Document
-    errors: list[ManifestError]
-
-    def __call__(
-        self,
-        path: NodePath,
-        message: str,
-        *,
-        key: bool = False,
-        hint: str | None = None,
-        reference: str | None = None,
-    ) -> None:
-        mark = self.doc.locate(path, key=key)
-        address: str | None = None
-        rest: tuple[str | int, ...] = path
-        if len(path) >= 2 and path[0] == "sources":
-            address, rest = str(path[1]), path[2:]
-        self.errors.append(
-            ManifestError(
-                message,
-                file=mark.file,
-                line=mark.line,
-                column=mark.column,
-                address=address,
-                field=dotted(rest) or None,
-                hint=hint,
-                reference=reference,
-            )
-        )
-
-
 def _kept_marks(doc: Document) -> dict[NodePath, int]:
     """The marks a validated source keeps for later messages: everything but the settings inside each table,
     which a table's own mark locates well enough (flow-style tables sit on one line). Validation itself uses
@@ -113,64 +65,6 @@ def _location(mark: Mark) -> Location:
     return mark  # one type: parser marks are the models' locations
 
 
-# --- pydantic errors → our messages ------------------------------------------------------------------
-
-
-def _report_pydantic(exc: ValidationError, base: NodePath, report: _Reporter, *, document_level: bool) -> None:
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        path = (*base, *loc)
-        kind = err["type"]
-        value = err.get("input")
-        name = str(loc[-1]) if loc else ""
-        if isinstance(value, Secret):
-            report(
-                path,
-                "secret() is not allowed here: this field is not secret and appears in plans",
-                hint="use env('NAME') for non-secret values",
-                reference="secret-not-allowed",
-            )
-        elif kind == "extra_forbidden":
-            cands: Iterable[str]
-            if document_level:
-                cands = Defaults.model_fields if loc[0] == "defaults" else ManifestDocument.model_fields
-            elif loc[0] == "tables" and len(loc) == 3:
-                cands = TableSettings.model_fields
-            elif loc[0] == "revenue_analytics":
-                cands = RevenueAnalytics.model_fields
-            else:
-                cands = SourceInput.model_fields
-            report(path, f"unknown field '{name}'{did_you_mean(name, cands)}", key=True, reference="unknown-field")
-        elif kind == "missing":
-            report(path[:-1], f"missing required field '{name}'", key=True, reference="missing-field")
-        elif kind == "literal_error" and (name in _CHOICES or name == "version"):
-            if name == "version":
-                report(path, f"unsupported manifest version {value!r}; this reconciler reads version 1")
-            else:
-                choices = _CHOICES[name]
-                shown = value if isinstance(value, str | int | float | bool) or value is None else kind_of(value)
-                report(
-                    path,
-                    f"invalid {name} {shown!r}; expected one of: {', '.join(choices)}"
-                    + (did_you_mean(value, choices) if isinstance(value, str) else ""),
-                    reference="invalid-choice",
-                )
-        elif kind in ("bool_parsing", "bool_type"):
-            report(path, f"expected true or false, got {kind_of(value)}")
-        elif kind == "string_type":
-            report(path, f"expected a string, got {kind_of(value)}")
-        elif kind in ("dict_type", "model_type", "model_attributes_type"):
-            report(path, f"expected a mapping, got {kind_of(value)}")
-        elif kind in ("tuple_type", "list_type"):
-            report(path, f"expected a list of strings, got {kind_of(value)}")
-        elif kind == "string_pattern_mismatch" and name == "sync_time_of_day":
-            report(path, f"invalid sync_time_of_day {value!r}; expected HH:MM:SS (UTC), e.g. '03:30:00'")
-        elif kind == "value_error":
-            report(path, str(err["msg"]).removeprefix("Value error, "))
-        else:
-            report(path, str(err["msg"]))
-
-
 # --- tables --------------------------------------------------------------------------------------------
 
 
@@ -179,7 +73,7 @@ def _check_tables(
     st: SourceType | None,
     config: Mapping[str, Any],
     base: NodePath,
-    report: _Reporter,
+    report: DocumentReporter,
 ) -> None:
     for name, t in tables.items():
         path = (*base, name)
@@ -213,107 +107,141 @@ def build_desired_state(
     documents: list[Document], catalog: Catalog, options: ValidateOptions | None = None
 ) -> tuple[DesiredState | None, list[ManifestError]]:
     """Validate every document; return the state (None if anything is wrong) and every error found."""
-    options = options or ValidateOptions()
-    errors: list[ManifestError] = []
-    sources: dict[str, DesiredSource] = {}
-    declared: dict[str, Mark] = {}
-    identities: dict[tuple[str, str], tuple[str, Mark]] = {}
-    project: tuple[str, Mark] | None = None
-    uses: list[SecretUse] = []
+    builder = _StateBuilder(catalog, options or ValidateOptions())
     for doc in documents:
-        report = _Reporter(doc, errors)
+        builder.add_document(doc)
+    return builder.result(documents)
+
+
+@dataclass
+class _StateBuilder:
+    """What the documents declared so far, and every error; cross-document rules (one project, unique
+    addresses, unique (type, prefix)) are checked as each source arrives."""
+
+    catalog: Catalog
+    options: ValidateOptions
+    errors: list[ManifestError] = field(default_factory=list)
+    sources: dict[str, DesiredSource] = field(default_factory=dict)
+    declared: dict[str, Mark] = field(default_factory=dict)
+    identities: dict[tuple[str, str], tuple[str, Mark]] = field(default_factory=dict)
+    project: tuple[str, Mark] | None = None
+    uses: list[SecretUse] = field(default_factory=list)
+
+    def add_document(self, doc: Document) -> None:
+        report = DocumentReporter(doc, self.errors)
         data = doc.data
         if not isinstance(data, dict):
             report((), f"a manifest document must be a mapping with 'version: 1' and 'sources', got {kind_of(data)}")
-            continue
+            return
         try:
             # Top-level `x-…` keys are free-form (a place for YAML anchors), as in docker-compose.
             head = ManifestDocument.model_validate({k: v for k, v in data.items() if not k.startswith("x-")})
         except ValidationError as exc:
-            _report_pydantic(exc, (), report, document_level=True)
+            report_pydantic(exc, (), report, document_level=True)
             head = None
         if head is not None and head.project is not None:
-            if project is not None and project[0] != head.project:
-                report(("project",), f"project {head.project!r} conflicts with project {project[0]!r} at {project[1]}")
-            elif project is None:
-                project = (head.project, doc.locate(("project",)))
+            self._add_project(head.project, doc, report)
         raw_sources = data.get("sources")
-        if raw_sources is None:
-            continue
         if not isinstance(raw_sources, dict):
-            continue  # reported by ManifestDocument
+            return  # absent, or reported by ManifestDocument
         policy = head.defaults.unlisted_tables if head is not None else "report"
         kept_marks = _kept_marks(doc)
         for address, raw in raw_sources.items():
-            base: NodePath = ("sources", address)
-            key_mark = doc.locate(base, key=True)
-            if not _ADDRESS_RE.match(address):
-                report(
-                    base,
-                    f"invalid source address '{address}': use letters, digits, '_' and '-', starting with "
-                    "a letter or '_' (at most 63 characters)",
-                    key=True,
-                    reference="bad-address",
-                )
-                continue
-            if address in declared:
-                report(
-                    base,
-                    f"source '{address}' is already declared at {declared[address]}",
-                    key=True,
-                    reference="duplicate-address",
-                )
-                continue
-            declared[address] = key_mark
-            source = _build_source(doc, report, address, raw, catalog, options, policy, kept_marks)
-            if source is None:
-                continue
-            sources[address] = source
-            identity = (source.type, source.prefix or "")
-            if identity in identities:
-                other, mark = identities[identity]
-                shown = f"prefix '{source.prefix}'" if source.prefix else "no prefix"
-                report(
-                    (*base, "prefix") if "prefix" in source.given else base,
-                    f"{source.type} with {shown} is already declared by '{other}' at {mark}",
-                    key="prefix" not in source.given,
-                    hint="PostHog keeps (type, prefix) unique: give each source of a type its own prefix",
-                    reference="duplicate-prefix",
-                )
-            else:
-                identities[identity] = (address, key_mark)
+            self._add_source(doc, report, address, raw, policy, kept_marks)
+        self._add_secret_uses(doc)
+
+    def _add_project(self, project: str, doc: Document, report: DocumentReporter) -> None:
+        if self.project is None:
+            self.project = (project, doc.locate(("project",)))
+        elif self.project[0] != project:
+            report(("project",), f"project {project!r} conflicts with project {self.project[0]!r} at {self.project[1]}")
+
+    def _add_source(
+        self,
+        doc: Document,
+        report: DocumentReporter,
+        address: str,
+        raw: Any,
+        policy: UnlistedPolicy,
+        kept_marks: dict[NodePath, int],
+    ) -> None:
+        base: NodePath = ("sources", address)
+        key_mark = doc.locate(base, key=True)
+        if not _ADDRESS_RE.match(address):
+            report(
+                base,
+                f"invalid source address '{address}': use letters, digits, '_' and '-', starting with "
+                "a letter or '_' (at most 63 characters)",
+                key=True,
+                reference="bad-address",
+            )
+            return
+        if address in self.declared:
+            report(
+                base,
+                f"source '{address}' is already declared at {self.declared[address]}",
+                key=True,
+                reference="duplicate-address",
+            )
+            return
+        self.declared[address] = key_mark
+        source = _build_source(doc, report, address, raw, self.catalog, self.options, policy, kept_marks)
+        if source is not None:
+            self.sources[address] = source
+            self._check_identity(source, base, key_mark, report)
+
+    def _check_identity(self, source: DesiredSource, base: NodePath, key_mark: Mark, report: DocumentReporter) -> None:
+        """PostHog keeps (type, prefix) unique: a second source with both is an error at its prefix."""
+        identity = (source.type, source.prefix or "")
+        if identity not in self.identities:
+            self.identities[identity] = (source.address, key_mark)
+            return
+        other, mark = self.identities[identity]
+        shown = f"prefix '{source.prefix}'" if source.prefix else "no prefix"
+        report(
+            (*base, "prefix") if "prefix" in source.given else base,
+            f"{source.type} with {shown} is already declared by '{other}' at {mark}",
+            key="prefix" not in source.given,
+            hint="PostHog keeps (type, prefix) unique: give each source of a type its own prefix",
+            reference="duplicate-prefix",
+        )
+
+    def _add_secret_uses(self, doc: Document) -> None:
         for ref in doc.secret_refs:
-            if len(ref.path) >= 3 and ref.path[0] == "sources" and ref.path[1] in sources:
-                address = str(ref.path[1])
-                if sources[address].absent:
-                    continue
-                uses.append(
-                    SecretUse(
-                        name=ref.name,
-                        address=address,
-                        field=dotted(ref.path[2:]),
-                        location=_location(ref.mark),
-                        available=ref.available,
-                    )
+            if len(ref.path) < 3 or ref.path[0] != "sources" or ref.path[1] not in self.sources:
+                continue
+            address = str(ref.path[1])
+            if self.sources[address].absent:
+                continue
+            self.uses.append(
+                SecretUse(
+                    name=ref.name,
+                    address=address,
+                    field=dotted(ref.path[2:]),
+                    location=_location(ref.mark),
+                    available=ref.available,
                 )
-    if errors:
-        return None, errors
-    state = DesiredState(
-        sources=sources,
-        project=project[0] if project else None,
-        files=tuple(dict.fromkeys(d.file for d in documents)),
-        secret_uses=tuple(uses),
-    )
-    return state, []
+            )
+
+    def result(self, documents: list[Document]) -> tuple[DesiredState | None, list[ManifestError]]:
+        if self.errors:
+            return None, self.errors
+        state = DesiredState(
+            sources=self.sources,
+            project=self.project[0] if self.project else None,
+            files=tuple(dict.fromkeys(d.file for d in documents)),
+            secret_uses=tuple(self.uses),
+        )
+        return state, []
 
 
-def _source_input(raw: dict[str, Any], base: NodePath, report: _Reporter) -> SourceInput | _Partial | None:
+def _source_input(raw: dict[str, Any], base: NodePath, report: DocumentReporter) -> SourceInput | _Partial | None:
     """Validate a source's keys; on errors, report them and retry without the bad keys/tables so the rest
     of the source is still checked (every error at once). A partial result is never turned into a source."""
     try:
         return SourceInput.model_validate(raw)
     except ValidationError as exc:
-        _report_pydantic(exc, base, report, document_level=False)
+        report_pydantic(exc, base, report, document_level=False)
         cleaned = dict(raw)
         tables = dict(raw["tables"]) if isinstance(raw.get("tables"), dict) else None
         for err in exc.errors():
@@ -344,7 +272,7 @@ class _Partial:
 
 def _build_source(
     doc: Document,
-    report: _Reporter,
+    report: DocumentReporter,
     address: str,
     raw: Any,
     catalog: Catalog,

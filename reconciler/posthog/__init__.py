@@ -21,8 +21,9 @@ from reconciler.posthog.models import (
     RefreshResult,
 )
 from reconciler.posthog.normalise import normalise_config, normalise_value
-from reconciler.posthog.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter, Window, parse_rate_limit
+from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import Replay, RetryPolicy
+from reconciler.rate_spec import DEFAULT_RATE_LIMIT, Window, parse_rate_limit
 
 if TYPE_CHECKING:
     from reconciler.posthog.client import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import run_cli
-from reconciler.manifest.load import MAX_FILE_BYTES
+from reconciler.manifest.files import MAX_FILE_BYTES
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

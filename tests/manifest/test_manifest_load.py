@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.manifest.load import LoadOptions, Mark, collect_files, load_documents
+from reconciler.manifest.document import Mark
+from reconciler.manifest.files import collect_files
+from reconciler.manifest.load import load_documents
+from reconciler.manifest.templates import LoadOptions
 from reconciler.secret import Secret
 
 CANARY = "canary-7f3e9a-do-not-print"

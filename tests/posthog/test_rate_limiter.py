@@ -9,7 +9,8 @@ import pytest
 from posthog_fakes import FakeClock
 
 from reconciler.errors import ConfigError
-from reconciler.posthog.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter, Window, parse_rate_limit
+from reconciler.posthog.ratelimit import RateLimiter
+from reconciler.rate_spec import DEFAULT_RATE_LIMIT, Window, parse_rate_limit
 
 
 @pytest.mark.parametrize(
