@@ -85,10 +85,9 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
             "unlisted_tables": draw(st.sampled_from(["ignore", "report", "disable"])),
         }
         if draw(st.booleans()):
-            source["description"] = (
-                draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=40)).strip()
-                or None
-            )
+            # No "{": manifests are jinja templates, and `{{`, `{%`, `{#` in plain text are template syntax.
+            chars = st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"], exclude_characters="{")
+            source["description"] = draw(st.text(chars, max_size=40)).strip() or None
         sources[f"{source_type.lower()}_src"] = source
     return {"version": 1, "sources": sources}
 
