@@ -137,8 +137,8 @@ def seed_store(db: Path, manifests: Path, env: Mapping[str, str], *, team_id: in
     from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state
     from reconciler.ownership import compose_description
     from reconciler.plan.fingerprint import complete_fingerprint
-    from reconciler.plan.model import CreateSource, PatchSchemas
     from reconciler.plan.planner import PlanOptions, build_plan
+    from reconciler.plan.steps import CreateSource, PatchSchemas
     from reconciler.posthog.models import LiveState
     from reconciler.secret import collect_secrets, reveal_all
 

@@ -21,22 +21,22 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from reconciler.catalog import BULK_SCHEMA_FIELDS
-from reconciler.errors import AmbiguousCreate, PersonalKeyNotAllowed, ReconcilerError
+from reconciler.errors import AmbiguousCreate, ReconcilerError
 from reconciler.ownership import FINGERPRINT_LENGTH, compose_description
 from reconciler.plan.fingerprint import complete_fingerprint
-from reconciler.plan.model import (
+from reconciler.plan.model import Plan
+from reconciler.plan.steps import (
     CreateSource,
     DeleteSource,
     OwnedDescription,
     PatchRevenueConfig,
     PatchSchemas,
     PatchSource,
-    Plan,
     RefreshSchemas,
     ReloadSource,
     SchemaUpdate,
     Step,
+    step_kind,
 )
 from reconciler.posthog.client import PostHogClient
 from reconciler.secret import Secret, collect_secrets
@@ -48,7 +48,6 @@ __all__ = [
     "Reporter",
     "StepResult",
     "StepStatus",
-    "describe_step",
     "missing_secret_steps",
     "missing_secrets",
 ]
@@ -58,9 +57,6 @@ _CREATE_ATTEMPTS = 3
 #: still be running the first request (its create probes the upstream), and its prefix check is not a
 #: transaction — a second create racing the first could make a duplicate.
 AMBIGUOUS_CREATE_CHECKS = (0.5, 2.0)
-#: Updates with keys `bulk_update_schemas` would drop silently (§8.13) go through the per-schema PATCH, which
-#: honours every writable field (§9.3).
-_BULK_KEYS = frozenset(BULK_SCHEMA_FIELDS)
 _HEAD = (CreateSource, PatchSource, RefreshSchemas)
 
 
@@ -131,25 +127,6 @@ class NullReporter:
         pass
 
 
-def describe_step(step: Step) -> str:
-    """One line naming the API call a step makes (for progress, reports and plan output)."""
-    if isinstance(step, DeleteSource):
-        return "delete source"
-    if isinstance(step, CreateSource):
-        return f"create {step.source_type} source with {len(step.schemas)} table(s)"
-    if isinstance(step, PatchSource):
-        return "update source " + " and ".join(sorted(step.changes))
-    if isinstance(step, RefreshSchemas):
-        return "refresh_schemas"
-    if isinstance(step, PatchSchemas):
-        return f"update {len(step.updates)} table(s)"
-    if isinstance(step, PatchRevenueConfig):
-        return "update revenue_analytics_config"
-    if isinstance(step, ReloadSource):
-        return "reload (sync now)"
-    raise TypeError(f"unknown step type {type(step).__name__}")
-
-
 class _StepFailed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -190,7 +167,6 @@ class Executor:
         self.clock = clock
         self.sleep = sleep
         self.ambiguous_create_checks = tuple(ambiguous_create_checks)
-        self._bulk_refused = threading.Event()  # learned once, then every chain patches per schema
         self._results: dict[int, StepResult] = {}
         self._lock = threading.Lock()
 
@@ -285,7 +261,7 @@ class Executor:
         try:
             note = self._dispatch(chain, step)
         except (ReconcilerError, _StepFailed) as exc:
-            chain.failed = f"{describe_step(step)} failed"
+            chain.failed = f"{step_kind(step)} failed"
             message = exc.message if isinstance(exc, _StepFailed) else str(exc)
             self._record(
                 StepResult(
@@ -369,23 +345,10 @@ class Executor:
         return f"{result.added} table(s) added, {result.total_tables_seen} seen upstream"
 
     def _patch_schemas(self, chain: _Chain, step: PatchSchemas) -> str | None:
-        source_id = self._source_id(chain, step)
         items = [self._schema_item(chain, update) for update in step.updates]
-        single = [item for item in items if set(item) - {"id"} - _BULK_KEYS]
-        bulk = [item for item in items if item not in single]
-        note = None
-        if bulk and not self._bulk_refused.is_set():
-            try:
-                self.client.bulk_update_schemas(source_id, bulk)
-                bulk = []
-            except PersonalKeyNotAllowed:
-                self._bulk_refused.set()
-        if bulk:
-            note = "bulk_update_schemas is refused to personal API keys here: patched one table at a time"
-        for item in [*single, *bulk]:
-            schema_id = item.pop("id")
-            self.client.patch_schema(schema_id, item)
-        return note
+        if self.client.update_schemas(self._source_id(chain, step), items):
+            return "bulk_update_schemas is refused to personal API keys here: patched one table at a time"
+        return None
 
     def _schema_item(self, chain: _Chain, update: SchemaUpdate) -> dict[str, Any]:
         schema_id = update.schema_id or chain.schema_ids.get(update.name)
@@ -414,21 +377,12 @@ _HANDLERS: dict[type[Step], Callable[[Executor, _Chain, Any], str | None]] = {
 }
 
 
-def _step_secrets(step: Step) -> list[Secret]:
-    """The Secrets a step's request body carries."""
-    if isinstance(step, CreateSource):
-        return list(collect_secrets(step.payload).values())
-    if isinstance(step, PatchSource):
-        return list(collect_secrets(step.changes.get("job_inputs") or {}).values())
-    return []
-
-
 def missing_secret_steps(plan: Plan) -> list[Step]:
     """Steps that would send a secret whose value is not available."""
-    return [s for c in plan.changes for s in c.steps if any(not x.available for x in _step_secrets(s))]
+    return [s for c in plan.changes for s in c.steps if any(not x.available for x in s.secrets())]
 
 
 def missing_secrets(plan: Plan) -> list[Secret]:
     """Secrets the plan's steps would send whose values are not available (checked before any write)."""
-    found = {x.name: x for s in missing_secret_steps(plan) for x in _step_secrets(s) if not x.available}
+    found = {x.name: x for s in missing_secret_steps(plan) for x in s.secrets() if not x.available}
     return list(found.values())

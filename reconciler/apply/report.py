@@ -7,9 +7,9 @@ import json
 import threading
 from typing import Any, TextIO
 
-from reconciler.apply.executor import ApplyReport, NullReporter, StepResult, StepStatus, describe_step
-from reconciler.plan.model import Step
-from reconciler.plan.saved import step_kind
+from reconciler.apply.executor import ApplyReport, NullReporter, StepResult, StepStatus
+from reconciler.plan.render_text import step_line
+from reconciler.plan.steps import Step, describe_step, step_kind
 from reconciler.wording import count
 
 __all__ = [
@@ -37,7 +37,7 @@ class LineReporter(NullReporter):
         self._lock = threading.Lock()
 
     def step_finished(self, result: StepResult) -> None:
-        line = f"{result.step.address}: {describe_step(result.step)} … {_MARK[result.status]}"
+        line = f"{result.step.address}: {step_line(result.step)} … {_MARK[result.status]}"
         if result.status is StepStatus.SUCCEEDED:
             line += f" ({result.duration:.1f}s)"
         with self._lock:
@@ -66,13 +66,13 @@ class ProgressReporter(NullReporter):
         self.progress.stop()
 
     def step_started(self, step: Step) -> None:
-        self.progress.update(self.task, description=f"{step.address}: {describe_step(step)}")
+        self.progress.update(self.task, description=f"{step.address}: {step_line(step)}")
 
     def step_finished(self, result: StepResult) -> None:
         from rich.text import Text
 
         style = {StepStatus.SUCCEEDED: "green", StepStatus.FAILED: "bold red"}.get(result.status, "yellow")
-        line = Text(f"{result.step.address}: {describe_step(result.step)} … ")
+        line = Text(f"{result.step.address}: {step_line(result.step)} … ")
         line.append(_MARK[result.status], style=style)
         self.progress.console.print(line, highlight=False)
         self.progress.advance(self.task)
@@ -84,7 +84,7 @@ def render_report_text(report: ApplyReport) -> str:
         failed = any(r.status is StepStatus.FAILED for r in results)
         lines.append(f"{'✗' if failed else '✓'} {address}")
         for r in results:
-            lines.append(f"    {_MARK[r.status]:<11} {describe_step(r.step)}")
+            lines.append(f"    {_MARK[r.status]:<11} {step_line(r.step)}")
             if r.error:
                 lines.append(f"                {r.error}")
             if r.note:

@@ -1,36 +1,28 @@
-"""The plan's vocabulary, defined once: Action, Impact, Step kinds, SourceChange, Plan.
+"""The plan's vocabulary, defined once: Action, Impact, SourceChange, Plan (the Step kinds: plan/steps.py).
 
 Pure data, frozen. The executor acts only on `SourceChange.steps`; `reasons`, `field_diffs` and
 `secret_status` exist for humans (renderers). Serial form and enum-to-string mapping live in
-`plan/saved.py`; never dump `Action.name` directly.
+`plan/codec.py`; never dump `Action.name` directly.
+Must not know: JSON, rendering, HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from reconciler.plan.steps import DeleteSource, Step
+
 __all__ = [
     "Action",
-    "CreateSource",
-    "DeleteSource",
     "FieldDiff",
     "Impact",
     "OrphanedSource",
-    "OwnedDescription",
-    "PatchRevenueConfig",
-    "PatchSchemas",
-    "PatchSource",
     "Plan",
     "PlanError",
-    "RefreshSchemas",
-    "ReloadSource",
-    "SchemaUpdate",
     "SecretStatus",
     "SourceChange",
-    "Step",
     "UnmanagedSource",
 ]
 
@@ -87,87 +79,6 @@ class FieldDiff:
     old: Any = None
     new: Any = None
     secret: bool = False
-
-
-@dataclass(frozen=True)
-class OwnedDescription:
-    """A description to send: the user's text plus the ownership trailer (reconciler.ownership).
-
-    `fingerprint` is the 12-hex secrets fingerprint (plan/fingerprint.py), or only its 6-hex version half
-    when the values half could not be computed at plan time (no key, or secret values absent — e.g. a plan
-    saved on a pull request): the executor then completes it from the values it sends."""
-
-    user_text: str | None
-    address: str
-    fingerprint: str
-
-
-# ---- Steps: the exact API calls apply will make, in order within a chain ----------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """Base of all steps. `address` names the manifest source; `source_id` is the live id, or None
-    when it is only known after this chain's CreateSource has run (the executor resolves it)."""
-
-    address: str
-    source_id: str | None
-
-
-@dataclass(frozen=True)
-class DeleteSource(Step):
-    pass
-
-
-@dataclass(frozen=True)
-class CreateSource(Step):
-    """POST with `payload.schemas` for the listed tables. `payload` may hold Secret objects, revealed only
-    by the client when the body is built."""
-
-    source_type: str
-    prefix: str | None
-    description: OwnedDescription
-    payload: Mapping[str, Any]
-    schemas: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class PatchSource(Step):
-    """Only the fields that differ: `description` (an OwnedDescription) and/or `job_inputs` (may hold
-    Secrets; PostHog shallow-merges it, §8.4)."""
-
-    changes: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class RefreshSchemas(Step):
-    """Needed before table steps when a listed table is not yet known to PostHog."""
-
-
-@dataclass(frozen=True)
-class SchemaUpdate:
-    """Settings to PATCH on one table. `schema_id` None = resolve by `name` at apply time."""
-
-    name: str
-    schema_id: str | None
-    changes: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class PatchSchemas(Step):
-    """One bulk_update_schemas call (per-schema PATCH fallback on 403)."""
-
-    updates: tuple[SchemaUpdate, ...]
-
-
-@dataclass(frozen=True)
-class PatchRevenueConfig(Step):
-    changes: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class ReloadSource(Step):
-    """`apply --sync`: trigger a sync of the enabled tables."""
 
 
 # ---- Changes and the plan ---------------------------------------------------------------------------

@@ -22,24 +22,26 @@ from reconciler.plan.diff import api_table_settings, diff_config, diff_tables, s
 from reconciler.plan.fingerprint import UNKNOWN_VALUES, secrets_changed, values_part, version_part
 from reconciler.plan.model import (
     Action,
-    CreateSource,
-    DeleteSource,
     FieldDiff,
     Impact,
     OrphanedSource,
+    Plan,
+    PlanError,
+    SecretStatus,
+    SourceChange,
+    UnmanagedSource,
+)
+from reconciler.plan.steps import (
+    CreateSource,
+    DeleteSource,
     OwnedDescription,
     PatchRevenueConfig,
     PatchSchemas,
     PatchSource,
-    Plan,
-    PlanError,
     RefreshSchemas,
     ReloadSource,
     SchemaUpdate,
-    SecretStatus,
-    SourceChange,
     Step,
-    UnmanagedSource,
 )
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.posthog.normalise import normalise_config

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from reconciler.plan.codec import dumps, plan_to_dict
 from reconciler.plan.model import Plan
 from reconciler.plan.render_markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from reconciler.plan.render_text import render_text
-from reconciler.plan.saved import dumps, plan_to_dict
 
 __all__ = ["FORMATS", "GITHUB_COMMENT_LIMIT", "render", "render_json", "render_markdown", "render_text"]
 

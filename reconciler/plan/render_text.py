@@ -13,20 +13,8 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from reconciler.plan.model import (
-    Action,
-    CreateSource,
-    FieldDiff,
-    OwnedDescription,
-    PatchRevenueConfig,
-    PatchSchemas,
-    PatchSource,
-    Plan,
-    SecretStatus,
-    SourceChange,
-    Step,
-)
-from reconciler.plan.saved import step_kind
+from reconciler.plan.model import Action, FieldDiff, Plan, SecretStatus, SourceChange
+from reconciler.plan.steps import OwnedDescription, Step, describe_step, source_label
 from reconciler.secret import Secret
 
 __all__ = [
@@ -96,7 +84,7 @@ def format_value(value: Any) -> str:
 
 
 def _source_label(source_type: str, prefix: str | None) -> str:
-    return f"{clean(source_type)}, " + (f"prefix {clean(prefix)}" if prefix else "no prefix")
+    return clean(source_label(source_type, prefix))
 
 
 def change_header(change: SourceChange) -> tuple[str, str]:
@@ -124,35 +112,9 @@ def _names(items: Any) -> str:
     return ", ".join(clean(str(i)) for i in items)
 
 
-def _target(step: Step) -> str:
-    """`[<live id>]`, or `[new]` when the id comes from this chain's create_source at apply time."""
-    return f"[{clean(step.source_id)}]" if step.source_id else "[new]"
-
-
 def step_line(step: Step) -> str:
-    """One line naming the API call and what it touches (field names and table names, never values)."""
-    kind = step_kind(step)
-    if isinstance(step, CreateSource):
-        detail = _source_label(step.source_type, step.prefix)
-        if step.payload:
-            detail += f"; fields: {_names(step.payload)}"
-        tables = [s.get("name", "?") for s in step.schemas]
-        detail += f"; tables: {_names(tables)}" if tables else "; no tables"
-        return f"{kind} ({detail})"
-    if isinstance(step, PatchSource):
-        parts = []
-        for key, value in step.changes.items():
-            if isinstance(value, Mapping) and value:
-                parts.append(f"{clean(key)} ({_names(value)})")
-            else:
-                parts.append(clean(key))
-        return f"{kind} {_target(step)}: {', '.join(parts)}"
-    if isinstance(step, PatchSchemas):
-        per_table = "; ".join(f"{clean(u.name)}: {_names(u.changes) or 'no settings'}" for u in step.updates)
-        return f"{kind} {_target(step)}: {per_table}"
-    if isinstance(step, PatchRevenueConfig):
-        return f"{kind} {_target(step)}: {_names(step.changes)}"
-    return f"{kind} {_target(step)}"
+    """One line naming the API call and what it touches (`plan/steps.py`'s words, made terminal-safe)."""
+    return clean(describe_step(step))
 
 
 def change_body(change: SourceChange) -> list[str]:

@@ -21,13 +21,14 @@ import httpx
 from pydantic import ValidationError
 
 from reconciler import __version__
-from reconciler.catalog import Catalog, load_catalog
+from reconciler.catalog import BULK_SCHEMA_FIELDS, Catalog, load_catalog
 from reconciler.errors import (
     AmbiguousCreate,
     ApiError,
     ApiUnavailable,
     ConfigError,
     NotFound,
+    PersonalKeyNotAllowed,
     RequestNotSent,
 )
 from reconciler.posthog.errors import connect_failure, error_from_response
@@ -60,6 +61,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 #: §8.4 step 9, §8.7, §8.9) get a longer read timeout.
 SLOW_READ_TIMEOUT = 120.0
 _MAX_PAGES = 100_000
+_BULK_KEYS = frozenset(BULK_SCHEMA_FIELDS)
 _LIST_RESTARTS = 2
 
 
@@ -218,6 +220,7 @@ class PostHogClient:
         # Both families reach the same viewset; the id is the team/environment id in both (§1).
         self.base_path = f"/api/{api_path}/{project}/"
         self.stats = RequestStats()
+        self._bulk_refused = threading.Event()  # learned once (403 to personal keys), then per table
 
     def __repr__(self) -> str:
         return f"PostHogClient({str(self._http.base_url)!r}, {self.base_path!r})"
@@ -428,6 +431,26 @@ class PostHogClient:
         )  # fmt: skip
         data = self._json(call)
         return [self._model(LiveSchema.from_wire, row) for row in self._list_body(data, "bulk_update_schemas")]
+
+    def update_schemas(self, source_id: str, updates: Sequence[Mapping[str, Any]]) -> bool:
+        """Write many tables' settings of one source (each update carries its schema `id`); returns whether
+        any went one PATCH per table because `bulk_update_schemas` is refused to personal keys here.
+
+        Wire quirks, kept here: an update holding a key `bulk_update_schemas` drops silently
+        (`primary_key_columns`, §8.13) always goes through `patch_schema`, which honours every writable
+        field (§9.3); the bulk call's 403 to personal keys (§2) is learned once per client, so later calls
+        (from every worker) go per table straight away."""
+        single = [u for u in updates if set(u) - {"id"} - _BULK_KEYS]
+        bulk = [u for u in updates if u not in single]
+        if bulk and not self._bulk_refused.is_set():
+            try:
+                self.bulk_update_schemas(source_id, bulk)
+                bulk = []
+            except PersonalKeyNotAllowed:
+                self._bulk_refused.set()
+        for update in [*single, *bulk]:
+            self.patch_schema(str(update["id"]), {k: v for k, v in update.items() if k != "id"})
+        return bool(bulk)
 
     # ---- plumbing --------------------------------------------------------------------------------------
 

@@ -10,26 +10,28 @@ from hypothesis import strategies as st
 
 from reconciler.plan.model import (
     Action,
-    CreateSource,
-    DeleteSource,
     FieldDiff,
     Impact,
     OrphanedSource,
+    Plan,
+    PlanError,
+    SecretStatus,
+    SourceChange,
+    UnmanagedSource,
+)
+from reconciler.plan.steps import (
+    STEP_KINDS,
+    CreateSource,
+    DeleteSource,
     OwnedDescription,
     PatchRevenueConfig,
     PatchSchemas,
     PatchSource,
-    Plan,
-    PlanError,
     RefreshSchemas,
     ReloadSource,
     SchemaUpdate,
-    SecretStatus,
-    SourceChange,
     Step,
-    UnmanagedSource,
 )
-from reconciler.plan.saved import STEP_KINDS
 from reconciler.secret import Secret
 
 __all__ = ["CANARIES", "ENV", "HYPO_ENV", "plans", "representative_plan"]

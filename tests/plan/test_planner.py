@@ -12,20 +12,16 @@ from reconciler.catalog import load_catalog
 from reconciler.manifest import LoadOptions, load_desired_state
 from reconciler.ownership import format_trailer
 from reconciler.plan.fingerprint import UNKNOWN_VALUES, values_part, version_part
-from reconciler.plan.model import (
-    Action,
+from reconciler.plan.model import Action, Impact, Plan, SecretStatus, SourceChange
+from reconciler.plan.planner import PlanOptions, build_plan
+from reconciler.plan.steps import (
     CreateSource,
     DeleteSource,
-    Impact,
     PatchRevenueConfig,
     PatchSchemas,
     PatchSource,
-    Plan,
     RefreshSchemas,
-    SecretStatus,
-    SourceChange,
 )
-from reconciler.plan.planner import PlanOptions, build_plan
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.secret import Secret
 

@@ -21,21 +21,17 @@ from render_samples import CANARIES, HYPO_ENV, plans, representative_plan
 
 from reconciler.plan.model import (
     Action,
-    DeleteSource,
     FieldDiff,
     Impact,
-    PatchSchemas,
-    PatchSource,
     Plan,
     PlanError,
-    SchemaUpdate,
     SecretStatus,
     SourceChange,
-    Step,
     UnmanagedSource,
 )
 from reconciler.plan.render import GITHUB_COMMENT_LIMIT, render, render_json, render_markdown, render_text
 from reconciler.plan.saved import save_plan
+from reconciler.plan.steps import DeleteSource, PatchSchemas, PatchSource, SchemaUpdate, Step
 from reconciler.secret import Secret
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -18,26 +18,11 @@ from render_samples import CANARIES, ENV, HYPO_ENV, plans, representative_plan
 
 from reconciler.apply.stale import LiveNow, StaleSource, ensure_fresh, stale_sources
 from reconciler.errors import PlanRefused, ReconcilerError
-from reconciler.plan.model import (
-    Action,
-    CreateSource,
-    OwnedDescription,
-    PatchRevenueConfig,
-    PatchSource,
-    Plan,
-    SourceChange,
-    Step,
-)
+from reconciler.plan.codec import FORMAT_VERSION, PlanFormatError, plan_from_dict
+from reconciler.plan.model import Action, Plan, SourceChange
 from reconciler.plan.render import render_json
-from reconciler.plan.saved import (
-    FORMAT_VERSION,
-    STEP_KINDS,
-    PlanFormatError,
-    SavedPlan,
-    load_plan,
-    plan_from_dict,
-    save_plan,
-)
+from reconciler.plan.saved import SavedPlan, load_plan, save_plan
+from reconciler.plan.steps import STEP_KINDS, CreateSource, OwnedDescription, PatchRevenueConfig, PatchSource, Step
 from reconciler.secret import Secret
 
 WHEN = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)

@@ -347,6 +347,39 @@ def test_bulk_update_schemas_success(clock: FakeClock) -> None:
     assert make_client(Script([]), clock).bulk_update_schemas("src", []) == []
 
 
+def test_update_schemas_sends_primary_keys_per_table_and_learns_a_bulk_refusal_once(clock: FakeClock) -> None:
+    refused = {"type": "authentication_error", "code": "permission_denied",
+               "detail": "This action does not support personal API key access", "attr": None}  # fmt: skip
+    script = Script(
+        [
+            reply(403, refused),  # bulk for s1: refused, then s2 (primary key) and s1 go one PATCH each
+            reply(200, schema_wire("B", "s2")),
+            reply(200, schema_wire("A", "s1")),
+            reply(200, schema_wire("A", "s1")),  # the second call goes per table straight away
+        ]
+    )
+    client = make_client(script, clock)
+    updates = [{"id": "s1", "should_sync": False}, {"id": "s2", "sync_type": "append", "primary_key_columns": ["id"]}]
+    assert client.update_schemas("src", updates) is True
+    assert client.update_schemas("src", [{"id": "s1", "should_sync": True}]) is True
+    assert [
+        (r.method, r.url.path.removeprefix(SOURCES).removeprefix("/api/projects/42/")) for r in script.requests
+    ] == [
+        ("PATCH", "src/bulk_update_schemas/"),
+        ("PATCH", "external_data_schemas/s2/"),
+        ("PATCH", "external_data_schemas/s1/"),
+        ("PATCH", "external_data_schemas/s1/"),
+    ]
+    assert script.bodies()[1] == {"sync_type": "append", "primary_key_columns": ["id"]}
+
+
+def test_update_schemas_uses_one_bulk_call_where_allowed(clock: FakeClock) -> None:
+    script = Script([reply(200, [schema_wire("A", "s1"), schema_wire("B", "s2")])])
+    updates = [{"id": "s1", "should_sync": False}, {"id": "s2", "sync_frequency": "24hour"}]
+    assert make_client(script, clock).update_schemas("src", updates) is False
+    assert script.bodies() == [{"schemas": updates}]
+
+
 def test_patch_source_normalises_the_typed_response(clock: FakeClock) -> None:
     from posthog_wire import typed_twin
 

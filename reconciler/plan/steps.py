@@ -1,0 +1,280 @@
+"""Every Step kind, defined once: its typed payload, its stable `kind` string, the one line that describes it
+(the plan and the apply log use the same words), the fields of its serial form, and the Secrets its request
+body carries. The text and markdown renderers, the executor, the apply reports and the JSON codec all read a
+step through this module, so adding a kind means adding one class here (and its executor handler).
+
+Pure data. `describe()` returns raw text: each output escapes it for its medium (`render_text.clean`).
+Must not know: JSON, files, HTTP, rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from reconciler.secret import Secret, collect_secrets
+
+__all__ = [
+    "STEP_KINDS",
+    "STEP_TYPES",
+    "CreateSource",
+    "DeleteSource",
+    "FieldReader",
+    "OwnedDescription",
+    "PatchRevenueConfig",
+    "PatchSchemas",
+    "PatchSource",
+    "RefreshSchemas",
+    "ReloadSource",
+    "SchemaUpdate",
+    "Step",
+    "describe_step",
+    "source_label",
+    "step_kind",
+]
+
+
+@dataclass(frozen=True)
+class OwnedDescription:
+    """A description to send: the user's text plus the ownership trailer (reconciler.ownership).
+
+    `fingerprint` is the 12-hex secrets fingerprint (plan/fingerprint.py), or only its 6-hex version half
+    when the values half could not be computed at plan time (no key, or secret values absent — e.g. a plan
+    saved on a pull request): the executor then completes it from the values it sends."""
+
+    user_text: str | None
+    address: str
+    fingerprint: str
+
+
+class FieldReader(Protocol):
+    """What a step needs to read its serial fields back (the codec's reader, which knows where it is)."""
+
+    def string(self, key: str) -> str: ...
+
+    def opt_string(self, key: str) -> str | None: ...
+
+    def mapping(self, key: str) -> dict[str, Any]: ...
+
+    def mappings(self, key: str) -> list[dict[str, Any]]: ...
+
+    def items(self, key: str) -> Sequence[FieldReader]: ...
+
+    def obj(self, key: str) -> FieldReader: ...
+
+    def description(self, key: str) -> OwnedDescription: ...
+
+    def has_object(self, key: str) -> bool: ...
+
+
+def source_label(source_type: str, prefix: str | None) -> str:
+    """`Stripe, prefix stripe_prod` / `Stripe, no prefix`."""
+    return f"{source_type}, " + (f"prefix {prefix}" if prefix else "no prefix")
+
+
+def _names(items: Iterable[Any]) -> str:
+    return ", ".join(str(i) for i in items)
+
+
+# ---- the steps: the exact API calls apply will make, in order within a chain --------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """Base of all steps. `address` names the manifest source; `source_id` is the live id, or None
+    when it is only known after this chain's CreateSource has run (the executor resolves it)."""
+
+    kind: ClassVar[str]
+
+    address: str
+    source_id: str | None
+
+    @property
+    def target(self) -> str:
+        """`[<live id>]`, or `[new]` when the id comes from this chain's create_source at apply time."""
+        return f"[{self.source_id}]" if self.source_id else "[new]"
+
+    def describe(self) -> str:
+        """One line naming the API call and what it touches (field and table names, never values)."""
+        return f"{self.kind} {self.target}"
+
+    def fields(self) -> dict[str, Any]:
+        """The payload's serial fields beyond kind, address and source_id (values as held: the codec encodes)."""
+        return {}
+
+    @classmethod
+    def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
+        return cls(address, source_id)
+
+    def secrets(self) -> list[Secret]:
+        """The Secrets this step's request body carries."""
+        return []
+
+
+@dataclass(frozen=True)
+class DeleteSource(Step):
+    kind = "delete_source"
+
+
+@dataclass(frozen=True)
+class CreateSource(Step):
+    """POST with `payload.schemas` for the listed tables. `payload` may hold Secret objects, revealed only
+    by the client when the body is built."""
+
+    kind = "create_source"
+
+    source_type: str
+    prefix: str | None
+    description: OwnedDescription
+    payload: Mapping[str, Any]
+    schemas: tuple[Mapping[str, Any], ...]
+
+    def describe(self) -> str:
+        detail = source_label(self.source_type, self.prefix)
+        if self.payload:
+            detail += f"; fields: {_names(self.payload)}"
+        tables = [s.get("name", "?") for s in self.schemas]
+        detail += f"; tables: {_names(tables)}" if tables else "; no tables"
+        return f"{self.kind} ({detail})"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "source_type": self.source_type,
+            "prefix": self.prefix,
+            "description": self.description,
+            "payload": self.payload,
+            "schemas": self.schemas,
+        }
+
+    @classmethod
+    def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
+        return cls(
+            address=address,
+            source_id=source_id,
+            source_type=reader.string("source_type"),
+            prefix=reader.opt_string("prefix"),
+            description=reader.description("description"),
+            payload=reader.mapping("payload"),
+            schemas=tuple(reader.mappings("schemas")),
+        )
+
+    def secrets(self) -> list[Secret]:
+        return list(collect_secrets(self.payload).values())
+
+
+@dataclass(frozen=True)
+class PatchSource(Step):
+    """Only the fields that differ: `description` (an OwnedDescription) and/or `job_inputs` (may hold
+    Secrets; PostHog shallow-merges it, §8.4)."""
+
+    kind = "patch_source"
+
+    changes: Mapping[str, Any]
+
+    def describe(self) -> str:
+        parts = []
+        for key, value in self.changes.items():
+            parts.append(f"{key} ({_names(value)})" if isinstance(value, Mapping) and value else str(key))
+        return f"{self.kind} {self.target}: {', '.join(parts)}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"changes": self.changes}
+
+    @classmethod
+    def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
+        changes = reader.mapping("changes")
+        if reader.obj("changes").has_object("description"):  # an OwnedDescription, written as an object
+            changes["description"] = reader.obj("changes").description("description")
+        return cls(address, source_id, changes)
+
+    def secrets(self) -> list[Secret]:
+        return list(collect_secrets(self.changes.get("job_inputs") or {}).values())
+
+
+@dataclass(frozen=True)
+class RefreshSchemas(Step):
+    """Needed before table steps when a listed table is not yet known to PostHog."""
+
+    kind = "refresh_schemas"
+
+
+@dataclass(frozen=True)
+class SchemaUpdate:
+    """Settings to PATCH on one table. `schema_id` None = resolve by `name` at apply time."""
+
+    name: str
+    schema_id: str | None
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PatchSchemas(Step):
+    """The tables' settings, in one bulk_update_schemas call where PostHog allows it (the client falls back
+    to one PATCH per table)."""
+
+    kind = "patch_schemas"
+
+    updates: tuple[SchemaUpdate, ...]
+
+    def describe(self) -> str:
+        per_table = "; ".join(f"{u.name}: {_names(u.changes) or 'no settings'}" for u in self.updates)
+        return f"{self.kind} {self.target}: {per_table}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"updates": [{"name": u.name, "schema_id": u.schema_id, "changes": u.changes} for u in self.updates]}
+
+    @classmethod
+    def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
+        updates = tuple(
+            SchemaUpdate(name=u.string("name"), schema_id=u.opt_string("schema_id"), changes=u.mapping("changes"))
+            for u in reader.items("updates")
+        )
+        return cls(address, source_id, updates)
+
+
+@dataclass(frozen=True)
+class PatchRevenueConfig(Step):
+    kind = "patch_revenue_config"
+
+    changes: Mapping[str, Any]
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target}: {_names(self.changes)}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"changes": self.changes}
+
+    @classmethod
+    def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
+        return cls(address, source_id, reader.mapping("changes"))
+
+
+@dataclass(frozen=True)
+class ReloadSource(Step):
+    """`apply --sync`: trigger a sync of the enabled tables."""
+
+    kind = "reload_source"
+
+
+#: Every step kind, in chain order; `kind` string -> class for readers of the serial form.
+STEP_TYPES: Mapping[str, type[Step]] = {
+    cls.kind: cls
+    for cls in (CreateSource, PatchSource, RefreshSchemas, PatchSchemas, PatchRevenueConfig, DeleteSource, ReloadSource)
+}
+#: Step class -> its stable `kind` string.
+STEP_KINDS: Mapping[type[Step], str] = {cls: kind for kind, cls in STEP_TYPES.items()}
+
+
+def step_kind(step: Step) -> str:
+    """The `kind` of a step; raises on a step class this module does not define (never guess)."""
+    try:
+        return STEP_KINDS[type(step)]
+    except KeyError:
+        raise TypeError(f"step type {type(step).__name__} has no serial form; define it in plan/steps.py") from None
+
+
+def describe_step(step: Step) -> str:
+    """The one description of a step, for plans, progress lines and apply reports."""
+    step_kind(step)
+    return step.describe()
