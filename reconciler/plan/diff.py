@@ -31,6 +31,7 @@ __all__ = [
     "api_table_settings",
     "diff_config",
     "diff_tables",
+    "revenue_changes",
 ]
 
 #: Manifest table keys → PostHog schema fields (§7).
@@ -123,12 +124,22 @@ def secret_patch(desired: DesiredSource, st: SourceType | None) -> dict[str, Any
 # ---- tables ------------------------------------------------------------------------------------------
 
 
+def revenue_changes(desired: DesiredSource, have: Mapping[str, Any]) -> dict[str, Any]:
+    """The `revenue_analytics` keys the manifest writes whose value differs from `have`, in key order."""
+    if desired.revenue_analytics is None:
+        return {}
+    want = {k: getattr(desired.revenue_analytics, k) for k in desired.revenue_analytics.given}
+    return {k: v for k, v in sorted(want.items()) if have.get(k) != v}
+
+
 def api_table_settings(settings: TableSettings) -> dict[str, Any]:
     """The settings the manifest wrote, under PostHog's names, in PATCH form (lists, not tuples).
 
     A listed table whose `sync` is omitted is synced: listing a table is asking for it."""
     out: dict[str, Any] = {}
-    for name in settings.given:
+    for name in type(settings).model_fields:  # declaration order: `given` is a frozenset (hash-seed order)
+        if name not in settings.given:
+            continue
         value = getattr(settings, name)
         out[_API_NAMES.get(name, name)] = list(value) if isinstance(value, tuple) else value
     out.setdefault("should_sync", True)
