@@ -18,8 +18,8 @@ from typing import Any
 from reconciler.catalog import Catalog, SourceType, revenue_analytics_defaults
 from reconciler.identity import declared_of, match_sources
 from reconciler.manifest.models import DesiredSource, DesiredState
-from reconciler.plan.diff import api_table_settings, diff_config, diff_tables, secret_patch
-from reconciler.plan.fingerprint import UNKNOWN_VALUES, secrets_changed, values_part, version_part
+from reconciler.plan.diff import api_table_settings, diff_tables, revenue_changes
+from reconciler.plan.fingerprint import values_part, version_part
 from reconciler.plan.model import (
     Action,
     FieldDiff,
@@ -37,15 +37,13 @@ from reconciler.plan.steps import (
     OwnedDescription,
     PatchRevenueConfig,
     PatchSchemas,
-    PatchSource,
-    RefreshSchemas,
     ReloadSource,
-    SchemaUpdate,
     Step,
 )
+from reconciler.plan.update import schema_updates, update_parts
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.posthog.normalise import normalise_config
-from reconciler.secret import collect_secrets, has_secret
+from reconciler.secret import has_secret
 
 __all__ = ["PlanOptions", "build_plan"]
 
@@ -155,8 +153,8 @@ class _Planner:
             )
         ]
         if tables.updates:
-            steps.append(PatchSchemas(spec.address, None, _schema_updates(tables.updates)))
-        revenue = self.revenue_changes(spec, revenue_analytics_defaults(spec.type))
+            steps.append(PatchSchemas(spec.address, None, schema_updates(tables.updates)))
+        revenue = revenue_changes(spec, revenue_analytics_defaults(spec.type))
         if revenue:
             steps.append(PatchRevenueConfig(spec.address, None, revenue))
         diffs = _config_lines(st, spec)
@@ -210,120 +208,30 @@ class _Planner:
         )
 
     def update_change(self, spec: DesiredSource, live: LiveSource, *, adopted: bool) -> SourceChange:
-        st = self.catalog.get(spec.type)
+        """Built from its parts (plan/update.py); a no-op when no part has a step."""
         trailer = self.identity.trailer(live)
-        user_text, live_fp = trailer.user_text, trailer.fingerprint
-        diffs: list[FieldDiff] = []
-        impacts: set[Impact] = set()
-        reasons: list[str] = []
-        patch: dict[str, Any] = {}
-
-        config = diff_config(st, spec, live)
-        job_inputs = dict(config.patch)
-        if config.diffs:
-            diffs.extend(config.diffs)
-            impacts.add(Impact.NEXT_SYNC)
-
-        # Secrets: re-send on a changed fingerprint, a connection-target change, or an auth switch.
-        version, values = self.fingerprint_parts(spec)
-        resend_reasons = []
-        if config.target_changed:
-            resend_reasons.append("connection target changed: PostHog requires the secrets again")
-        if config.selection_changed:
-            resend_reasons.append("authentication method changed: " + ", ".join(config.selection_changed))
-        if secrets_changed(version, values, live_fp):
-            resend_reasons.append(
-                "adopting a source reconciler never configured"
-                if live_fp is None
-                else "secrets fingerprint changed (values or secrets_version)"
-            )
-        status = SecretStatus.UNCHANGED
-        resend = secret_patch(spec, st) if resend_reasons else {}
-        if resend:
-            job_inputs.update(resend)
-            missing = [s.name for s in collect_secrets(resend).values() if not s.available]
-            status = SecretStatus.MISSING if missing else SecretStatus.RESEND
-            reasons.extend(resend_reasons)
-            impacts.add(Impact.CREDENTIALS)
-            if missing and (config.target_changed or config.selection_changed):
-                names = ", ".join(sorted(set(missing)))
-                self.errors.append(
-                    PlanError(
-                        f"{resend_reasons[0]}, but these variables are not set: {names}", spec.address, "secret-missing"
-                    )
-                )
-        elif config.target_changed and st is not None and not spec.secrets():
-            reasons.append("connection target changed")
-        if job_inputs:
-            patch["job_inputs"] = job_inputs
-            if any(has_secret(v) for v in job_inputs.values()):
-                diffs.extend(FieldDiff(f"config.{path}", secret=True) for path in sorted(spec.secrets()))
-
-        # Description: the user's text plus our trailer.
-        want_text = spec.description if "description" in spec.given else user_text
-        if resend:
-            fingerprint = version + values if values else version  # the executor completes a bare version half
-        elif live_fp is not None and not secrets_changed(version, values, live_fp):
-            fingerprint = live_fp
-        else:
-            fingerprint = version + (values or UNKNOWN_VALUES)
-        owned = OwnedDescription(want_text, spec.address, fingerprint)
-        if want_text != user_text or trailer.address != spec.address or fingerprint != live_fp:
-            patch["description"] = owned
-            if want_text != user_text:
-                diffs.append(FieldDiff("description", user_text, want_text))
-                impacts.add(Impact.METADATA)
-            if trailer.address != spec.address:
-                reasons.append(
-                    "adopt: write the ownership trailer"
-                    if adopted or trailer.address is None
-                    else f"ownership trailer names {trailer.address!r}; rewrite it"
-                )
-                impacts.add(Impact.METADATA)
-
-        steps: list[Step] = []
-        if patch:
-            steps.append(PatchSource(spec.address, live.id, patch))
-        tables = diff_tables(spec, live)
-        self.errors.extend(PlanError(e, spec.address, "invalid-table") for e in tables.errors)
-        if tables.needs_refresh:
-            steps.append(RefreshSchemas(spec.address, live.id))
-            reasons.append("listed tables unknown to PostHog: refresh_schemas first")
-        if tables.updates:
-            steps.append(PatchSchemas(spec.address, live.id, _schema_updates(tables.updates)))
-        diffs.extend(tables.diffs)
-        impacts |= tables.impacts
-        revenue_default = revenue_analytics_defaults(live.source_type)
-        have = live.revenue_analytics.model_dump() if live.revenue_analytics else revenue_default
-        revenue = self.revenue_changes(spec, have)
-        if revenue:
-            steps.append(PatchRevenueConfig(spec.address, live.id, revenue))
-            diffs.extend(FieldDiff(f"revenue_analytics.{k}", have.get(k), v) for k, v in revenue.items())
-            impacts.add(Impact.METADATA)
-        action = Action.UPDATE if steps else Action.NOOP
-        if action is Action.NOOP and tables.unlisted and spec.unlisted_tables == "report":
-            reasons.append(f"{len(tables.unlisted)} live table(s) not listed (unlisted_tables: report)")
+        st = self.catalog.get(spec.type)
+        update = update_parts(spec, st, live, trailer, self.fingerprint_parts(spec), adopted=adopted)
+        part = update.part
+        self.errors.extend(part.errors)
+        reasons = part.reasons
+        if not part.steps and update.unlisted and spec.unlisted_tables == "report":
+            reasons += (f"{len(update.unlisted)} live table(s) not listed (unlisted_tables: report)",)
         return SourceChange(
             spec.address,
             spec.type,
             spec.prefix,
-            action,
-            steps=self.with_reload(spec, tuple(steps)) if steps else (),
-            impacts=frozenset(impacts) if steps else frozenset(),
-            reasons=tuple(reasons),
-            field_diffs=tuple(diffs),
-            secret_status=status,
+            Action.UPDATE if part.steps else Action.NOOP,
+            steps=self.with_reload(spec, part.steps) if part.steps else (),
+            impacts=part.impacts if part.steps else frozenset(),
+            reasons=reasons,
+            field_diffs=part.diffs,
+            secret_status=update.status,
             protected=spec.protect,
             live_id=live.id,
             live_fingerprint=live.fingerprint(),
-            unlisted_tables=tuple(tables.unlisted) if spec.unlisted_tables == "report" else (),
+            unlisted_tables=update.unlisted if spec.unlisted_tables == "report" else (),
         )
-
-    def revenue_changes(self, spec: DesiredSource, have: Mapping[str, Any]) -> dict[str, Any]:
-        if spec.revenue_analytics is None:
-            return {}
-        want = {k: getattr(spec.revenue_analytics, k) for k in spec.revenue_analytics.given}
-        return {k: v for k, v in sorted(want.items()) if have.get(k) != v}
 
     def with_reload(self, spec: DesiredSource, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         return (*steps, ReloadSource(spec.address, _source_id(steps))) if self.options.sync else steps
@@ -375,10 +283,6 @@ class _Planner:
             errors=tuple(self.errors),
             warnings=tuple(self.warnings),
         )
-
-
-def _schema_updates(updates: Mapping[str, tuple[str | None, Mapping[str, Any]]]) -> tuple[SchemaUpdate, ...]:
-    return tuple(SchemaUpdate(name, schema_id, dict(changes)) for name, (schema_id, changes) in sorted(updates.items()))
 
 
 def _source_id(steps: Iterable[Step]) -> str | None:
