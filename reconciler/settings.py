@@ -9,13 +9,13 @@ the embedded emulator (started elsewhere; see `Settings.is_local`).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
+from reconciler.loopback import is_loopback
 from reconciler.rate_spec import DEFAULT_RATE_LIMIT, parse_rate_limit
 from reconciler.secret import Secret
 
@@ -31,7 +31,6 @@ __all__ = [
     "PROJECT_ENV",
     "RATE_LIMIT_ENV",
     "Settings",
-    "is_loopback",
     "normalise_host",
     "resolve_settings",
 ]
@@ -76,17 +75,6 @@ class Settings:
     def base_url(self) -> str | None:
         """The URL to send requests to; None for `--host local` until the emulator's address is known."""
         return None if self.is_local else self.host
-
-
-def is_loopback(hostname: str) -> bool:
-    """localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1 — by name only; no DNS lookup."""
-    name = hostname.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def normalise_host(raw: str) -> str:

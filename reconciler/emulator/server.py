@@ -42,11 +42,12 @@ class ServeOptions:
 def check_exposure(options: ServeOptions) -> None:
     """Refuse to serve the public default key beyond this machine: `phx_local` is printed at start-up and
     written in the docs, so anyone who can reach the port could read and change every source."""
-    from reconciler.settings import LOCAL_DEFAULT_KEY, is_loopback
+    from reconciler.emulator.keys import DEFAULT_KEY
+    from reconciler.loopback import is_loopback
 
     if options.keys is None and not is_loopback(options.host):
         raise ConfigError(
-            f"refusing to listen on {options.host} with the default key {LOCAL_DEFAULT_KEY}: it is public "
+            f"refusing to listen on {options.host} with the default key {DEFAULT_KEY}: it is public "
             "(printed at start-up and in the docs), so anyone who can reach this port could use it",
             hint="pass --keys FILE with keys of your own (docs/emulator.md), or listen on 127.0.0.1",
             reference="public-default-key",

@@ -31,12 +31,13 @@ from reconciler.errors import (
     PersonalKeyNotAllowed,
     RequestNotSent,
 )
+from reconciler.loopback import is_loopback
 from reconciler.posthog.errors import connect_failure, error_from_response
 from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import Outcome, Replay, RetryPolicy, decide
 from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
-from reconciler.settings import Settings, is_loopback
+from reconciler.settings import Settings
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

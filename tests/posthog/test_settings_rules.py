@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.settings import is_loopback, normalise_host, resolve_settings
+from reconciler.loopback import is_loopback
+from reconciler.settings import normalise_host, resolve_settings
 
 KEY_ENV = {"POSTHOG_PERSONAL_API_KEY": "phx_canary_settings"}
 
