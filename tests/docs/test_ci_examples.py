@@ -47,6 +47,12 @@ def check_jsonschema(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[
     )
 
 
+def test_action_matches_the_vendored_schema_offline(tmp_path: Path) -> None:
+    """action.yml (the composite GitHub Action at the repository root) against GitHub's action schema."""
+    done = check_jsonschema(tmp_path, "--builtin-schema", "vendor.github-actions", str(ROOT / "action.yml"))
+    assert (done.returncode, done.stdout.strip()) == (0, "ok -- validation done"), done.stdout + done.stderr
+
+
 def _load(name: str) -> Any:
     return yaml.safe_load((CI / name).read_text(encoding="utf-8"))
 
