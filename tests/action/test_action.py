@@ -219,7 +219,7 @@ def test_apply_the_saved_plan_then_drift_keeps_one_issue(runner: Runner) -> None
     assert runner.action(command="plan", directory="manifests/", artifact="none").outputs["exit-code"] == "2"
     applied = runner.action(command="apply", directory="manifests/")  # plan.json exists: the saved plan
     assert not applied.failed, applied.log
-    assert "Apply complete: 2 step(s) succeeded, 0 failed" in Path(applied.outputs["report"]).read_text()
+    assert "Apply complete: 2 steps succeeded, 0 failed" in Path(applied.outputs["report"]).read_text()
     assert applied.outputs["changes"] == "false"
 
     clean = runner.action(command="drift", directory="manifests/")
