@@ -19,7 +19,6 @@ import yaml
 from reconciler.catalog import (
     SSH_TUNNEL_PUBLIC_NAMES,
     SSH_TUNNEL_SECRET_NAMES,
-    TEXT_RULES,
     Catalog,
     Field,
     SourceType,
@@ -47,7 +46,15 @@ The general manifest format — `tables`, `protect`, `state`, templates — is i
 - A field under `x.y` lives inside the mapping `x`; "when `selection: v`" means only with that option chosen.
 - **Connection targets** are the fields whose change makes PostHog demand the secrets again: a plan that
   changes one re-sends the secrets, and fails early when their variables are not set.
-- `reconciler validate --catalog live` validates against the server's catalog instead of this bundled one.
+- **Integration ids** (`…_integration_id`) name an integration connected once in PostHog: see
+  [Integration ids](#integration-ids) below.
+- **Tables**: for API types PostHog lists a fixed set of tables, given below with their incremental cursor
+  fields; `validate` refuses other names (offering the closest) and cursors the table does not have. Database
+  types discover their tables when they connect, so any name passes offline (`plan --preflight` asks PostHog).
+- **Status** is PostHog's: *unreleased* types are hidden in its UI, *alpha*/*beta* ones are marked so, and a
+  *feature flag* gates some per project. reconciler manages them all the same.
+- `reconciler validate --catalog live` validates against the server's catalog instead of this bundled one;
+  `reconciler catalog diff` shows what a PostHog adds or changes against it.
 
 """
 
@@ -86,9 +93,9 @@ def _notes(field: Field) -> str:
             "passphrase}, require_tls: {enabled}}`; secret: " + ", ".join(sorted(SSH_TUNNEL_SECRET_NAMES))
         )
     if field.kind == "oauth":
-        parts.append(
-            f"the id of a PostHog {field.oauth_kind or ''} integration (connect it once in the UI)".replace("  ", " ")
-        )
+        parts.append(f"[integration id](#integration-ids) of a PostHog `{field.oauth_kind}` integration")
+    if field.kind == "oauth-account-select":
+        parts.append("an account id of the connected integration (a string)")
     if field.kind == "file-upload":
         parts.append("a mapping of the file's keys, each a `secret()`: " + ", ".join(f"`{k}`" for k in field.file_keys))
     if field.kind == "number":
@@ -155,8 +162,10 @@ def _example_value(field: Field, address: str, path: tuple[str, ...]) -> Any:
 
 def _example_for(source_type: SourceType, field: Field, address: str) -> Any:
     """`_example_value`, or the example of the value rule validate applies to this field."""
-    rule = TEXT_RULES.get((source_type.name, field.name))
-    return rule.example if rule is not None else _example_value(field, address, ())
+    check = source_type.config_check(field.name)
+    if check is not None and check.example is not None:
+        return check.example
+    return _example_value(field, address, ())
 
 
 def example_manifest(source_type: SourceType) -> dict[str, Any]:
@@ -167,7 +176,10 @@ def example_manifest(source_type: SourceType) -> dict[str, Any]:
     for field in source_type.fields:
         if field.required or field.kind in ("switch-group", "ssh-tunnel"):
             config[field.name] = _example_for(source_type, field, address)
-    return {"version": 1, "sources": {address: {"type": source_type.name, "prefix": address, "config": config}}}
+    source: dict[str, Any] = {"type": source_type.name, "prefix": address, "config": config}
+    if source_type.tables:
+        source["tables"] = {next(iter(source_type.tables)): {"sync": True}}
+    return {"version": 1, "sources": {address: source}}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -204,6 +216,12 @@ def _section(source_type: SourceType) -> str:
     suggested = [t["table"] for t in wizard.get("suggestedTables") or ()]
     if suggested:
         extras.append("Suggested tables: " + ", ".join(f"`{t}`" for t in suggested))
+    extras += [_tables_line(source_type), "Status: " + _status(source_type)]
+    if source_type.direct_query or source_type.cdc:
+        extras.append(
+            "Also: "
+            + ", ".join(w for w, on in (("direct query", source_type.direct_query), ("CDC", source_type.cdc)) if on)
+        )
     out += [f"- {e}" for e in extras] + [""]
     out += ["| field | kind | required | secret | notes |", "|---|---|---|---|---|"]
     for row in field_rows(source_type):
@@ -217,6 +235,48 @@ def _section(source_type: SourceType) -> str:
     return "\n".join(out)
 
 
+def _tables_line(st: SourceType) -> str:
+    if st.tables is None:
+        return "Tables: discovered when PostHog connects" + (" (a database)" if st.is_database else "")
+    listed = ", ".join(
+        f"`{t.name}`" + (f" ({', '.join(c.field for c in t.cursors)})" if t.cursors else "") for t in st.tables.values()
+    )
+    more = "" if st.tables_complete else " (newer PostHog versions list more: unknown names only warn)"
+    prefixes = "".join(f"; also any name starting `{p}`" for p in st.table_prefixes)
+    return f"Tables (incremental fields): {listed}{prefixes}{more}"
+
+
+def _status(st: SourceType) -> str:
+    wizard = st.wizard
+    parts = ["unreleased" if st.unreleased else "released"]
+    if wizard.get("releaseStatus"):
+        parts.append(str(wizard["releaseStatus"]))
+    elif wizard.get("betaSource"):
+        parts.append("beta")
+    if st.feature_flag:
+        parts.append(f"feature flag `{st.feature_flag}`")
+    commit = st.facts.get("x-sourceCommit")
+    if commit:
+        read = "config class" if st.facts.get("x-factsFrom") == "generated_configs" else "form"
+        parts.append(f"{read} read at PostHog `{str(commit)[:10]}`")
+    return ", ".join(parts)
+
+
+_INTEGRATIONS = """## Integration ids
+
+Fields named `…_integration_id` (kind `oauth`) hold the id of an integration: an OAuth connection (Google
+Ads, HubSpot, Salesforce, Slack, …) made once in PostHog, which keeps the tokens. reconciler never sees the
+tokens; a manifest only names the integration, as a positive whole number — `validate` refuses anything else
+(`bad-integration-id`). To find the id:
+
+- run `reconciler import` on a source that already uses the integration: the manifest it writes carries the id;
+- or list the project's integrations: `GET /api/environments/<project>/integrations/` (the `id` and `kind` of
+  each), or open it under Settings → Integrations in PostHog.
+
+When the id names no integration of the project, PostHog refuses the source (`Integration not found: <id>`).
+"""
+
+
 def render_sources_doc(catalog: Catalog | None = None) -> str:
     """The whole of docs/sources.md for a catalog (the bundled one by default)."""
     catalog = catalog if catalog is not None else load_catalog()
@@ -227,7 +287,8 @@ def render_sources_doc(catalog: Catalog | None = None) -> str:
         "`{enabled: true, host, port, auth: {selection: password|keypair, …}}`. Readable (diffed) keys: "
         f"{public}; the rest are secret. Ports 80 and 443 are refused, as PostHog does.\n"
     )
-    return _HEADER + f"Types: {index}.\n\n" + "\n".join(_section(catalog[name]) for name in catalog) + "\n" + footer
+    sections = "\n".join(_section(catalog[name]) for name in catalog)
+    return _HEADER + f"Types: {index}.\n\n" + sections + "\n" + _INTEGRATIONS + "\n" + footer
 
 
 def main(argv: Sequence[str] | None = None) -> int:

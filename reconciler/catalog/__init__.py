@@ -5,6 +5,7 @@ from reconciler.catalog.model import (
     META_KEYS,
     Catalog,
     Field,
+    PatternCheck,
     SelectOption,
     SourceType,
     all_source_type_names,
@@ -32,10 +33,9 @@ from reconciler.catalog.source_values import (
     SSH_TUNNEL_SECRET_NAMES,
     SSH_TUNNEL_TARGET_KEYS,
     SSH_TUNNEL_TEXT_KEYS,
-    TEXT_RULES,
-    TextRule,
     revenue_analytics_defaults,
 )
+from reconciler.catalog.tables import Cursor, TableSpec
 
 __all__ = [
     "BULK_SCHEMA_FIELDS",
@@ -59,12 +59,13 @@ __all__ = [
     "SYNC_TYPES",
     "SYNC_TYPES_NEEDING_CURSOR",
     "SYNC_TYPES_WITH_PRIMARY_KEY",
-    "TEXT_RULES",
     "Catalog",
+    "Cursor",
     "Field",
+    "PatternCheck",
     "SelectOption",
     "SourceType",
-    "TextRule",
+    "TableSpec",
     "all_source_type_names",
     "load_catalog",
     "revenue_analytics_defaults",

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from reconciler.catalog.source_values import SSH_TUNNEL_PUBLIC_NAMES, SSH_TUNNEL_SECRET_NAMES
+from reconciler.catalog.tables import TableSpec, parse_tables
 
 __all__ = [
     "CDC_KEYS",
@@ -22,12 +23,19 @@ __all__ = [
     "META_KEYS",
     "Catalog",
     "Field",
+    "PatternCheck",
     "SelectOption",
     "SourceType",
     "all_source_type_names",
     "load_catalog",
 ]
 
+#: Connection-target fields when a type names none (reference/posthog-api.md §8.4 step 4).
+DEFAULT_CONNECTION_TARGETS = ("host", "instance_url")
+#: Cursor sync types a type with incremental fields supports unless it says otherwise.
+DEFAULT_SYNC_MODES = ("incremental", "append")
+#: PostHog's message when an integration id names no integration of the team (OAuthMixin).
+INTEGRATION_MISSING_ERROR = "Integration not found: {id}"
 #: Plain input kinds of the wizard's field union (§8.11).
 INPUT_KINDS = frozenset({"text", "email", "search", "url", "password", "time", "number", "textarea"})
 #: Keys that are structure, not values: kept on read (§6).
@@ -102,6 +110,18 @@ class Field:
 
 
 @dataclass(frozen=True)
+class PatternCheck:
+    """A value rule PostHog enforces on one (dotted) field path: values must match `pattern`."""
+
+    field: str
+    pattern: str
+    message: str
+    hint: str | None = None
+    #: A value that passes (docs/sources.md's examples use it).
+    example: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceType:
     name: str
     label: str
@@ -111,7 +131,45 @@ class SourceType:
     supports_webhooks: bool = False
     supports_column_selection: bool = False
     engine: str | None = None
+    #: Statically known tables (API types whose settings list them); None when discovered at connect time.
+    tables: Mapping[str, TableSpec] | None = None
+    #: False when PostHog may list more tables than `tables` (a newer PostHog, or facts borrowed by a
+    #: pulled wizard): an unknown name is then a warning, not an error.
+    tables_complete: bool = True
+    table_prefixes: tuple[str, ...] = ()
+    is_database: bool = False
+    direct_query: bool = False
+    cdc: bool = False
+    sync_modes: tuple[str, ...] = DEFAULT_SYNC_MODES
+    config_checks: tuple[PatternCheck, ...] = ()
+    credential_checks: tuple[PatternCheck, ...] = ()
+    credential_error: str | None = None
+    integration_missing_error: str = INTEGRATION_MISSING_ERROR
+    #: Our facts about the type (the `x-` keys), kept so a pulled wizard can borrow them.
+    facts: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     wizard: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def unreleased(self) -> bool:
+        return bool(self.wizard.get("unreleasedSource"))
+
+    @property
+    def beta(self) -> bool:
+        """PostHog marks a type beta with `betaSource` or (newer) `releaseStatus: alpha|beta`."""
+        return bool(self.wizard.get("betaSource")) or self.wizard.get("releaseStatus") in ("alpha", "beta")
+
+    @property
+    def feature_flag(self) -> str | None:
+        flag = self.wizard.get("featureFlag")
+        return str(flag) if flag else None
+
+    def config_check(self, field_name: str) -> PatternCheck | None:
+        """The value rule PostHog applies to a field (`x-configChecks`), by the field's name."""
+        return next((c for c in self.config_checks if c.field == field_name), None)
+
+    def integration_fields(self) -> Iterator[Field]:
+        """Every PostHog integration id field (`oauth` kind, `*_integration_id`), nested ones included."""
+        return (f for f in self.all_fields() if f.kind == "oauth")
 
     def field(self, name: str) -> Field | None:
         """Top-level field by declared or stored name."""
@@ -203,7 +261,17 @@ def _wizard_field(raw: Mapping[str, Any]) -> dict[str, Any]:
             "fields": [_wizard_field(f) for f in raw.get("fields") or ()],
         }
     elif kind == "oauth":
-        out |= {"required": bool(raw.get("required", False)), "kind": raw["kind"], "requiredScopes": None}
+        out |= {
+            "required": bool(raw.get("required", False)),
+            "kind": raw["kind"],
+            "requiredScopes": raw.get("requiredScopes"),
+        }
+    elif kind == "oauth-account-select":
+        out |= {
+            "required": bool(raw.get("required", False)),
+            "integrationField": raw.get("integrationField"),
+            "integrationKind": raw.get("integrationKind"),
+        }
     elif kind == "file-upload":
         out |= {"required": bool(raw.get("required", False)), "fileFormat": raw["fileFormat"]}
     return out
@@ -220,6 +288,7 @@ def _wizard_entry(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         "docsUrl": raw.get("docsUrl"),
         "featured": bool(raw.get("featured", False)),
         "betaSource": raw.get("betaSource"),
+        "releaseStatus": raw.get("releaseStatus"),
         "unreleasedSource": raw.get("unreleasedSource"),
         "disabledReason": raw.get("disabledReason"),
         "existingSource": raw.get("existingSource"),
@@ -255,22 +324,56 @@ class Catalog(Mapping[str, SourceType]):
         return {name: dict(st.wizard) for name, st in self._types.items()}
 
     @classmethod
-    def from_wizard(cls, data: Mapping[str, Mapping[str, Any]]) -> Catalog:
-        """Build a catalog from a wizard-shaped mapping (the bundled file or a live `wizard` response)."""
+    def from_wizard(cls, data: Mapping[str, Mapping[str, Any]], *, facts: Catalog | None = None) -> Catalog:
+        """Build a catalog from a wizard-shaped mapping (the bundled file or a live `wizard` response).
+
+        A live wizard carries none of our `x-` facts (tables, connection targets, ...): with `facts`, a type
+        that has none borrows them from the same type there (typically the bundled catalog)."""
         types = {}
         for name, raw in data.items():
-            types[name] = SourceType(
-                name=name,
-                label=str(raw.get("label") or name),
-                category=str(raw.get("category") or ""),
-                fields=tuple(_parse_field(f) for f in raw.get("fields") or ()),
-                connection_targets=tuple(raw.get("x-connectionTargets") or ("host", "instance_url")),
-                supports_webhooks=bool(raw.get("x-supportsWebhooks", False)),
-                supports_column_selection=bool(raw.get("supportsColumnSelection", False)),
-                engine=raw.get("x-engine"),
-                wizard=_wizard_entry(name, raw),
-            )
+            own = {k: v for k, v in raw.items() if k.startswith("x-")}
+            if not own and facts is not None and name in facts:
+                own = {**facts[name].facts, "x-tablesOpen": True}
+            types[name] = _source_type(name, raw, own)
         return cls(types)
+
+
+def _checks(raw: Any) -> tuple[PatternCheck, ...]:
+    return tuple(
+        PatternCheck(str(c["field"]), str(c["pattern"]), str(c["message"]), c.get("hint"), c.get("example"))
+        for c in raw or ()
+    )
+
+
+def _source_type(name: str, raw: Mapping[str, Any], facts: Mapping[str, Any]) -> SourceType:
+    targets = facts.get("x-connectionTargets")
+    return SourceType(
+        name=name,
+        label=str(raw.get("label") or name),
+        category=str(raw.get("category") or ""),
+        fields=tuple(_parse_field(f) for f in raw.get("fields") or ()),
+        connection_targets=tuple(targets) if targets is not None else DEFAULT_CONNECTION_TARGETS,
+        supports_webhooks=bool(facts.get("x-supportsWebhooks", False)),
+        supports_column_selection=bool(raw.get("supportsColumnSelection", False)),
+        engine=facts.get("x-engine"),
+        tables=parse_tables(
+            facts.get("x-tables"),
+            webhook=facts.get("x-webhookTables") or (),
+            webhook_only=facts.get("x-webhookOnlyTables") or (),
+        ),
+        tables_complete=not facts.get("x-tablesOpen", False),
+        table_prefixes=tuple(facts.get("x-tablePrefixes") or ()),
+        is_database=bool(facts.get("x-database", False)),
+        direct_query=bool(facts.get("x-directQuery", False)),
+        cdc=bool(facts.get("x-cdc", False)),
+        sync_modes=tuple(facts.get("x-syncModes") or DEFAULT_SYNC_MODES),
+        config_checks=_checks(facts.get("x-configChecks")),
+        credential_checks=_checks(facts.get("x-credentialChecks")),
+        credential_error=facts.get("x-credentialError"),
+        integration_missing_error=str(facts.get("x-integrationMissingError") or INTEGRATION_MISSING_ERROR),
+        facts=facts,
+        wizard=_wizard_entry(name, raw),
+    )
 
 
 @cache

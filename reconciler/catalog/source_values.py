@@ -1,15 +1,12 @@
 """PostHog's facts about source values that its wizard form does not describe: the `ssh_tunnel` value's
-shape (reference/posthog-api.md §10), the auto-created revenue-analytics config (§6), and the text rules
-PostHog enforces only when it talks to the upstream (`TEXT_RULES`). Pure data.
+shape (reference/posthog-api.md §10) and the auto-created revenue-analytics config (§6). Pure data. (Value
+rules a type's fields must follow are per-type facts: `x-configChecks` in source_types.yaml.)
 
 The one home of these facts: the manifest checker, the JSON Schema, the diff, the importer, the docs and the
 emulator all read them from here. Must not know: anything but this data.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 __all__ = [
     "REVENUE_ANALYTICS_KEYS",
@@ -22,8 +19,6 @@ __all__ = [
     "SSH_TUNNEL_SECRET_NAMES",
     "SSH_TUNNEL_TARGET_KEYS",
     "SSH_TUNNEL_TEXT_KEYS",
-    "TEXT_RULES",
-    "TextRule",
     "revenue_analytics_defaults",
 ]
 
@@ -50,26 +45,3 @@ REVENUE_ANALYTICS_KEYS = ("enabled", "include_invoiceless_charges")
 def revenue_analytics_defaults(source_type: str) -> dict[str, bool]:
     """What PostHog auto-creates with a source (§6): enabled for Stripe only; invoiceless charges included."""
     return {"enabled": source_type == "Stripe", "include_invoiceless_charges": True}
-
-
-@dataclass(frozen=True)
-class TextRule:
-    """A value rule PostHog enforces only when it talks to the upstream (so a create fails mid-apply):
-    checked offline instead. `example` is a value that passes (docs/sources.md uses it)."""
-
-    pattern: re.Pattern[str]
-    message: str
-    hint: str
-    example: str
-
-
-#: (source type, field) → rule. Zendesk: PostHog's credential check refuses a subdomain that is not letters,
-#: digits and hyphens with "Zendesk subdomain is incorrect" (reference/posthog-api.md §10).
-TEXT_RULES: dict[tuple[str, str], TextRule] = {
-    ("Zendesk", "subdomain"): TextRule(
-        re.compile(r"[A-Za-z0-9-]+\Z"),
-        "must be the Zendesk subdomain alone: letters, digits and hyphens (PostHog refuses anything else)",
-        "for https://acme-support.zendesk.com write `subdomain: acme-support`",
-        "acme-support",
-    ),
-}

@@ -41,7 +41,7 @@ def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalo
 
 def catalog_for(spec: str, client: PostHogClient | None) -> Catalog:
     """The catalog `--catalog` names; `live` is the server's wizard, read through `client` (§8.11)."""
-    live = (lambda: Catalog.from_wizard(client.wizard())) if client is not None else None
+    live = client.wizard if client is not None else None
     return resolve_catalog(spec, live=live)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -53,10 +54,10 @@ def offline_catalog(spec: str, env: Mapping[str, str]) -> Catalog:
     """`--catalog` for commands that otherwise never connect: `live` reads the server's `wizard` (§8.11),
     reached through POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY."""
 
-    def live() -> Catalog:
+    def live() -> dict[str, Any]:
         from reconciler.commands.common import connect
 
         with connect(resolve_settings(env)) as client:
-            return Catalog.from_wizard(client.wizard())
+            return client.wizard()
 
     return resolve_catalog(spec, live=live)

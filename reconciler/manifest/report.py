@@ -94,8 +94,9 @@ def check_manifests(
         errors += state.missing_secrets()
     if errors:
         return ValidationReport(None, ManifestInvalid(errors).errors, files, warnings)
-    if state is not None and warnings:
-        state = state.model_copy(update={"warnings": warnings})
+    if state is not None:
+        warnings += state.warnings  # likely mistakes validation found (e.g. a database table name)
+        state = state.model_copy(update={"warnings": warnings}) if warnings else state
     return ValidationReport(state, [], files, warnings)
 
 

@@ -7,6 +7,7 @@ Any string holding a `{{ … }}` template is accepted where a scalar goes, since
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from reconciler.catalog import (
@@ -49,6 +50,15 @@ def _t(schema: dict[str, Any], *, nullable: bool = True) -> dict[str, Any]:
 _BOOL = _t({"type": "boolean"}, nullable=False)
 _NUMBER = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[+-]?[0-9]+\s*$"}, _TEMPLATE, _NULL]}
 _TEXT = {"type": ["string", "number", "null"]}
+#: A PostHog integration id: a positive whole number (docs/sources.md, "Integration ids").
+_INTEGRATION_ID = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1},
+        {"type": "string", "pattern": r"^\s*\+?0*[1-9][0-9]*\s*$"},
+        _TEMPLATE,
+        _NULL,
+    ]
+}
 
 
 def _field(f: Field) -> dict[str, Any]:
@@ -84,7 +94,9 @@ def _field(f: Field) -> dict[str, Any]:
             group["then"] = {"required": needed}
         return {**group, "type": ["object", "null"], "description": f.label}
     if kind == "oauth":
-        return {**_NUMBER, "description": f"{f.label} (PostHog integration id)"}
+        return {**_INTEGRATION_ID, "description": f"{f.label} (PostHog integration id: Settings → Integrations)"}
+    if kind == "oauth-account-select":
+        return {**_TEXT, "description": f"{f.label} (an account of the connected integration)"}
     if kind == "file-upload":
         return {
             "type": ["object", "null"],
@@ -115,7 +127,7 @@ def _object(
 
 def _config(st: SourceType) -> dict[str, Any]:
     schema = _object({}, st.fields, [])
-    if st.engine == "postgres":
+    if st.cdc:
         schema["properties"] |= {
             "cdc_enabled": _BOOL,
             "cdc_management_mode": _t({"enum": ["posthog", "self_managed"]}),
@@ -204,6 +216,10 @@ def manifest_schema(catalog: Catalog | None = None) -> dict[str, Any]:
     per_type = []
     for name, st in catalog.items():
         then: dict[str, Any] = {"properties": {"config": {"$ref": f"#/$defs/config_{name}"}}}
+        if st.tables is not None:
+            names: list[dict[str, Any]] = [{"enum": list(st.tables)}]
+            names += [{"pattern": "^" + re.escape(p)} for p in st.table_prefixes]
+            then["properties"]["tables"] = {"propertyNames": {"anyOf": names} if len(names) > 1 else names[0]}
         if any(f.required for f in st.fields):
             then["required"] = ["config"]
         per_type.append(

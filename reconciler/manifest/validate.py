@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.catalog import Catalog, SourceType, all_source_type_names
+from reconciler.catalog import Catalog, all_source_type_names
 from reconciler.errors import ManifestError
 from reconciler.manifest.config import ConfigChecker, ValidateOptions
 from reconciler.manifest.document import Document, Mark, NodePath
@@ -26,11 +26,11 @@ from reconciler.manifest.models import (
     ManifestDocument,
     SecretUse,
     SourceInput,
-    TableSettings,
     UnlistedPolicy,
 )
 from reconciler.manifest.problems import DocumentReporter, did_you_mean, dotted, kind_of, suggest
 from reconciler.manifest.pydantic_errors import report_pydantic
+from reconciler.manifest.table_names import check_table_names, check_table_settings
 from reconciler.ownership import ADDRESS_PATTERN, DESCRIPTION_LIMIT, max_user_description_length
 
 __all__ = ["ValidateOptions", "build_desired_state", "check_prefix", "suggest"]
@@ -65,41 +65,6 @@ def _location(mark: Mark) -> Location:
     return mark  # one type: parser marks are the models' locations
 
 
-# --- tables --------------------------------------------------------------------------------------------
-
-
-def _check_tables(
-    tables: Mapping[str, TableSettings],
-    st: SourceType | None,
-    config: Mapping[str, Any],
-    base: NodePath,
-    report: DocumentReporter,
-) -> None:
-    for name, t in tables.items():
-        path = (*base, name)
-        enabled = t.sync is not False
-        if t.sync_type in ("incremental", "append") and enabled:
-            # reference/posthog-api.md §8.3 step 11: incremental/append tables need a cursor field and type.
-            for key in ("incremental_field", "incremental_field_type"):
-                if getattr(t, key) is None:
-                    report(path, f"sync_type '{t.sync_type}' needs {key}", key=True, reference="missing-field")
-        if t.frequency == "1min" and t.sync_type != "cdc":
-            # reference/posthog-api.md §9.3: 1-minute frequency is for CDC schemas only.
-            report(
-                (*path, "frequency"),
-                "frequency '1min' is only available with sync_type 'cdc'; the fastest for other sync types is '5min'",
-            )
-        if st is None:
-            continue
-        if t.sync_type == "webhook" and not st.supports_webhooks:
-            report((*path, "sync_type"), f"{st.name} does not support webhooks; sync_type 'webhook' is not possible")
-        if t.sync_type == "cdc" and enabled and config.get("cdc_enabled") is not True:
-            # reference/posthog-api.md §8.3 step 11: CDC must be enabled on the source first.
-            report((*path, "sync_type"), "sync_type 'cdc' needs CDC enabled on the source (config.cdc_enabled: true)")
-        if "enabled_columns" in t.given and t.enabled_columns is not None and not st.supports_column_selection:
-            report((*path, "enabled_columns"), f"{st.name} does not support column selection")
-
-
 # --- documents → DesiredState --------------------------------------------------------------------------
 
 
@@ -121,6 +86,8 @@ class _StateBuilder:
     catalog: Catalog
     options: ValidateOptions
     errors: list[ManifestError] = field(default_factory=list)
+    #: Likely mistakes that do not make the state invalid (e.g. a database table name).
+    warnings: list[ManifestError] = field(default_factory=list)
     sources: dict[str, DesiredSource] = field(default_factory=dict)
     declared: dict[str, Mark] = field(default_factory=dict)
     identities: dict[tuple[str, str], tuple[str, Mark]] = field(default_factory=dict)
@@ -185,7 +152,8 @@ class _StateBuilder:
             )
             return
         self.declared[address] = key_mark
-        source = _build_source(doc, report, address, raw, self.catalog, self.options, policy, kept_marks)
+        warn = DocumentReporter(doc, self.warnings)
+        source = _build_source(doc, report, warn, address, raw, self.catalog, self.options, policy, kept_marks)
         if source is not None:
             self.sources[address] = source
             self._check_identity(source, base, key_mark, report)
@@ -231,6 +199,7 @@ class _StateBuilder:
             project=self.project[0] if self.project else None,
             files=tuple(dict.fromkeys(d.file for d in documents)),
             secret_uses=tuple(self.uses),
+            warnings=tuple(str(w) for w in self.warnings),
         )
         return state, []
 
@@ -273,6 +242,7 @@ class _Partial:
 def _build_source(
     doc: Document,
     report: DocumentReporter,
+    warn: DocumentReporter,
     address: str,
     raw: Any,
     catalog: Catalog,
@@ -334,7 +304,9 @@ def _build_source(
             reference="protected",
         )
     tables = spec.tables or {}
-    _check_tables(tables, st, config, (*base, "tables"), report)
+    check_table_settings(tables, st, config, (*base, "tables"), report)
+    if st is not None and not absent:
+        check_table_names(tables, st, config, (*base, "tables"), report, warn)
     if len(report.errors) > start or not isinstance(spec, SourceInput):
         return None
     written = set(spec.given)

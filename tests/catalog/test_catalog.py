@@ -83,3 +83,41 @@ def test_wizard_shape_is_camel_case_with_nulls() -> None:
         "secret": True,
     }
     assert not any(key.startswith("x-") for entry in wizard.values() for key in entry)
+
+
+def test_cursor_specs_parse_label_field_and_types() -> None:
+    from reconciler.catalog.tables import Cursor, parse_cursor
+
+    assert parse_cursor("updated_at") == Cursor("updated_at", "datetime", "updated_at", "datetime")
+    assert parse_cursor("date:date") == Cursor("date", "date", "date", "date")
+    assert parse_cursor("created_at=created:datetime/integer") == Cursor("created_at", "datetime", "created", "integer")
+
+
+def test_api_types_list_tables_and_databases_do_not() -> None:
+    stripe, postgres, hubspot = CATALOG["Stripe"], CATALOG["Postgres"], CATALOG["Hubspot"]
+    assert stripe.tables is not None and len(stripe.tables) == 16
+    charge = stripe.tables["Charge"]
+    assert [(c.label, c.field, c.field_type) for c in charge.cursors] == [("created_at", "created", "integer")]
+    assert stripe.tables["Discount"].webhook_only and stripe.sync_modes == ("append",)
+    assert postgres.tables is None and postgres.is_database and postgres.direct_query and postgres.cdc
+    assert hubspot.tables is not None and not hubspot.is_database
+    assert [f.name for f in hubspot.integration_fields()] == ["hubspot_integration_id"]
+
+
+def test_every_catalogued_type_records_where_its_facts_come_from() -> None:
+    for st in CATALOG.values():
+        if st.name in {"Postgres", "MySQL", "MSSQL", "Snowflake", "Salesforce", "Zendesk"}:
+            continue  # described by reference/posthog-api.md §10, read at its commit
+        assert len(str(st.facts.get("x-sourceCommit", ""))) == 40, st.name
+
+
+def test_a_wizard_without_our_facts_borrows_them_per_type() -> None:
+    from reconciler.manifest.catalogs import catalog_from_wizard
+
+    wizard = CATALOG.wizard()
+    assert not any(k.startswith("x-") for entry in wizard.values() for k in entry)
+    pulled = catalog_from_wizard(wizard)
+    assert pulled["Stripe"].tables == CATALOG["Stripe"].tables
+    assert pulled["Okta"].connection_targets == ("okta_domain",)
+    bare = type(CATALOG).from_wizard(wizard)
+    assert bare["Okta"].connection_targets == ("host", "instance_url") and bare["Stripe"].tables is None

@@ -36,7 +36,7 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path, capsys: pytest.CaptureF
 def test_one_section_per_catalog_type_with_every_field() -> None:
     text = render_sources_doc()
     catalog = load_catalog()
-    assert re.findall(r"^## (.+)$", text, flags=re.M) == [*catalog, "SSH tunnels"]
+    assert re.findall(r"^## (.+)$", text, flags=re.M) == [*catalog, "Integration ids", "SSH tunnels"]
     for name, source_type in catalog.items():
         section = text.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
         for row in field_rows(source_type):
@@ -80,3 +80,16 @@ def test_the_zendesk_example_is_accepted_by_posthog(api: httpx.Client) -> None:
     assert reply.status_code == 201, reply.text
     refused = api.post("external_data_sources/", json=create_body("Zendesk", zendesk_payload("my_subdomain")))
     assert refused.json()["message"] == "Zendesk subdomain is incorrect"
+
+
+def test_sections_give_tables_status_and_integration_help() -> None:
+    text = render_sources_doc()
+    okta = text.split("\n## Okta\n", 1)[1].split("\n## ", 1)[0]
+    assert "- Tables (incremental fields): `users` (lastUpdated), `groups` (lastUpdated)" in okta
+    assert "- Status: released, alpha, form read at PostHog `39d44a2251`" in okta
+    postgres = text.split("\n## Postgres\n", 1)[1].split("\n## ", 1)[0]
+    assert "- Tables: discovered when PostHog connects (a database)" in postgres
+    assert "- Also: direct query, CDC" in postgres
+    hubspot = text.split("\n## Hubspot\n", 1)[1].split("\n## ", 1)[0]
+    assert "[integration id](#integration-ids) of a PostHog `hubspot` integration" in hubspot
+    assert "\n## Integration ids\n" in text and "Integration not found: <id>" in text

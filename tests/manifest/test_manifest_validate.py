@@ -257,7 +257,7 @@ def test_catalog_from_wizard_file_makes_new_types_usable(tmp_path: Path) -> None
                 "defaultValue": "EU",
                 "options": [{"label": "EU", "value": "EU"}, {"label": "US", "value": "US"}],
             },
-            {"name": "future", "type": "oauth-account-select", "label": "Something new"},
+            {"name": "future", "type": "kind-from-the-future", "label": "Something new"},
         ],
     }
     path = tmp_path / "wizard.json"
