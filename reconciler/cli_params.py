@@ -198,7 +198,7 @@ sync = click.option("--sync", is_flag=True, help="Trigger a sync (reload) of eve
 
 
 def _categories(ctx: click.Context, param: click.Parameter, value: str) -> Any:
-    from reconciler.drift import parse_categories
+    from reconciler.drift.model import parse_categories
 
     try:
         return parse_categories(value)

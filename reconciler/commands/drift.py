@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from reconciler.commands.common import ManifestOptions, catalog_for, connect, load_state
-from reconciler.drift import Category, DriftReport, build_drift, known_secret_values
+from reconciler.drift.model import Category, DriftReport
+from reconciler.drift.report import build_drift, known_secret_values
 from reconciler.settings import Settings
 
 __all__ = ["DriftOutcome", "DriftRequest", "run_drift"]

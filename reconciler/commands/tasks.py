@@ -21,7 +21,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.wording import count
 
 if TYPE_CHECKING:
-    from reconciler.drift import Category
+    from reconciler.drift.model import Category
     from reconciler.plan.model import Plan
 
 __all__ = [
@@ -207,7 +207,7 @@ class DriftFlags:
 
 def drift_task(flags: DriftFlags, console: Console) -> ExitCode:
     from reconciler.commands.drift import DriftRequest, run_drift
-    from reconciler.drift_render import render_drift
+    from reconciler.drift.render import render_drift
 
     settings = settings_for(flags.connection, flags.manifests.paths, os.environ)
     outcome = run_drift(settings, DriftRequest(flags.manifests, flags.fail_on), os.environ)

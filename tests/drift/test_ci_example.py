@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from reconciler.drift_render import MARKDOWN_TITLE
+from reconciler.drift.render import MARKDOWN_TITLE
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ci" / "drift.yml"
 

@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 
 from reconciler.catalog import load_catalog
-from reconciler.drift import (
-    Category,
-    DriftReport,
-    Finding,
-    build_drift,
-    frequency_interval,
-    known_secret_values,
-    parse_categories,
-)
+from reconciler.drift.health import frequency_interval
+from reconciler.drift.model import Category, DriftReport, Finding, parse_categories
+from reconciler.drift.report import build_drift, known_secret_values
 from reconciler.manifest import LoadOptions, load_desired_state
 from reconciler.ownership import format_trailer
 from reconciler.posthog.models import LiveSource, LiveState
@@ -283,7 +277,7 @@ def test_fail_on_categories() -> None:
         parse_categories("helth")
     report = DriftReport("h", "1", "t", sources=())
     assert not report.found()
-    from reconciler.drift import SourceDrift
+    from reconciler.drift.model import SourceDrift
 
     one = DriftReport(
         "h",

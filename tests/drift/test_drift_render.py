@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from reconciler.drift import Category, DriftReport, Finding, SourceDrift
-from reconciler.drift_render import drift_to_dict, render_drift, render_drift_markdown, render_drift_text
+from reconciler.drift.model import Category, DriftReport, Finding, SourceDrift
+from reconciler.drift.render import drift_to_dict, render_drift, render_drift_markdown, render_drift_text
 
 REPORT = DriftReport(
     host="https://eu.posthog.com",

@@ -3,6 +3,7 @@
 All three read the same report. Pure: returns strings, never writes streams or reads the environment.
 User and PostHog strings are made safe for their medium: control characters escaped in text
 (`render_text.clean`), markdown/HTML/mentions escaped in markdown (`render_markdown.escape_markdown`).
+Must not know: how findings are made, HTTP, streams.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from reconciler import __version__
-from reconciler.drift import CATEGORIES, DRIFT_FORMAT_VERSION, Category, DriftReport, Finding, SourceDrift
+from reconciler.drift.model import CATEGORIES, DRIFT_FORMAT_VERSION, Category, DriftReport, Finding, SourceDrift
 from reconciler.plan.render_markdown import GITHUB_COMMENT_LIMIT, escape_markdown
 from reconciler.plan.render_text import clean
 

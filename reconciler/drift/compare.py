@@ -1,0 +1,177 @@
+"""What differs between one declared source and its live match, as drift findings: `changed` (readable fields,
+description, revenue config, type and prefix) and `tables` (settings, tables PostHog lacks, discovered tables),
+each with who most likely made the difference. Pure.
+
+The comparing itself is plan's (`plan/diff.py`: `diff_config`, `diff_tables`, `revenue_changes`), so drift and
+plan cannot disagree about what differs; this module only sorts and words it.
+Must not know: identity (it is handed the match), health, rendering, HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SourceType, revenue_analytics_defaults
+from reconciler.drift.model import Category, Finding
+from reconciler.manifest.models import DesiredSource
+from reconciler.plan.diff import diff_config, diff_tables, revenue_changes
+from reconciler.plan.model import FieldDiff
+from reconciler.posthog.models import LiveSource
+
+__all__ = ["changed_findings", "table_findings"]
+
+#: PostHog's value for a table setting nobody set (§7, §8.3): what "default" means for attribution.
+_TABLE_DEFAULTS: dict[str, Any] = {
+    "should_sync": False,
+    "sync_type": None,
+    "incremental_field": None,
+    "incremental_field_type": None,
+    "sync_frequency": DEFAULT_SYNC_FREQUENCY,
+    "sync_time_of_day": None,
+    "primary_key_columns": None,
+    "enabled_columns": None,
+    "cdc_table_mode": "consolidated",
+}
+
+
+def _config_default(st: SourceType | None, path: str) -> Any:
+    """The catalog default of a dotted `config.<field>[.<child>]` path; None when it declares none."""
+    if st is None:
+        return None
+    parts = path.split(".")[1:]
+    if not parts:
+        return None
+    top = st.field(parts[0]) or next((f for f in st.fields if f.stored_name == parts[0]), None)
+    if top is None:
+        return None
+    if len(parts) == 1:
+        return top.default
+    if parts[1] == "selection":
+        return top.default
+    if parts[1] == "enabled":
+        return False if top.kind in ("switch-group", "ssh-tunnel") else None
+    child = next((f for f in top.walk() if f.stored_name == parts[-1] and f is not top), None)
+    return child.default if child is not None else None
+
+
+def _same_default(value: Any, default: Any) -> bool:
+    if value is None or value == "":
+        return True
+    return value == default or str(value) == str(default)
+
+
+def _attribution(posthog_value: Any, default: Any) -> str:
+    """Who most likely made the difference: PostHog holding a non-default value the manifest does not
+    have points at an edit in PostHog (UI or API); PostHog holding the default points at a manifest
+    change that was not applied yet (or a reset in PostHog)."""
+    return "manifest" if _same_default(posthog_value, default) else "posthog"
+
+
+def _show(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(_show(value), sort_keys=True, default=str)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _field(path: str, manifest: Any, posthog: Any, who: str) -> Finding:
+    return Finding(
+        Category.CHANGED,
+        "field",
+        f"{path}: {_text(manifest)} in the manifest, {_text(posthog)} in PostHog",
+        path=path,
+        manifest=_show(manifest),
+        posthog=_show(posthog),
+        likely_changed_by=who,
+    )
+
+
+def changed_findings(
+    spec: DesiredSource, st: SourceType | None, source: LiveSource, user_text: str | None
+) -> list[Finding]:
+    """`changed` findings; `user_text` is the live description without the ownership trailer."""
+    out: list[Finding] = []
+    # PostHog cannot change type or prefix in place (§11): a difference comes from the manifest.
+    if spec.type != source.source_type:
+        out.append(_field("type", spec.type, source.source_type, "manifest"))
+    if (spec.prefix or None) != source.prefix:
+        out.append(_field("prefix", spec.prefix, source.prefix, "manifest"))
+    if spec.type != source.source_type:
+        return out  # configs of different types cannot be compared field by field
+    for diff in diff_config(st, spec, source).diffs:
+        if not diff.secret:
+            out.append(_field(diff.path, diff.new, diff.old, _attribution(diff.old, _config_default(st, diff.path))))
+    if "description" in spec.given and (spec.description or None) != (user_text or None):
+        out.append(_field("description", spec.description, user_text, _attribution(user_text, None)))
+    defaults = revenue_analytics_defaults(source.source_type)
+    have = source.revenue_analytics.model_dump() if source.revenue_analytics is not None else defaults
+    for key, want in revenue_changes(spec, have).items():
+        out.append(_field(f"revenue_analytics.{key}", want, have.get(key), _attribution(have.get(key), defaults[key])))
+    return out
+
+
+def table_findings(spec: DesiredSource, source: LiveSource) -> list[Finding]:
+    """`tables` findings: listed tables' settings and presence, and the tables PostHog has that are not listed."""
+    result = diff_tables(spec, source)
+    out: list[Finding] = []
+    listed = set(spec.tables)
+    for diff in result.diffs:
+        out.extend(_table_diff(diff, listed))
+    for name in (n for n in result.unlisted if n not in listed):
+        schema = source.schema_named(name)
+        syncing = bool(schema is not None and schema.should_sync)
+        if spec.unlisted_tables == "disable" and not syncing:
+            continue  # already what the policy asks for
+        out.append(
+            Finding(
+                Category.TABLES,
+                "discovered",
+                f"table {name} is in PostHog ({'syncing' if syncing else 'not syncing'}) but not listed "
+                f"(unlisted_tables: {spec.unlisted_tables})",
+                table=name,
+                posthog=syncing,
+            )
+        )
+    return out
+
+
+def _table_diff(diff: FieldDiff, listed: set[str]) -> list[Finding]:
+    parts = diff.path.split(".", 2)  # tables.<name>[.<key>]
+    name = parts[1]
+    if name not in listed:
+        return []  # a `disable`-policy change to an unlisted table: reported as discovered
+    if len(parts) == 2:
+        return [
+            Finding(
+                Category.TABLES,
+                "not-in-posthog",
+                f"table {name} is listed but PostHog does not have it",
+                table=name,
+                manifest=diff.new,
+            )
+        ]
+    key = parts[2]
+    who = _attribution(diff.old, _TABLE_DEFAULTS.get(key))
+    if key == "should_sync":
+        who = "posthog" if diff.old is False and diff.new is True else who
+    return [
+        Finding(
+            Category.TABLES,
+            "settings",
+            f"table {name}: {key} is {_text(diff.new)} in the manifest, {_text(diff.old)} in PostHog",
+            path=diff.path,
+            table=name,
+            manifest=_show(diff.new),
+            posthog=_show(diff.old),
+            likely_changed_by=who,
+        )
+    ]
