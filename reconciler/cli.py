@@ -90,7 +90,7 @@ def validate(**flags: Any) -> int:
 
 @cli.command()
 @p.catalog
-def schema(catalog: str) -> int:
+def schema(catalog: str | None) -> int:
     """Print the manifest's JSON Schema (draft 2020-12), e.g. for yaml-language-server."""
     from reconciler.commands.tasks import schema_task
 
@@ -161,6 +161,32 @@ def import_(import_all: bool, **flags: Any) -> int:
     if bool(flags["selects"]) == import_all:
         raise click.UsageError("choose the sources: --select TYPE:PREFIX (repeatable) or --all")
     return import_task(ImportFlags(**flags), ClickConsole())
+
+
+@cli.group(name="catalog")
+def catalog_group() -> None:
+    """Keep the source-type catalog in step with a PostHog: pull its wizard into a file, diff it."""
+
+
+@catalog_group.command(name="pull")
+@p.connection
+@p.catalog_out
+def catalog_pull(**flags: Any) -> int:
+    """Write the server's source-type catalog (its wizard) as a file `--catalog FILE` reads (exit 0, 1)."""
+    from reconciler.commands.catalog import CatalogPullFlags, catalog_pull_task
+
+    return catalog_pull_task(CatalogPullFlags(**flags), ClickConsole())
+
+
+@catalog_group.command(name="diff")
+@p.connection
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def catalog_diff(**flags: Any) -> int:
+    """Show what FILE (default: the server's wizard) adds, removes or changes against the bundled catalog
+    (exit 0 same, 2 different, 1 error)."""
+    from reconciler.commands.catalog import CatalogDiffFlags, catalog_diff_task
+
+    return catalog_diff_task(CatalogDiffFlags(**flags), ClickConsole())
 
 
 def run_cli(argv: Sequence[str]) -> int:

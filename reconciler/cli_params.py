@@ -23,6 +23,7 @@ __all__ = [
     "allow_literal_secrets",
     "auto_approve",
     "catalog",
+    "catalog_out",
     "connection",
     "detailed_exitcode",
     "drift_output",
@@ -87,10 +88,10 @@ paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 catalog = click.option(
     "--catalog",
     "catalog",
-    default="bundled",
-    show_default=True,
+    default=None,
     metavar="bundled|live|PATH",
-    help="Source-type catalog: the bundled one, the server's (live), or a wizard JSON file.",
+    help="Source-type catalog: the bundled one, the server's (live), or a wizard JSON file "
+    "[default: $RECONCILER_CATALOG, else ./reconciler-catalog.json if present, else bundled].",
 )
 allow_env = click.option(
     "--allow-env",
@@ -225,6 +226,15 @@ fail_on = click.option(
 
 # ---- import -------------------------------------------------------------------------------------------
 
+catalog_out = click.option(
+    "-o",
+    "--out",
+    "out_text",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Write the catalog to FILE (e.g. reconciler-catalog.json) instead of stdout.",
+)
 select = click.option(
     "--select",
     "selects",

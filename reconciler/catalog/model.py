@@ -216,7 +216,7 @@ def _parse_field(raw: Mapping[str, Any]) -> Field:
         label=raw.get("label", raw["name"]),
         required=bool(raw.get("required", False)),
         secret=bool(raw.get("secret", False)),
-        placeholder=raw.get("placeholder"),
+        placeholder=raw.get("placeholder") or None,  # the wizard writes an unset one as ""
         caption=raw.get("caption"),
         default=raw.get("defaultValue", raw.get("default")),
         options=options,

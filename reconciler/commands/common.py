@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,10 +40,13 @@ def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalo
     )
 
 
-def catalog_for(spec: str, client: PostHogClient | None) -> Catalog:
-    """The catalog `--catalog` names; `live` is the server's wizard, read through `client` (§8.11)."""
+def catalog_for(spec: str | None, client: PostHogClient | None) -> Catalog:
+    """The catalog `--catalog` names (default: `catalog_spec`); `live` is the server's wizard, read through
+    `client` (§8.11)."""
+    from reconciler.commands.context import catalog_spec
+
     live = client.wizard if client is not None else None
-    return resolve_catalog(spec, live=live)
+    return resolve_catalog(catalog_spec(spec, os.environ), live=live)
 
 
 def manifest_digest(paths: Sequence[Path]) -> str:

@@ -19,7 +19,12 @@ from reconciler.manifest.catalogs import resolve_catalog
 from reconciler.manifest.files import collect_files
 from reconciler.settings import PROJECT_ENV, Settings, resolve_settings
 
-__all__ = ["manifest_project", "offline_catalog", "settings_for"]
+__all__ = ["CATALOG_ENV", "PINNED_CATALOG", "catalog_spec", "manifest_project", "offline_catalog", "settings_for"]
+
+#: The catalog to use when `--catalog` is not given (a path, `bundled` or `live`): for CI and pre-commit.
+CATALOG_ENV = "RECONCILER_CATALOG"
+#: A pinned catalog file (`reconciler catalog pull -o reconciler-catalog.json`) used from the working directory.
+PINNED_CATALOG = "reconciler-catalog.json"
 
 
 def settings_for(connection: Connection, manifest_paths: Sequence[Path], env: Mapping[str, str]) -> Settings:
@@ -50,7 +55,17 @@ def manifest_project(paths: Sequence[Path]) -> str | None:
     return None
 
 
-def offline_catalog(spec: str, env: Mapping[str, str]) -> Catalog:
+def catalog_spec(spec: str | None, env: Mapping[str, str]) -> str:
+    """`--catalog` when given; else $RECONCILER_CATALOG; else ./reconciler-catalog.json when present; else
+    the bundled catalog. So a repository that pins a pulled catalog needs no flag in CI or pre-commit."""
+    if spec:
+        return spec
+    if env.get(CATALOG_ENV, "").strip():
+        return env[CATALOG_ENV].strip()
+    return PINNED_CATALOG if Path(PINNED_CATALOG).is_file() else "bundled"
+
+
+def offline_catalog(spec: str | None, env: Mapping[str, str]) -> Catalog:
     """`--catalog` for commands that otherwise never connect: `live` reads the server's `wizard` (§8.11),
     reached through POSTHOG_HOST / POSTHOG_PROJECT_ID / POSTHOG_PERSONAL_API_KEY."""
 
@@ -60,4 +75,4 @@ def offline_catalog(spec: str, env: Mapping[str, str]) -> Catalog:
         with connect(resolve_settings(env)) as client:
             return client.wizard()
 
-    return resolve_catalog(spec, live=live)
+    return resolve_catalog(catalog_spec(spec, env), live=live)

@@ -22,7 +22,7 @@ class ImportRequest:
     selectors: tuple[Selector, ...] | None  # None: --all
     out: Path | None = None  # None: stdout; an existing directory (or a path ending in /): one file per source
     force: bool = False
-    catalog: str = "bundled"
+    catalog: str | None = None
     out_is_dir: bool = False
 
 

@@ -26,7 +26,7 @@ class ManifestOptions:
     """Which manifests to read and how: PATHS, `--catalog`, `--allow-env`, `--allow-literal-secrets`."""
 
     paths: tuple[Path, ...] = ()
-    catalog: str = "bundled"
+    catalog: str | None = None  # None: the default of commands.context.catalog_spec
     allow_env: tuple[str, ...] = ()
     allow_literal_secrets: bool = False
 

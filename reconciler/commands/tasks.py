@@ -74,7 +74,7 @@ def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
     return ExitCode.OK if report.ok else ExitCode.ERROR
 
 
-def schema_task(catalog: str, console: Console) -> ExitCode:
+def schema_task(catalog: str | None, console: Console) -> ExitCode:
     from reconciler.manifest import manifest_schema
 
     console.out(json.dumps(manifest_schema(offline_catalog(catalog, os.environ)), indent=2))
@@ -230,7 +230,7 @@ class ImportFlags:
     selects: tuple[str, ...] = ()  # empty: --all
     out_text: str | None = None
     force: bool = False
-    catalog: str = "bundled"
+    catalog: str | None = None
 
 
 def import_task(flags: ImportFlags, console: Console) -> ExitCode:
