@@ -19,6 +19,7 @@ from typing import TextIO
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from reconciler.errors import ConfigError
 
@@ -85,12 +86,12 @@ def build_app(options: ServeOptions) -> Starlette:
     )
 
 
-def _uvicorn_config(app: Starlette) -> uvicorn.Config:
+def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
 
 
 @contextmanager
-def serve_in_thread(app: Starlette) -> Iterator[str]:
+def serve_in_thread(app: ASGIApp) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 at a free port in a daemon thread (httpx's serve-in-thread pattern); yields
     the base URL; stops the server on exit."""
     sock = _bind("127.0.0.1", 0)

@@ -1,5 +1,6 @@
-"""Run the emulator inside a test process: uvicorn on 127.0.0.1:<free port> in a thread (httpx's
-serve-in-thread pattern), plus sample request payloads. For tests of the emulator and of the client.
+"""Run the emulator inside a test process, at either depth: in-process (an httpx transport that calls the ASGI
+app directly: no socket, no server thread) or served (uvicorn on 127.0.0.1:<free port> in a thread, httpx's
+serve-in-thread pattern); plus sample request payloads. For tests of the emulator and of the client.
 
 Test-only: nothing on the CLI path imports this module (`--host local` uses `server.serve_in_thread`).
 """
@@ -11,9 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+import anyio
+import anyio.from_thread
 import httpx
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message
 
 from reconciler.emulator.app import create_app
 from reconciler.emulator.keys import KeyRing, default_keyring
@@ -23,8 +28,10 @@ from reconciler.emulator.traffic.middleware import TrafficControl
 from reconciler.emulator.upstreams import UpstreamRegistry, default_upstreams, sample_database_upstream
 
 __all__ = [
+    "IN_PROCESS_URL",
     "STRIPE_KEY",
     "Emulator",
+    "InProcessTransport",
     "create_body",
     "postgres_payload",
     "running_emulator",
@@ -41,19 +48,120 @@ def simulated_registry() -> UpstreamRegistry:
     return default_upstreams().with_overrides(sample)
 
 
+#: The base URL of an in-process emulator: loopback by name (RFC 6761), so `settings` accepts plain http, and
+#: never reached over the network (every request goes through `InProcessTransport`).
+IN_PROCESS_URL = "http://in-process.localhost"
+
+
+class InProcessTransport(httpx.BaseTransport):
+    """A synchronous httpx transport that calls an ASGI app in this process, on one event loop in a helper
+    thread (anyio's blocking portal, as Starlette's TestClient), so any httpx.Client — PostHogClient's too —
+    can talk to the emulator without a socket. Thread-safe: concurrent requests run concurrently on the loop.
+
+    What a socket would show is kept: a response the app sent is returned even if the app then raised (uvicorn
+    does the same); an `httpx.TransportError` the app raises (the fault layer's dropped connection) reaches
+    the caller as itself. Client timeouts are not enforced: tests of timeouts need a served emulator.
+
+    Shared by every client of one emulator, so `close()` (called by each client) does nothing; `shutdown()`
+    stops the loop."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        status, headers, content = self._portal.call(self._call, request, body)
+        return httpx.Response(status, headers=headers, content=content)
+
+    def close(self) -> None:
+        """Clients come and go; the transport lives as long as its emulator (see `shutdown`)."""
+
+    def shutdown(self) -> None:
+        self._portal_cm.__exit__(None, None, None)
+
+    async def _call(self, request: httpx.Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        url = request.url
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": url.scheme,
+            "path": unquote(url.path),
+            "raw_path": url.raw_path.split(b"?", 1)[0],
+            "query_string": url.query,
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.headers.raw],
+            "client": ("127.0.0.1", 50000),
+            "server": (url.host, url.port or (443 if url.scheme == "https" else 80)),
+            "extensions": {},
+        }
+        body_sent = False
+        finished = anyio.Event()
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal body_sent
+            if not body_sent:
+                body_sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await finished.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    finished.set()
+
+        try:
+            await self._app(scope, receive, send)
+        except httpx.TransportError:
+            raise
+        except Exception:
+            if not start:  # nothing sent: what uvicorn answers for an app that failed before responding
+                return 500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error"
+        finally:
+            finished.set()
+        return int(start["status"]), list(start.get("headers", [])), b"".join(chunks)
+
+
 @dataclass
 class Emulator:
+    """A running emulator. `transport` is set for an in-process one (then `base_url` is `IN_PROCESS_URL`)
+    and None for a served one (a real loopback URL)."""
+
     base_url: str
     store: Store
     app: Starlette
     default_key: str = "phx_local"
+    transport: InProcessTransport | None = None
+
+    @property
+    def served(self) -> bool:
+        """True when a real socket serves it (the CLI and other processes can reach it)."""
+        return self.transport is None
+
+    def http(self, **options: Any) -> httpx.Client:
+        """An httpx client rooted at the server (any path: `/api/...`, `/_emulator/...`, unknown ones)."""
+        return httpx.Client(base_url=self.base_url, transport=self.transport, **{"timeout": 10, **options})
 
     def control(self) -> httpx.Client:
         """An httpx client rooted at `/_emulator/` (the server must run with `control=True`)."""
-        return httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=10)
+        return httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=10, transport=self.transport)
 
     def cli_env(self, team: int | str = 1) -> dict[str, str]:
         """The environment that points the `reconciler` CLI at this server (host, project, key)."""
+        if not self.served:
+            raise RuntimeError(
+                "an in-process emulator has no URL the CLI can reach: start it with socket=True "
+                "(in tests: the served_emulator, serve_emulator or cli_emulator fixture)"
+            )
         return {
             "POSTHOG_HOST": self.base_url,
             "POSTHOG_PROJECT_ID": str(team),
@@ -65,7 +173,9 @@ class Emulator:
         `default_key`; None: no Authorization header)."""
         key = self.default_key if key == "" else key
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-        return httpx.Client(base_url=f"{self.base_url}/api/{family}/{team}", headers=headers, timeout=10)
+        return httpx.Client(
+            base_url=f"{self.base_url}/api/{family}/{team}", headers=headers, timeout=10, transport=self.transport
+        )
 
 
 @contextmanager
@@ -79,9 +189,12 @@ def running_emulator(
     sync_seconds: float = 0,
     bulk_schemas: str = "allowed",
     cdc_teams: Iterable[int] = (),
+    socket: bool = True,
 ) -> Iterator[Emulator]:
     """A private emulator: default keys (`phx_local`, team 1), in-memory store, simulated upstreams; the
-    other arguments are `create_app`'s (`control=True` mounts `/_emulator/`, see `Emulator.control`)."""
+    other arguments are `create_app`'s (`control=True` mounts `/_emulator/`, see `Emulator.control`).
+    `socket=False` runs it in-process (`InProcessTransport`): faster, but only httpx clients built with
+    `emu.transport` reach it — no CLI subprocess, no client timeouts, no real dropped connections."""
     store = Store(db)
     app = create_app(
         store,
@@ -94,8 +207,15 @@ def running_emulator(
         cdc_teams=cdc_teams,
     )
     try:
-        with serve_in_thread(app) as url:
-            yield Emulator(url, store, app)
+        if socket:
+            with serve_in_thread(app) as url:
+                yield Emulator(url, store, app)
+        else:
+            transport = InProcessTransport(app)
+            try:
+                yield Emulator(IN_PROCESS_URL, store, app, transport=transport)
+            finally:
+                transport.shutdown()
     finally:
         store.close()
 

@@ -1,4 +1,5 @@
-"""The executor against the emulator over real HTTP: plan → apply → plan again shows nothing to do."""
+"""The executor against the emulator (in-process; over a real socket where a client timeout is the point): plan →
+apply → plan again shows nothing to do."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.emulators import posthog_client
 
 from reconciler.apply.executor import Executor, StepStatus
 from reconciler.apply.guard import ApplyPolicy, check_plan
@@ -17,8 +19,7 @@ from reconciler.errors import PlanRefused
 from reconciler.manifest import LoadOptions, load_desired_state
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planner import PlanOptions, build_plan
-from reconciler.posthog.client import PostHogClient, build_client
-from reconciler.settings import resolve_settings
+from reconciler.posthog.client import PostHogClient
 
 ENV = {"STRIPE_KEY": "sk_test_executor4242", "PG_PASSWORD": "pw", "POSTHOG_PERSONAL_API_KEY": "phx_local"}
 
@@ -49,10 +50,8 @@ zendesk:
 
 @pytest.fixture
 def client(start_emulator: Any) -> Iterator[tuple[PostHogClient, Any]]:
-    with start_emulator() as emu:
-        settings = resolve_settings(ENV, host=emu.base_url, project="1")
-        with build_client(settings) as c:
-            yield c, emu
+    with start_emulator() as emu, posthog_client(emu) as c:
+        yield c, emu
 
 
 def desired(tmp_path: Path, body: str, env: dict[str, str] | None = None) -> Any:
@@ -183,17 +182,15 @@ def test_ambiguous_create_is_resolved_by_relisting(tmp_path: Path, client: Any) 
 
 
 def test_bulk_refused_to_api_keys_falls_back_per_schema(tmp_path: Path, start_emulator: Any) -> None:
-    with start_emulator(bulk_schemas="session-only", control=True) as emu:
-        settings = resolve_settings(ENV, host=emu.base_url, project="1")
-        with build_client(settings) as c:
-            state = desired(tmp_path, MANIFEST)
-            report = Executor(c).run(plan(c, state))
-            assert report.ok, report.results
-            notes = [r.note for r in report.results if r.note]
-            assert any("one table at a time" in n for n in notes)
-            assert not plan(c, state).has_changes
-            # Learned once: the second source's table patch did not try bulk again.
-            assert c.stats.by_operation["bulk_update_schemas"] == 1
+    with start_emulator(bulk_schemas="session-only", control=True) as emu, posthog_client(emu) as c:
+        state = desired(tmp_path, MANIFEST)
+        report = Executor(c).run(plan(c, state))
+        assert report.ok, report.results
+        notes = [r.note for r in report.results if r.note]
+        assert any("one table at a time" in n for n in notes)
+        assert not plan(c, state).has_changes
+        # Learned once: the second source's table patch did not try bulk again.
+        assert c.stats.by_operation["bulk_update_schemas"] == 1
 
 
 def test_primary_key_change_bypasses_bulk_which_would_drop_it(tmp_path: Path, client: Any) -> None:
@@ -231,12 +228,12 @@ def test_secret_rotation_through_secrets_version(tmp_path: Path, client: Any) ->
 
 
 def test_create_still_running_after_a_client_timeout_is_found_not_duplicated(
-    tmp_path: Path, start_emulator: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, serve_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server commits 0.6 s after the request; the client gives up at 0.3 s. Re-sending at once would race
     the first create; the executor waits, re-lists, and finds it."""
     monkeypatch.setattr("reconciler.posthog.client.SLOW_READ_TIMEOUT", 0.3)
-    with start_emulator(control=True) as emu, emu.control() as control:
+    with serve_emulator(control=True) as emu, emu.control() as control:
         control.post(
             "/faults",
             json={
@@ -252,8 +249,7 @@ def test_create_still_running_after_a_client_timeout_is_found_not_duplicated(
                 ]
             },
         )
-        settings = resolve_settings(ENV, host=emu.base_url, project="1", timeout=0.3)
-        with build_client(settings) as c:
+        with posthog_client(emu, timeout=0.3) as c:
             state = desired(tmp_path, MANIFEST.split("zendesk:")[0])
             report = Executor(c, parallelism=1).run(plan(c, state))
             assert report.ok, report.results

@@ -13,15 +13,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.emulators import in_process, posthog_client
 
 from reconciler.apply.executor import Executor
 from reconciler.catalog import load_catalog
-from reconciler.emulator.testing import running_emulator
 from reconciler.manifest import LoadOptions, load_desired_state
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import PlanOptions, build_plan
-from reconciler.posthog.client import PostHogClient, build_client
-from reconciler.settings import resolve_settings
+from reconciler.posthog.client import PostHogClient
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {
@@ -98,7 +97,7 @@ def test_random_manifests_converge_in_one_apply(
     tmp_path_factory: pytest.TempPathFactory, first: dict[str, Any], second: dict[str, Any]
 ) -> None:
     path = tmp_path_factory.mktemp("idem") / "sources.yaml"
-    with running_emulator() as emu, build_client(resolve_settings(ENV, host=emu.base_url, project="1")) as client:
+    with in_process() as emu, posthog_client(emu) as client:
         for manifest in (first, second):
             path.write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
             plan = plan_for(client, path)

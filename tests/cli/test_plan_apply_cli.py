@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,9 @@ sources:
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with start_emulator() as emulator:
-        for name, value in emulator.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
-        monkeypatch.delenv("NO_COLOR", raising=False)
-        yield emulator
+def emu(cli_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
+    return cli_emulator(control=False)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,14 +54,10 @@ MISSING = """\
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    with start_emulator(control=True) as emulator:
-        for name, value in emulator.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
-        monkeypatch.delenv("STRIPE_EU_KEY", raising=False)
-        monkeypatch.delenv("NO_COLOR", raising=False)
-        yield emulator
+def emu(cli_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
+    monkeypatch.delenv("STRIPE_EU_KEY", raising=False)
+    return cli_emulator()  # type: ignore[no-any-return]
 
 
 @pytest.fixture

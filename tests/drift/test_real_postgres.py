@@ -40,11 +40,8 @@ def database() -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    with start_emulator(upstreams=default_upstreams()) as emulator:
-        for name, value in emulator.cli_env().items():
-            monkeypatch.setenv(name, value)
-        yield emulator
+def emu(cli_emulator: Any) -> Emulator:
+    return cli_emulator(upstreams=default_upstreams(), control=False)  # type: ignore[no-any-return]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from reconciler.emulator.testing import Emulator, create_body, stripe_payload
@@ -137,5 +136,6 @@ def test_default_keyring_phx_local(start_emulator) -> None:  # type: ignore[no-u
             assert c.get("/external_data_sources/").status_code == 200
         with emu.client(key="phx_local", team=2) as c:
             assert c.get("/external_data_sources/").json()["detail"] == "Project not found."
-        r = httpx.get(f"{emu.base_url}/api/projects/1/external_data_sources/", headers={"Authorization": "Bearer x"})
+        with emu.http() as http:
+            r = http.get("/api/projects/1/external_data_sources/", headers={"Authorization": "Bearer x"})
         assert r.status_code == 401

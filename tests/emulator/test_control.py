@@ -3,22 +3,19 @@ reset), fault rule validation, listing and clearing, and absence when `--control
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
+from support.emulators import app_client
 
 from reconciler.emulator.control.traffic import ControlError, control_error, control_routes, read_json
 from reconciler.emulator.traffic.middleware import TrafficControl, TrafficMiddleware
@@ -58,26 +55,9 @@ def build_app(traffic: TrafficControl, *, control: bool, more: list[Route] | Non
     )
 
 
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[httpx.Client]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.005)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        with httpx.Client(base_url=url, headers={"Authorization": "Bearer phx_a"}, timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def serve(app: ASGIApp) -> AbstractContextManager[httpx.Client]:
+    """An in-process client for `app`, authenticated as `phx_a`."""
+    return app_client(app, headers={"Authorization": "Bearer phx_a"})
 
 
 @pytest.fixture

@@ -9,15 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+from support.emulators import in_process
 
-from reconciler.emulator.testing import Emulator, create_body, running_emulator, stripe_payload
+from reconciler.emulator.testing import Emulator, create_body, stripe_payload
 from reconciler.emulator.traffic.middleware import TrafficControl
 from reconciler.emulator.upstreams import default_upstreams
 
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    with running_emulator(control=True) as emulator:
+    with in_process(control=True) as emulator:
         yield emulator
 
 
@@ -83,7 +84,8 @@ def test_schema_health_refusals(emu: Emulator) -> None:
 
 def test_control_api_is_absent_without_control_and_never_under_api(api: httpx.Client, emulator: Emulator) -> None:
     _, by_name = make_stripe(api)
-    r = httpx.patch(f"{emulator.base_url}/_emulator/schemas/{by_name['Charge']}", json={"status": "Failed"})
+    with emulator.http() as http:
+        r = http.patch(f"/_emulator/schemas/{by_name['Charge']}", json={"status": "Failed"})
     assert (r.status_code, r.json()["detail"]) == (404, "Endpoint not found.")
     assert api.patch(f"/_emulator/schemas/{by_name['Charge']}", json={"status": "Failed"}).status_code == 404
     assert api.get(f"/external_data_schemas/{by_name['Charge']}/").json()["status"] is None
@@ -126,7 +128,7 @@ def test_put_upstream_changes_what_discovery_sees(emu: Emulator) -> None:
             json={"source_type": "Stripe", "auth_method": {"selection": "api_key", "stripe_secret_key": "sk_test_x"}},
         )
         assert [t["table"] for t in preview.json()] == ["Customer", "Charge", "Payout", "Promo"]  # fmt: skip
-    with running_emulator(control=True) as other, other.control() as other_control:
+    with in_process(control=True) as other, other.control() as other_control:
         assert len(other_control.get("/upstreams/Stripe").json()["tables"]) == 16  # per server: no leak
 
 
@@ -153,7 +155,7 @@ def test_put_upstream_refusals(emu: Emulator, body: Any, detail: str, attr: str 
 
 
 def test_real_and_unknown_upstreams_are_refused() -> None:
-    with running_emulator(control=True, upstreams=default_upstreams()) as emu, emu.control() as control:
+    with in_process(control=True, upstreams=default_upstreams()) as emu, emu.control() as control:
         real = "Postgres is a real upstream: change the database it connects to instead."
         control_error(control.put("/upstreams/Postgres", json={"tables": []}), 400, real, "source_type")
         control_error(control.get("/upstreams/Nope"), 404, "No upstream for source type 'Nope'.")
@@ -181,7 +183,7 @@ def test_team_cdc_flag(emu: Emulator) -> None:
 
 def test_rate_limit_faults_and_stats_on_the_real_app() -> None:
     traffic = TrafficControl.from_options(rate_limit="6/minute")
-    with running_emulator(control=True, traffic=traffic) as emu, emu.client() as api, emu.control() as control:
+    with in_process(control=True, traffic=traffic) as emu, emu.client() as api, emu.control() as control:
         control.post("/faults", json={"rules": [{"method": "POST", "path": "/external_data_sources/?$",
                                                  "status": 502, "after_commit": True}]})  # fmt: skip
         r = api.post("/external_data_sources/", json=create_body("Stripe", stripe_payload()))

@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from support.emulators import served
 
-from reconciler.emulator.testing import create_body, running_emulator, stripe_payload
+from reconciler.emulator.testing import create_body, stripe_payload
 
 
 def test_a_delayed_rule_for_one_request_delays_only_that_one() -> None:
-    with running_emulator(control=True) as emu, emu.control() as control, emu.client() as api:
+    with served(control=True) as emu, emu.control() as control, emu.client() as api:
         control.post(
             "/faults",
             json={
@@ -35,7 +36,7 @@ def test_a_delayed_rule_for_one_request_delays_only_that_one() -> None:
 
 
 def test_after_commit_write_lands_even_when_the_client_gave_up() -> None:
-    with running_emulator(control=True) as emu, emu.control() as control:
+    with served(control=True) as emu, emu.control() as control:
         control.post(
             "/faults",
             json={

@@ -1,26 +1,24 @@
-"""Traffic middleware through real HTTP: rate limit (DRF's arithmetic, PostHog's 429 body), latency, fault
-rules (before and after commit, dropped connections, countdown). A tiny Starlette app mounted like the
-emulator's (both path families) stands in for the endpoints; uvicorn serves it on 127.0.0.1:0."""
+"""Traffic middleware through HTTP: rate limit (DRF's arithmetic, PostHog's 429 body), latency, fault rules
+(before and after commit, dropped connections, countdown). A tiny Starlette app mounted like the emulator's
+(both path families) stands in for the endpoints; in-process, except where a dropped connection must really
+close a socket (uvicorn on 127.0.0.1:0)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from support.emulators import app_client
 
 from reconciler.emulator.control.traffic import control_routes
 from reconciler.emulator.traffic.faults import FaultRule
@@ -70,49 +68,22 @@ def build_app(traffic: TrafficControl, items: list[dict[str, Any]], *, control: 
     )
 
 
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
-    # every response waits ~40 ms for the client's delayed ACK (headers and body are two writes).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 Served = tuple[httpx.Client, list[dict[str, Any]], TrafficControl]
 
 
 @pytest.fixture
 def start() -> Iterator[Callable[..., Served]]:
-    """`start(traffic)` → (client on /api/projects/1 with key phx_a, the app's items, traffic)."""
-    with_stack: list[Any] = []
+    """`start(traffic)` → (client on the app's root with key phx_a, the app's items, traffic); in-process, or
+    over a loopback socket with `socket=True` (dropped connections are a socket's business)."""
 
-    def _start(traffic: TrafficControl, *, key: str | None = "phx_a") -> Served:
+    def _start(traffic: TrafficControl, *, key: str | None = "phx_a", socket: bool = False) -> Served:
         items: list[dict[str, Any]] = []
-        server = serve(build_app(traffic, items))
-        url = server.__enter__()
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-        client = httpx.Client(base_url=url, headers=headers, timeout=10)
-        with_stack.append((server, client))
+        client = stack.enter_context(app_client(build_app(traffic, items), socket=socket, headers=headers))
         return client, items, traffic
 
-    yield _start
-    for server, client in reversed(with_stack):
-        client.close()
-        server.__exit__(None, None, None)
+    with ExitStack() as stack:
+        yield _start
 
 
 def limited(spec: str, clock: FakeClock) -> TrafficControl:
@@ -308,7 +279,7 @@ def test_after_commit_performs_the_write_then_fails(start: Callable[..., Served]
 
 
 def test_dropped_connection_is_a_transport_error_and_the_server_lives_on(start: Callable[..., Served]) -> None:
-    client, _, traffic = start(TrafficControl())
+    client, _, traffic = start(TrafficControl(), socket=True)
     add_faults(client, {"method": "GET", "path": "/items", "status": 0, "times": 1})
     with pytest.raises(httpx.RemoteProtocolError, match="Server disconnected without sending a response"):
         client.get("/api/projects/1/items/")
@@ -317,7 +288,7 @@ def test_dropped_connection_is_a_transport_error_and_the_server_lives_on(start: 
 
 
 def test_drop_before_commit_never_reaches_the_app(start: Callable[..., Served]) -> None:
-    client, items, _ = start(TrafficControl())
+    client, items, _ = start(TrafficControl(), socket=True)
     add_faults(client, {"method": "POST", "status": 0, "times": 1})
     with pytest.raises(httpx.RemoteProtocolError):
         client.post("/api/projects/1/items/", json={"n": 1, "pad": "x" * 2_000_000})
@@ -325,7 +296,7 @@ def test_drop_before_commit_never_reaches_the_app(start: Callable[..., Served]) 
 
 
 def test_after_commit_drop_is_the_ambiguous_create(start: Callable[..., Served]) -> None:
-    client, items, _ = start(TrafficControl())
+    client, items, _ = start(TrafficControl(), socket=True)
     add_faults(client, {"method": "POST", "status": 0, "after_commit": True})
     with pytest.raises(httpx.RemoteProtocolError):
         client.post("/api/projects/1/items/", json={"n": 7})
@@ -340,7 +311,7 @@ def test_drop_when_the_middleware_wraps_the_app_from_outside() -> None:
     items: list[dict[str, Any]] = []
     inner = Starlette(routes=[Mount("/api/projects/{project_id}", routes=item_routes(items))])
     traffic.faults.add([FaultRule(status=0, method="POST", after_commit=True, times=1)])
-    with serve(TrafficMiddleware(inner, control=traffic)) as url, httpx.Client(base_url=url) as client:
+    with app_client(TrafficMiddleware(inner, control=traffic), socket=True) as client:
         with pytest.raises(httpx.RemoteProtocolError):
             client.post("/api/projects/1/items", json={"n": 1})
         assert client.post("/api/projects/1/items", json={"n": 2}).status_code == 201

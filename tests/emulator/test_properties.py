@@ -9,8 +9,8 @@ DELETE / refresh_schemas / list / retrieve over real HTTP and checks, after ever
   from §8.3/§8.4/§8.5/§8.7, deleted sources are 404 and absent from the list, stored secrets follow §8.4
   step 5 (omitted/null/"" keep the stored secret, a new value replaces it).
 
-One emulator per module (simulated Postgres/MySQL upstreams, `running_emulator`), a fresh team per
-hypothesis example. The default run is small (CI); `pytest -m slow` runs a much longer one.
+One in-process emulator per module (simulated Postgres/MySQL upstreams, `support.emulators.in_process`), a
+fresh team per hypothesis example. The default run is small (CI); `pytest -m slow` runs a much longer one.
 Boundary: black-box over HTTP, except two white-box reads: stored secrets from the emulator's store (never
 printed) and the simulated upstreams' table lists (what refresh_schemas must find).
 """
@@ -39,9 +39,10 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from support.emulators import in_process
 
 from reconciler.emulator.keys import ApiKey, keyring_from
-from reconciler.emulator.testing import Emulator, running_emulator
+from reconciler.emulator.testing import Emulator
 
 __all__: list[str] = []
 
@@ -446,6 +447,7 @@ class EmulatorMachine(RuleBasedStateMachine):
             base_url=f"{emu.base_url}/api/projects/{self.team}/external_data_sources",
             headers={"Authorization": f"Bearer {KEY}"},
             timeout=10,
+            transport=emu.transport,
         )
         self.live: dict[str, Live] = {}  # insertion order = creation order
         self.dead: set[str] = set()
@@ -826,7 +828,7 @@ class EmulatorMachine(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module")
 def prop_emulator() -> Iterator[Emulator]:
-    with running_emulator(keys=KEYS) as emu:
+    with in_process(keys=KEYS) as emu:
         emu.default_key = KEY
         yield emu
 

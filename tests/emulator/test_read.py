@@ -183,11 +183,11 @@ def test_pagination_newest_first_with_absolute_links(api: httpx.Client) -> None:
     assert [s["id"] for s in page["results"]] == newest_first[:2]
     assert page["previous"] is None
     assert page["next"] == f"{base}?limit=2&offset=2"
-    page2 = httpx.get(page["next"], headers=api.headers).json()
+    page2 = api.get(page["next"]).json()
     assert [s["id"] for s in page2["results"]] == newest_first[2:4]
     assert page2["previous"] == f"{base}?limit=2"
     assert page2["next"] == f"{base}?limit=2&offset=4"
-    page3 = httpx.get(page2["next"], headers=api.headers).json()
+    page3 = api.get(page2["next"]).json()
     assert [s["id"] for s in page3["results"]] == newest_first[4:]
     assert page3["next"] is None and page3["previous"] == f"{base}?limit=2&offset=2"
 

@@ -29,7 +29,8 @@ def test_both_families_and_optional_slash_reach_the_same_data(
     ["/api/projects/1/nope/", "/api/environments/1/external_data_sources/x/y/z/", "/api/unknown", "/elsewhere"],
 )
 def test_unknown_endpoint_is_404_endpoint_not_found(emulator: Emulator, path: str) -> None:
-    r = httpx.get(emulator.base_url + path, headers={"Authorization": "Bearer phx_test"})
+    with emulator.http() as http:
+        r = http.get(path, headers={"Authorization": "Bearer phx_test"})
     assert r.status_code == 404
     assert r.json() == {"type": "invalid_request", "code": "not_found", "detail": "Endpoint not found.", "attr": None}
 

@@ -15,8 +15,9 @@ from typing import Any
 import psycopg
 import pymysql
 import pytest
+from support.emulators import in_process
 
-from reconciler.emulator.testing import Emulator, create_body, running_emulator
+from reconciler.emulator.testing import Emulator, create_body
 from reconciler.emulator.upstreams import default_upstreams
 
 SUFFIX = secrets.token_hex(4)
@@ -67,7 +68,7 @@ def databases() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def real(databases: None) -> Iterator[Emulator]:
     """A private emulator whose Postgres/MySQL upstreams really connect (as `reconciler serve`)."""
-    with running_emulator(upstreams=default_upstreams()) as emu:
+    with in_process(upstreams=default_upstreams()) as emu:
         yield emu
 
 
@@ -220,10 +221,10 @@ def test_cloud_host_checks_on_create_database_schema_and_patch(databases: None, 
     """§12: internal hosts are refused on create and database_schema; PATCH first demands credential re-entry
     when only the host changes, and with a new password fails with the internal-host detail."""
     db = tmp_path / "state.db"
-    with running_emulator(upstreams=default_upstreams(), db=db) as local, local.client() as api:
+    with in_process(upstreams=default_upstreams(), db=db) as local, local.client() as api:
         body = create_body("Postgres", {**pg(), "schemas": [{"name": "accounts", "should_sync": False}]})
         sid = api.post("/external_data_sources/", json=body).json()["id"]  # allowed without the checks
-    with running_emulator(upstreams=default_upstreams(cloud_host_checks=True), db=db) as cloud, cloud.client() as api:
+    with in_process(upstreams=default_upstreams(cloud_host_checks=True), db=db) as cloud, cloud.client() as api:
         r = api.post("/external_data_sources/database_schema/", json={"source_type": "Postgres", **pg()})
         assert (r.status_code, r.json()) == (400, {"message": INTERNAL})
         r = api.post("/external_data_sources/", json=create_body("MySQL", {**my(), "schemas": [{"name": "orders"}]}))

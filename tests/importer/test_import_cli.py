@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +183,9 @@ UI_SOURCES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulator]:
-    with start_emulator() as emulator:
-        for name, value in emulator.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("NO_COLOR", raising=False)
-        monkeypatch.chdir(tmp_path)
-        yield emulator
+def emu(cli_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Emulator:
+    monkeypatch.chdir(tmp_path)
+    return cli_emulator(control=False)  # type: ignore[no-any-return]
 
 
 def api(emu: Emulator) -> httpx.Client:

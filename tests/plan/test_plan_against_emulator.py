@@ -54,11 +54,10 @@ POSTGRES = """\
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with start_emulator(control=True) as emulator:
-        for name, value in {**emulator.cli_env(), "STRIPE_SECRET_KEY": CANARY, "PG_PASSWORD": PG_CANARY}.items():
-            monkeypatch.setenv(name, value)
-        yield emulator
+def emu(cli_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", CANARY)
+    monkeypatch.setenv("PG_PASSWORD", PG_CANARY)
+    return cli_emulator()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""PostHogClient through real HTTP against the emulator (uvicorn on loopback, tests/conftest.py), including
-once against a real PostgreSQL upstream. The client and the emulator share only catalog data, so
-agreement here is evidence, not an echo."""
+"""PostHogClient against the emulator: in-process (tests/support), over a real loopback socket for the faults
+(dropped connections, gateway errors, throttling), once against a real PostgreSQL upstream. The client and the
+emulator share only catalog data, so agreement here is evidence, not an echo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from posthog_fakes import FakeClock
 
+from reconciler.emulator.testing import Emulator
 from reconciler.emulator.traffic.middleware import TrafficControl
 from reconciler.emulator.upstreams import default_upstreams
 from reconciler.errors import AmbiguousCreate, NotFound, PermissionDenied, PersonalKeyNotAllowed, Rejected
@@ -23,7 +24,7 @@ PASSWORD = "pg-CANARY-7731"  # must never come back from the API nor show in any
 
 
 def connect(
-    base_url: str,
+    emu: Emulator,
     team: int,
     *,
     key: str = "phx_test",
@@ -32,7 +33,9 @@ def connect(
     limiter: RateLimiter | None = None,
     retry: RetryPolicy | None = None,
 ) -> PostHogClient:
-    http = build_http_client(base_url, Secret("POSTHOG_PERSONAL_API_KEY", key), timeout=10.0)
+    http = build_http_client(
+        emu.base_url, Secret("POSTHOG_PERSONAL_API_KEY", key), timeout=10.0, transport=emu.transport
+    )
     return PostHogClient(
         http,
         limiter or RateLimiter("off"),
@@ -46,7 +49,7 @@ def connect(
 
 @pytest.fixture
 def client(emulator, team: int) -> Iterator[PostHogClient]:  # type: ignore[no-untyped-def]
-    with connect(emulator.base_url, team) as c:
+    with connect(emulator, team) as c:
         yield c
 
 
@@ -98,12 +101,12 @@ def test_patching_job_inputs_sends_secrets_and_keeps_them_hidden(client: PostHog
 
 
 def test_paging_over_real_http_and_both_path_families(emulator, team: int) -> None:  # type: ignore[no-untyped-def]
-    with connect(emulator.base_url, team, page_size=2) as small_pages:
+    with connect(emulator, team, page_size=2) as small_pages:
         ids = {small_pages.create_source("Postgres", postgres_payload(), prefix=f"p{i}") for i in range(5)}
         small_pages.stats.by_operation.clear()
         assert {s.id for s in small_pages.list_sources()} == ids
         assert small_pages.stats.by_operation["list_sources"] == 3  # ceil(5 / 2)
-    with connect(emulator.base_url, team, family="environments") as env:
+    with connect(emulator, team, family="environments") as env:
         assert {s.id for s in env.list_sources()} == ids
         assert env.stats.by_operation["list_sources"] == 1  # default limit 1000: one request
 
@@ -134,11 +137,11 @@ def test_bad_credentials_are_rejected_with_the_servers_message(client: PostHogCl
 
 
 def test_keys_and_scopes(emulator, team: int) -> None:  # type: ignore[no-untyped-def]
-    with connect(emulator.base_url, team, key="phx_nope") as unknown:
+    with connect(emulator, team, key="phx_nope") as unknown:
         with pytest.raises(PermissionDenied) as caught:
             unknown.list_sources()
         assert caught.value.status == 401 and "phx_nope" not in str(caught.value)
-    with connect(emulator.base_url, team, key="phx_read") as read_only:
+    with connect(emulator, team, key="phx_read") as read_only:
         assert read_only.list_sources() == []
         with pytest.raises(PermissionDenied, match="external_data_source:write"):
             read_only.create_source("Postgres", postgres_payload(), prefix="ro")
@@ -183,7 +186,7 @@ def test_real_postgres_upstream(start_emulator, pg_table: tuple[str, str]) -> No
     config = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres",
               "password": Secret("PG_PASSWORD", "unused-under-trust"), "schema": schema}  # fmt: skip
     # A private server with real SQL upstreams; its default key is phx_local for team 1.
-    with start_emulator(upstreams=default_upstreams()) as emu, connect(emu.base_url, 1, key="phx_local") as client:
+    with start_emulator(upstreams=default_upstreams()) as emu, connect(emu, 1, key="phx_local") as client:
         (preflight,) = client.database_schema("Postgres", config)
         assert preflight.table == table and preflight.detected_primary_keys == ("id",)
         assert {"id", "updated_at"} <= preflight.incremental_field_names()
@@ -219,8 +222,8 @@ def server_stats(emu) -> dict[str, object]:  # type: ignore[no-untyped-def]
         return stats
 
 
-def test_create_whose_answer_is_lost_is_ambiguous_then_found_by_relisting(start_emulator) -> None:  # type: ignore[no-untyped-def]
-    with start_emulator(control=True) as emu, connect(emu.base_url, 1, key="phx_local") as client:
+def test_create_whose_answer_is_lost_is_ambiguous_then_found_by_relisting(serve_emulator) -> None:  # type: ignore[no-untyped-def]
+    with serve_emulator(control=True) as emu, connect(emu, 1, key="phx_local") as client:
         # The create commits, then the connection drops before the answer: the classic lost 201.
         add_faults(emu, {"method": "POST", "path": r"external_data_sources/?$", "status": 0, "times": 1,
                          "after_commit": True})  # fmt: skip
@@ -233,9 +236,9 @@ def test_create_whose_answer_is_lost_is_ambiguous_then_found_by_relisting(start_
         assert len(client.list_sources()) == 1  # exactly one source: no duplicate create
 
 
-def test_gateway_errors_and_dropped_connections_are_retried_for_reads_and_patches(start_emulator) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_errors_and_dropped_connections_are_retried_for_reads_and_patches(serve_emulator) -> None:  # type: ignore[no-untyped-def]
     retry = RetryPolicy(max_attempts=4, backoff_base=0.01)
-    with start_emulator(control=True) as emu, connect(emu.base_url, 1, key="phx_local", retry=retry) as client:
+    with serve_emulator(control=True) as emu, connect(emu, 1, key="phx_local", retry=retry) as client:
         source_id = client.create_source("Stripe", stripe_payload(), prefix="flaky")
         add_faults(
             emu,
@@ -250,10 +253,10 @@ def test_gateway_errors_and_dropped_connections_are_retried_for_reads_and_patche
         assert server_stats(emu)["faulted"] == 3
 
 
-def test_server_throttle_text_is_parsed_over_real_http(start_emulator) -> None:  # type: ignore[no-untyped-def]
+def test_server_throttle_text_is_parsed_over_real_http(serve_emulator) -> None:  # type: ignore[no-untyped-def]
     clock = FakeClock()  # the wait is taken on a fake clock: the test does not sleep
     limiter = RateLimiter("off", clock=clock.time, sleep=clock.sleep)
-    with start_emulator(control=True) as emu, connect(emu.base_url, 1, key="phx_local", limiter=limiter) as client:
+    with serve_emulator(control=True) as emu, connect(emu, 1, key="phx_local", limiter=limiter) as client:
         add_faults(emu, {"method": "GET", "status": 429, "times": 1, "wait_seconds": 1})
         assert client.list_sources() == []
         assert client.stats.by_operation["list_sources"] == 2
@@ -290,7 +293,7 @@ def test_patch_schema_and_bulk_update(client: PostHogClient) -> None:
 
 
 def test_bulk_update_refused_to_personal_keys_raises_the_fallback_error(start_emulator) -> None:  # type: ignore[no-untyped-def]
-    with start_emulator(bulk_schemas="session-only") as emu, connect(emu.base_url, 1, key="phx_local") as client:
+    with start_emulator(bulk_schemas="session-only") as emu, connect(emu, 1, key="phx_local") as client:
         source_id = client.create_source("Stripe", stripe_payload(), prefix="bulk")
         (customer,) = client.get_source(source_id).schemas
         with pytest.raises(PersonalKeyNotAllowed):
@@ -305,7 +308,7 @@ def test_client_pacing_keeps_a_throttling_server_from_ever_saying_429(start_emul
     limiter = RateLimiter("5/second", margin=0.05)
     with (
         start_emulator(control=True, traffic=traffic) as emu,
-        connect(emu.base_url, 1, key="phx_local", limiter=limiter) as client,
+        connect(emu, 1, key="phx_local", limiter=limiter) as client,
     ):
         for _ in range(12):
             client.list_sources()

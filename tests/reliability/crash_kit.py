@@ -86,6 +86,7 @@ def serve_subprocess(workdir: Path) -> Iterator[str]:
 class CrashStats:
     runs: int = 0
     killed: int = 0  # the kill landed while apply was still running
+    partial: int = 0  # killed with some steps done (reported finished) and some not (a plan still had changes)
     finished_before_kill: int = 0
     duplicates: int = 0
     lost_settings: int = 0  # a plan after the converging apply still had changes
@@ -102,7 +103,8 @@ class CrashStats:
     def summary(self) -> str:
         delays = sorted(self.kill_delays) or [0.0]
         return (
-            f"{self.runs} runs: {self.killed} killed mid-apply, {self.finished_before_kill} finished before "
+            f"{self.runs} runs: {self.killed} killed mid-apply ({self.partial} with some but not all steps done), "
+            f"{self.finished_before_kill} finished before "
             f"the kill; failures {self.failures} (duplicates {self.duplicates}, lost settings "
             f"{self.lost_settings}, converging apply failed {self.converge_failures}, unmanaged touched "
             f"{self.unmanaged_touched}); killed after {delays[0]:.2f}-{delays[-1]:.2f}s, after "
@@ -153,19 +155,22 @@ def _plan_clean(manifest: Path, env: dict[str, str], cwd: Path) -> tuple[bool, s
     return done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
-def crash_runs(workdir: Path, runs: int, *, mode: str = "serve", seed: int = 0, max_steps: int = 40) -> CrashStats:
-    """`runs` kill-and-converge rounds against a fresh server (mode `serve`) or `--host local` state."""
+def crash_runs(
+    workdir: Path, runs: int, *, mode: str = "serve", seed: int = 0, min_steps: int = 0, max_steps: int = 40
+) -> CrashStats:
+    """`runs` kill-and-converge rounds against a fresh server (mode `serve`) or `--host local` state. Each kill
+    lands after a random number of finished steps in [min_steps, max_steps] (0: while apply starts)."""
     rng = random.Random(seed)
     stats = CrashStats()
     workdir.mkdir(parents=True, exist_ok=True)
     manifest = workdir / "sources.yaml"
     if mode == "serve":
         with serve_subprocess(workdir) as url:
-            _rounds(workdir, manifest, url, url, runs, rng, stats, max_steps)
+            _rounds(workdir, manifest, url, url, runs, rng, stats, (min_steps, max_steps))
     else:
         # The embedded emulator: state under workdir/.reconciler/; inspected through a serve on the same file
         # only between applies (never two writers at once).
-        _rounds(workdir, manifest, "local", None, runs, rng, stats, max_steps)
+        _rounds(workdir, manifest, "local", None, runs, rng, stats, (min_steps, max_steps))
     return stats
 
 
@@ -188,11 +193,18 @@ def _serve_on(state_dir: Path) -> Iterator[str]:
 
 
 def _kill_somewhere(
-    manifest: Path, env: dict[str, str], workdir: Path, rng: random.Random, stats: CrashStats, max_steps: int
+    manifest: Path,
+    env: dict[str, str],
+    workdir: Path,
+    rng: random.Random,
+    stats: CrashStats,
+    step_range: tuple[int, int],
 ) -> None:
-    """Start apply and SIGKILL it after `k` finished steps (its stderr progress lines; k random, 0 = while it
-    starts, plans or runs its first step) plus a random few milliseconds."""
-    steps = rng.randint(0, max_steps)
+    """Start apply and SIGKILL it after `k` finished steps (its stderr progress lines, one per finished step; k
+    random in `step_range`, 0 = while it starts, plans or runs its first step) plus a random few milliseconds.
+    A kill after k >= 1 steps is checked to have landed mid-apply: a plan right after it must still have changes
+    (the apply's own journal said some steps were done; the plan says not all were)."""
+    steps = rng.randint(*step_range)
     proc = subprocess.Popen(
         _apply_cmd(manifest), env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -221,9 +233,12 @@ def _kill_somewhere(
     stats.kill_delays.append(time.monotonic() - started)
     if finished:
         stats.finished_before_kill += 1
-    else:
-        stats.killed += 1
-        stats.kill_steps.append(steps)
+        return
+    stats.killed += 1
+    stats.kill_steps.append(steps)
+    if steps >= 1:
+        clean, _ = _plan_clean(manifest, env, workdir)
+        stats.partial += not clean
 
 
 def _rounds(
@@ -234,7 +249,7 @@ def _rounds(
     runs: int,
     rng: random.Random,
     stats: CrashStats,
-    max_steps: int,
+    step_range: tuple[int, int],
 ) -> None:
     env = _env(host)
     with _inspect(workdir, url) as inspect_url:
@@ -253,7 +268,7 @@ def _rounds(
         stats.runs += 1
         text, present = variant(run + 1)
         manifest.write_text(text)
-        _kill_somewhere(manifest, env, workdir, rng, stats, max_steps)
+        _kill_somewhere(manifest, env, workdir, rng, stats, step_range)
         converge = subprocess.run(
             _apply_cmd(manifest), env=env, cwd=workdir, capture_output=True, text=True, timeout=300
         )

@@ -25,9 +25,10 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from reliability_kit import ProjectApi
+from support.emulators import served
 
 from reconciler.cli import run_cli
-from reconciler.emulator.testing import Emulator, running_emulator
+from reconciler.emulator.testing import Emulator
 
 CORPUS = Path(__file__).resolve().parent.parent / "manifest" / "corpus"
 CASES = sorted(CORPUS.glob("*.yaml"))
@@ -36,7 +37,7 @@ KEY = "phx_local"
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with running_emulator(control=True) as emulator:
+    with served(control=True) as emulator:
         yield emulator
 
 

@@ -47,11 +47,11 @@ def _apply(manifest: Path, env: dict[str, str], *extra: str) -> subprocess.Popen
     )
 
 
-def test_two_applies_at_once_create_each_source_once(start_emulator: Any, tmp_path: Path) -> None:
+def test_two_applies_at_once_create_each_source_once(serve_emulator: Any, tmp_path: Path) -> None:
     manifest = tmp_path / "sources.yaml"
     manifest.write_text(manifest_text(*(source_yaml(f"src_{i}", prefix=f"c{i}") for i in range(SOURCES))))
     # Slow enough responses that both processes list before either has created everything.
-    with start_emulator(traffic=TrafficControl(latency_ms=200)) as emu:
+    with serve_emulator(traffic=TrafficControl(latency_ms=200)) as emu:
         env = _env(emu.base_url)
         procs = [_apply(manifest, env, "--format", "json"), _apply(manifest, env, "--format", "json")]
         results = [(p.wait(120), *p.communicate()) for p in procs]

@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support.emulators import served
 
 from reconciler.emulator.app import API_ROUTES
 from reconciler.emulator.keys import ApiKey, keyring_from
-from reconciler.emulator.testing import Emulator, create_body, running_emulator, stripe_payload
+from reconciler.emulator.testing import Emulator, create_body, stripe_payload
 
 TEAM, OTHER, UNKNOWN = 7, 8, 9999
 KEYS = keyring_from([
@@ -47,7 +48,7 @@ ROUTES = _routes()
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with running_emulator(keys=KEYS) as emulator:
+    with served(keys=KEYS) as emulator:
         yield emulator
 
 

@@ -37,10 +37,11 @@ from reliability_kit import (
     duplicates,
     fast_cli_client,
 )
+from support.emulators import served
 
 from reconciler.cli import run_cli
 from reconciler.emulator.keys import ApiKey, keyring_from
-from reconciler.emulator.testing import Emulator, running_emulator
+from reconciler.emulator.testing import Emulator
 
 CLIENT_TIMEOUT = 0.4
 DELAY_MS = 800  # beyond CLIENT_TIMEOUT: the client gives up, the server goes on
@@ -76,7 +77,7 @@ _RESULTS: dict[tuple[str, str, str], str] = {}
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
     keys = keyring_from([ApiKey(API_KEY, frozenset(range(1, 400)), frozenset({"*"}))])
-    with running_emulator(keys=keys, control=True) as emulator, fast_cli_client(CLIENT_TIMEOUT):
+    with served(keys=keys, control=True) as emulator, fast_cli_client(CLIENT_TIMEOUT):
         yield emulator
     table = os.environ.get("FAULT_MATRIX_TABLE")
     if table:

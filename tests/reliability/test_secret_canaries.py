@@ -27,10 +27,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from support.emulators import served
 
 from reconciler.cli import run_cli
 from reconciler.emulator.keys import ApiKey, keyring_from
-from reconciler.emulator.testing import Emulator, running_emulator, serve_in_thread
+from reconciler.emulator.server import serve_in_thread
+from reconciler.emulator.testing import Emulator
 
 CANARIES = {
     "STRIPE_SECRET_KEY": "sk_test_CANARY0stripe7e1b",
@@ -121,7 +123,7 @@ def scan_tree(root: Path) -> dict[str, list[str]]:
 def emu() -> Iterator[Emulator]:
     keys = keyring_from([ApiKey(CANARIES["POSTHOG_PERSONAL_API_KEY"], frozenset({1}), frozenset({"*"}))])
     # Fast retries: the echoing proxy's 500s would otherwise cost the default back-off (seconds).
-    with running_emulator(keys=keys, control=True) as emulator, fast_cli_client(timeout=10):
+    with served(keys=keys, control=True) as emulator, fast_cli_client(timeout=10):
         yield emulator
 
 
