@@ -8,8 +8,7 @@ Test-only: nothing on the CLI path imports this module (`--host local` uses `ser
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -131,37 +130,58 @@ class InProcessTransport(httpx.BaseTransport):
         return int(start["status"]), list(start.get("headers", [])), b"".join(chunks)
 
 
-@dataclass
 class Emulator:
-    """A running emulator. `transport` is set for an in-process one (then `base_url` is `IN_PROCESS_URL`)
-    and None for a served one (a real loopback URL)."""
+    """A running emulator (see `running_emulator`).
 
-    base_url: str
-    store: Store
-    app: Starlette
-    default_key: str = "phx_local"
-    transport: InProcessTransport | None = None
+    Clients built here (`client`, `control`, `http`) and any client given `transport` reach it at `origin`:
+    in-process through `InProcessTransport`, or over the socket when it is served. `base_url` is always a real
+    loopback URL: an in-process emulator starts serving the same app (same store, same traffic control) the
+    first time something asks for it, since the CLI or another process needs a socket."""
+
+    def __init__(
+        self,
+        store: Store,
+        app: Starlette,
+        stack: ExitStack,
+        *,
+        url: str | None = None,
+        transport: InProcessTransport | None = None,
+        default_key: str = "phx_local",
+    ) -> None:
+        self.store = store
+        self.app = app
+        self.transport = transport
+        self.default_key = default_key
+        self._stack = stack
+        self._url = url
 
     @property
     def served(self) -> bool:
-        """True when a real socket serves it (the CLI and other processes can reach it)."""
-        return self.transport is None
+        """True once a real socket serves it (from the start, or since `base_url` was first read)."""
+        return self._url is not None
+
+    @property
+    def base_url(self) -> str:
+        """The real loopback URL (an in-process emulator starts serving on first use)."""
+        if self._url is None:
+            self._url = self._stack.enter_context(serve_in_thread(self.app))
+        return self._url
+
+    @property
+    def origin(self) -> str:
+        """Where clients built with `transport` send requests: `IN_PROCESS_URL` in-process, else `base_url`."""
+        return IN_PROCESS_URL if self.transport is not None else self.base_url
 
     def http(self, **options: Any) -> httpx.Client:
         """An httpx client rooted at the server (any path: `/api/...`, `/_emulator/...`, unknown ones)."""
-        return httpx.Client(base_url=self.base_url, transport=self.transport, **{"timeout": 10, **options})
+        return httpx.Client(base_url=self.origin, transport=self.transport, **{"timeout": 10, **options})
 
     def control(self) -> httpx.Client:
         """An httpx client rooted at `/_emulator/` (the server must run with `control=True`)."""
-        return httpx.Client(base_url=f"{self.base_url}/_emulator", timeout=10, transport=self.transport)
+        return httpx.Client(base_url=f"{self.origin}/_emulator", timeout=10, transport=self.transport)
 
     def cli_env(self, team: int | str = 1) -> dict[str, str]:
         """The environment that points the `reconciler` CLI at this server (host, project, key)."""
-        if not self.served:
-            raise RuntimeError(
-                "an in-process emulator has no URL the CLI can reach: start it with socket=True "
-                "(in tests: the served_emulator, serve_emulator or cli_emulator fixture)"
-            )
         return {
             "POSTHOG_HOST": self.base_url,
             "POSTHOG_PROJECT_ID": str(team),
@@ -174,7 +194,7 @@ class Emulator:
         key = self.default_key if key == "" else key
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
         return httpx.Client(
-            base_url=f"{self.base_url}/api/{family}/{team}", headers=headers, timeout=10, transport=self.transport
+            base_url=f"{self.origin}/api/{family}/{team}", headers=headers, timeout=10, transport=self.transport
         )
 
 
@@ -193,8 +213,8 @@ def running_emulator(
 ) -> Iterator[Emulator]:
     """A private emulator: default keys (`phx_local`, team 1), in-memory store, simulated upstreams; the
     other arguments are `create_app`'s (`control=True` mounts `/_emulator/`, see `Emulator.control`).
-    `socket=False` runs it in-process (`InProcessTransport`): faster, but only httpx clients built with
-    `emu.transport` reach it — no CLI subprocess, no client timeouts, no real dropped connections."""
+    `socket=False` runs it in-process (`InProcessTransport`): faster; it is served only if `base_url` is read
+    (the CLI, a subprocess). In-process clients see no client timeouts and no real dropped connections."""
     store = Store(db)
     app = create_app(
         store,
@@ -206,18 +226,14 @@ def running_emulator(
         bulk_schemas=bulk_schemas,
         cdc_teams=cdc_teams,
     )
-    try:
+    with ExitStack() as stack:
+        stack.callback(store.close)
         if socket:
-            with serve_in_thread(app) as url:
-                yield Emulator(url, store, app)
+            yield Emulator(store, app, stack, url=stack.enter_context(serve_in_thread(app)))
         else:
             transport = InProcessTransport(app)
-            try:
-                yield Emulator(IN_PROCESS_URL, store, app, transport=transport)
-            finally:
-                transport.shutdown()
-    finally:
-        store.close()
+            stack.callback(transport.shutdown)
+            yield Emulator(store, app, stack, transport=transport)
 
 
 # ---- sample request bodies ------------------------------------------------------------------------

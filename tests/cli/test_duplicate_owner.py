@@ -6,7 +6,6 @@ check), drift, import."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,8 @@ sources:
 
 
 @pytest.fixture
-def api(served_emulator: Any, team: int) -> Iterator[httpx.Client]:
-    """This test's team on the served session emulator, the server the CLI reaches (`env`)."""
-    with served_emulator.client(team=team) as client:
-        yield client
-
-
-@pytest.fixture
-def env(served_emulator: Any, team: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in served_emulator.cli_env(team).items():
+def env(emulator: Any, team: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in emulator.cli_env(team).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
     monkeypatch.delenv("NO_COLOR", raising=False)

@@ -444,7 +444,7 @@ class EmulatorMachine(RuleBasedStateMachine):
         self.team = next(_teams)
         assert self.team <= MAX_TEAM, "raise MAX_TEAM for longer runs"
         self.http = httpx.Client(
-            base_url=f"{emu.base_url}/api/projects/{self.team}/external_data_sources",
+            base_url=f"{emu.origin}/api/projects/{self.team}/external_data_sources",
             headers={"Authorization": f"Bearer {KEY}"},
             timeout=10,
             transport=emu.transport,

@@ -216,7 +216,7 @@ def test_pagination_default_page_size_is_100(start_emulator) -> None:  # type: i
         with emu.client() as c:
             page = c.get("/external_data_sources/").json()
     assert (page["count"], len(page["results"])) == (101, 100)
-    assert page["next"] == f"{emu.base_url}/api/projects/1/external_data_sources/?limit=100&offset=100"
+    assert page["next"] == f"{emu.origin}/api/projects/1/external_data_sources/?limit=100&offset=100"
 
 
 def test_list_query_count_does_not_grow_with_sources(start_emulator) -> None:  # type: ignore[no-untyped-def]

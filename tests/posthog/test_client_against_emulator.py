@@ -33,9 +33,7 @@ def connect(
     limiter: RateLimiter | None = None,
     retry: RetryPolicy | None = None,
 ) -> PostHogClient:
-    http = build_http_client(
-        emu.base_url, Secret("POSTHOG_PERSONAL_API_KEY", key), timeout=10.0, transport=emu.transport
-    )
+    http = build_http_client(emu.origin, Secret("POSTHOG_PERSONAL_API_KEY", key), timeout=10.0, transport=emu.transport)
     return PostHogClient(
         http,
         limiter or RateLimiter("off"),

@@ -1,9 +1,9 @@
 """The emulator for tests, at two depths, and the clients that reach it.
 
 In-process (`in_process`) is the default depth: `reconciler.emulator.testing.InProcessTransport` calls the ASGI
-app directly, so a private emulator costs milliseconds and a request a fraction of one. Served (`served`) runs
-uvicorn on a loopback port: needed whenever something other than an httpx client in this process must reach it
-(the CLI, a subprocess), or when the socket itself is under test (client timeouts, dropped connections).
+app directly, so a private emulator costs milliseconds and a request a fraction of one; reading its `base_url`
+(the CLI, a subprocess) serves it on a loopback port too. Served (`served`) runs uvicorn from the start: for
+tests whose own clients must cross a socket (client timeouts, dropped connections).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def posthog_client(emu: Emulator, team: int | str = 1, *, key: str | None = None
     runs: in-process emulators are reached through their transport, served ones over the socket. `options` are
     `resolve_settings`' (e.g. `timeout=0.3`)."""
     env = {"POSTHOG_PERSONAL_API_KEY": key or emu.default_key}
-    settings = resolve_settings(env, host=emu.base_url, project=str(team), **options)
+    settings = resolve_settings(env, host=emu.origin, project=str(team), **options)
     return build_client(settings, transport=emu.transport)
 
 
