@@ -8,6 +8,7 @@ Must not know: what a command does (commands/), how its output looks (renderers)
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -66,6 +67,21 @@ def cli(ctx: click.Context, debug: bool) -> None:
         # time (docs/performance.md). Collect the young generation rarely and the old one almost never: the
         # process ends long before cycles matter. Not for `serve`, which runs for days.
         gc.set_threshold(1_000_000, 100, 1000)
+        _warnings_to_stderr()
+
+
+class _StderrHandler(logging.Handler):
+    """Writes a record's message to the current stderr (click's, so in-process runs capture it too)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _warnings_to_stderr() -> None:
+    """Warnings from the engine (a long wait announced before it starts, ...) reach stderr as plain lines."""
+    logger = logging.getLogger("reconciler")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler(logging.WARNING))
 
 
 @cli.command()

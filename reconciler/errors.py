@@ -6,7 +6,10 @@
     ├── PlanRefused                  protect, --max-deletes, stale saved plan, ...
     └── ApiError                     talking to PostHog failed
         ├── ApiUnavailable           never completed (network, timeout): retryable for idempotent calls
-        │   └── RequestNotSent       the connection was never made: nothing reached the server
+        │   ├── RequestNotSent       the connection was never made: nothing reached the server
+        │   └── DeadlineExceeded     the answer did not complete within the request's total deadline
+        ├── ResponseTooLarge         the answer is larger than the response-size cap
+        ├── WaitTooLong              a wait (pacing, or one the server asked for) would pass the wait cap
         ├── AmbiguousCreate          a create may or may not have happened: re-list, match (type, prefix)
         └── ApiStatusError           the server said no (status, code, detail, attr)
             ├── RateLimited          429, with the seconds to wait
@@ -27,6 +30,7 @@ __all__ = [
     "ApiStatusError",
     "ApiUnavailable",
     "ConfigError",
+    "DeadlineExceeded",
     "ManifestError",
     "NotFound",
     "PermissionDenied",
@@ -36,7 +40,9 @@ __all__ = [
     "ReconcilerError",
     "Rejected",
     "RequestNotSent",
+    "ResponseTooLarge",
     "ServerError",
+    "WaitTooLong",
 ]
 
 
@@ -119,6 +125,25 @@ class RequestNotSent(ApiUnavailable):
     the request, so even a create may be sent again."""
 
     reference = "api-unreachable"
+
+
+class DeadlineExceeded(ApiUnavailable):
+    """The server kept the request going past its total deadline (a trickling or stalled answer). Not retried:
+    a server that cannot answer within minutes will not do better at once; a create is ambiguous."""
+
+    reference = "deadline-exceeded"
+
+
+class ResponseTooLarge(ApiError):
+    """The answer was larger than the response-size cap; reading stopped there."""
+
+    reference = "response-too-large"
+
+
+class WaitTooLong(ApiError):
+    """A single wait (client-side pacing) would be longer than the cap on any one wait."""
+
+    reference = "wait-too-long"
 
 
 class AmbiguousCreate(ApiError):

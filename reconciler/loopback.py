@@ -13,9 +13,13 @@ __all__ = ["is_loopback"]
 
 
 def is_loopback(hostname: str) -> bool:
-    """localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1 — by name only; no DNS lookup."""
+    """localhost, 127.0.0.0/8, ::1 — by name only; no DNS lookup.
+
+    `*.localhost` is not loopback here: RFC 6761 says it should resolve to loopback, but nothing makes a
+    resolver (or /etc/hosts, or a DNS search domain) obey, and an API key would then travel in clear.
+    """
     name = hostname.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback

@@ -36,6 +36,9 @@ class Window:
     def __str__(self) -> str:
         return f"{self.limit}/{self.seconds:g}s"
 
+    def describe(self) -> str:
+        return f"{self.limit} requests per {self.seconds:g} s"
+
 
 def parse_rate_limit(spec: str) -> tuple[Window, ...]:
     """`"480/minute,4800/hour"` → windows; `"off"` (or `"none"`, `""`) → no limit.

@@ -4,7 +4,9 @@ Pure: the caller passes the environment mapping in (the CLI hands over `os.envir
 nothing itself. Rules (DESIGN.md "Connection settings"): the key comes only from POSTHOG_PERSONAL_API_KEY,
 never a flag; with no host configured we stop with a clear message and never silently target a fake;
 plain http:// is refused for non-loopback hosts (the key would travel in clear); `--host local` names
-the embedded emulator (started elsewhere; see `Settings.is_local`).
+the embedded emulator (started elsewhere; see `Settings.is_local`). The key must look like a key (visible
+ASCII): anything else is refused without showing it. The bounds on one request and on any wait are read here
+too (RECONCILER_REQUEST_DEADLINE, RECONCILER_MAX_RESPONSE_MB, RECONCILER_MAX_WAIT).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from reconciler.secret import Secret
 
 __all__ = [
     "API_PATHS",
+    "DEADLINE_ENV",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_WAIT",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_TIMEOUT",
     "HOST_ENV",
@@ -28,6 +34,8 @@ __all__ = [
     "LOCAL_DEFAULT_KEY",
     "LOCAL_DEFAULT_PROJECT",
     "LOCAL_HOST",
+    "MAX_RESPONSE_ENV",
+    "MAX_WAIT_ENV",
     "PROJECT_ENV",
     "RATE_LIMIT_ENV",
     "Settings",
@@ -39,12 +47,27 @@ HOST_ENV = "POSTHOG_HOST"
 PROJECT_ENV = "POSTHOG_PROJECT_ID"
 KEY_ENV = "POSTHOG_PERSONAL_API_KEY"
 RATE_LIMIT_ENV = "RECONCILER_RATE_LIMIT"
+DEADLINE_ENV = "RECONCILER_REQUEST_DEADLINE"
+MAX_RESPONSE_ENV = "RECONCILER_MAX_RESPONSE_MB"
+MAX_WAIT_ENV = "RECONCILER_MAX_WAIT"
 LOCAL_HOST = "local"
 #: What `reconciler serve` accepts out of the box (see its --keys help): used for `--host local` only.
 LOCAL_DEFAULT_KEY = "phx_local"
 LOCAL_DEFAULT_PROJECT = "1"
 API_PATHS = ("projects", "environments")
 DEFAULT_TIMEOUT = 30.0
+#: The longest single wait by default: above PostHog's minute window (a 429 there asks ≤ 60 s, §4), below the
+#: hourly one, which would stall a CI job for up to an hour.
+DEFAULT_MAX_WAIT = 120.0
+#: Total seconds one request may take, however slowly the server answers (calls where PostHog checks the
+#: upstream get 2.5 times as long); a per-read timeout alone lets a server that trickles a byte at a time
+#: hold a run forever.
+DEFAULT_DEADLINE = 120.0
+#: Largest answer read (decoded). A list page of 1,000 sources × 50 tables is ~26 MB (docs/performance.md).
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+#: What an API key may hold: visible ASCII. A newline or a non-UTF-8 byte would break the Authorization header,
+#: and httpx would then print the whole header in its error.
+_KEY_CHARS = re.compile(r"[\x21-\x7e]+\Z")
 _PROJECT = re.compile(r"^(\d+|@current)$")  # a team id, or PostHog's `@current` alias (§1)
 #: A page URL copied from the browser (`https://eu.posthog.com/project/123/data-warehouse`), not a host.
 _PROJECT_PAGE = re.compile(r"^(?P<base>.*?)/(?:api/)?(?:projects?|environments)/(?P<id>\d+)(?:/.*)?$")
@@ -65,6 +88,9 @@ class Settings:
     rate_limit: str = DEFAULT_RATE_LIMIT
     timeout: float = DEFAULT_TIMEOUT
     project_origin: str = "--project"  # which setting supplied the project, for messages
+    deadline: float = DEFAULT_DEADLINE
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_wait: float = DEFAULT_MAX_WAIT
 
     @property
     def is_local(self) -> bool:
@@ -121,7 +147,7 @@ def normalise_host(raw: str) -> str:
     if scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted",
-            hint="use https://; http:// is only accepted for localhost / 127.0.0.1 / ::1",
+            hint="use https://; http:// is only accepted for localhost / 127.0.0.1 / ::1 (not *.localhost)",
             reference="insecure-host",
         )
     return f"{scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
@@ -181,7 +207,7 @@ def resolve_settings(
 
     key_value = env.get(KEY_ENV, "").strip()
     if key_value:
-        key: Secret | None = Secret(KEY_ENV, key_value)
+        key: Secret | None = Secret(KEY_ENV, _checked_key(key_value))
     elif local:
         key = Secret(KEY_ENV, LOCAL_DEFAULT_KEY)
     elif require_key:
@@ -196,6 +222,7 @@ def resolve_settings(
 
     spec = rate_limit if rate_limit is not None else env.get(RATE_LIMIT_ENV) or DEFAULT_RATE_LIMIT
     parse_rate_limit(spec)  # a typo fails now, before any request
+    max_response_mb = _positive(env, MAX_RESPONSE_ENV, DEFAULT_MAX_RESPONSE_BYTES / 2**20)
     return Settings(
         host=resolved_host,
         project=resolved_project,
@@ -204,4 +231,41 @@ def resolve_settings(
         rate_limit=spec,
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
         project_origin=origin,
+        deadline=_positive(env, DEADLINE_ENV, DEFAULT_DEADLINE),
+        max_response_bytes=int(max_response_mb * 2**20),
+        max_wait=_positive(env, MAX_WAIT_ENV, DEFAULT_MAX_WAIT),
     )
+
+
+def _checked_key(value: str) -> str:
+    """The key, if every character may travel in an Authorization header; never echoes what it found."""
+    if _KEY_CHARS.match(value):
+        return value
+    bad = next(c for c in value if not _KEY_CHARS.match(c))
+    if bad in "\r\n":
+        kind = "a newline"
+    elif bad.isspace():
+        kind = "whitespace"
+    elif ord(bad) < 0x20 or ord(bad) == 0x7F:
+        kind = "a control character"
+    else:
+        kind = "a non-ASCII character (or bytes that are not UTF-8)"
+    raise ConfigError(
+        f"{KEY_ENV} contains {kind} (at character {value.index(bad) + 1}); an API key is visible ASCII only",
+        hint="copy the key again from PostHog (Settings → Personal API keys); the value is not shown here",
+        reference="bad-api-key",
+    )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds (or MB) from `env[name]`, or `default` when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}", reference="bad-config")
+    return value

@@ -177,9 +177,9 @@ RULES = (
     ),
     Rule(
         "reconciler",
-        "posthog/client.py is the only httpx importer outside the emulator",
-        forbidden=("httpx",),
-        exempt=("reconciler.posthog.client", "reconciler.emulator"),
+        "posthog/client.py (and transport.py, its request bounds) is the only httpx importer outside the emulator",
+        forbidden=("httpx", "httpcore"),
+        exempt=("reconciler.posthog.client", "reconciler.posthog.transport", "reconciler.emulator"),
     ),
     Rule(
         "reconciler",

@@ -1,20 +1,22 @@
 """The PostHog API client: every call the planner and applier make, over httpx, returning LiveState models.
 
 Knows HTTP and PostHog's wire format (paths, paging, error bodies, retries, pacing); knows nothing of
-manifests or plans. This is the only module that imports httpx: its exceptions are translated in one
-place (`_translate_transport_errors`) into `ApiUnavailable`/`RequestNotSent`, so nothing above it needs
-httpx. Secret values are revealed only in `_send_once`, where a request body becomes bytes.
+manifests or plans. This module and its helper `transport.py` (total deadline, response-size cap) are the only
+ones that import httpx: its exceptions are translated in one place (`_translate_transport_errors`) into
+`ApiUnavailable`/`RequestNotSent`/`DeadlineExceeded`, so nothing above it needs httpx. Secret values are revealed
+only in `_send_once`, where a request body becomes bytes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -27,6 +29,7 @@ from reconciler.errors import (
     ApiError,
     ApiUnavailable,
     ConfigError,
+    DeadlineExceeded,
     NotFound,
     PersonalKeyNotAllowed,
     RequestNotSent,
@@ -34,10 +37,11 @@ from reconciler.errors import (
 from reconciler.loopback import is_loopback
 from reconciler.posthog.errors import connect_failure, error_from_response
 from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
-from reconciler.posthog.ratelimit import RateLimiter
-from reconciler.posthog.retry import Outcome, Replay, RetryPolicy, decide
+from reconciler.posthog.ratelimit import ANNOUNCE_AFTER, RateLimiter
+from reconciler.posthog.retry import Decision, Outcome, Replay, RetryPolicy, decide
+from reconciler.posthog.transport import Deadline, bound_by_deadline, read_capped, request_deadline
 from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
-from reconciler.settings import Settings
+from reconciler.settings import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Settings
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -61,6 +65,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 #: Calls where PostHog talks to the upstream before answering (credential check, table discovery, §8.3,
 #: §8.4 step 9, §8.7, §8.9) get a longer read timeout.
 SLOW_READ_TIMEOUT = 120.0
+#: The slow calls above may take this many times the total deadline (settings.py: RECONCILER_REQUEST_DEADLINE).
+SLOW_DEADLINE_FACTOR = 2.5
 _MAX_PAGES = 100_000
 _BULK_KEYS = frozenset(BULK_SCHEMA_FIELDS)
 _LIST_RESTARTS = 2
@@ -128,9 +134,10 @@ def build_http_client(
 ) -> httpx.Client:
     """An httpx client for one PostHog host: bearer auth, user agent, timeouts, no redirects.
 
-    Redirects are not followed: a redirect to another origin would be a surprise we want to see.
+    Redirects are not followed: a redirect to another origin would be a surprise we want to see. The client's
+    connection pools honour `transport.request_deadline` (a scripted `transport` is left as it is).
     """
-    return httpx.Client(
+    http = httpx.Client(
         base_url=base_url,
         auth=BearerAuth(api_key) if api_key is not None else None,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -138,6 +145,9 @@ def build_http_client(
         follow_redirects=False,
         transport=transport,
     )
+    if transport is None:
+        bound_by_deadline(http)
+    return http
 
 
 def build_client(
@@ -149,7 +159,8 @@ def build_client(
     retry: RetryPolicy | None = None,
 ) -> PostHogClient:
     """The client for `settings`. `base_url` overrides the host (how `--host local` is wired to the
-    embedded emulator once it is running); `transport` is for tests."""
+    embedded emulator once it is running); `transport` is for tests. The settings' wait cap applies to `retry`
+    and the limiter whoever built them: it is the user's bound on any single wait."""
     url = base_url or settings.base_url
     if url is None:
         raise ConfigError(
@@ -161,16 +172,21 @@ def build_client(
     )
     return PostHogClient(
         http,
-        limiter if limiter is not None else RateLimiter(settings.rate_limit),
-        retry if retry is not None else RetryPolicy(),
+        limiter if limiter is not None else RateLimiter(settings.rate_limit, max_wait=settings.max_wait),
+        replace(retry if retry is not None else RetryPolicy(), max_wait=settings.max_wait),
         project=settings.project,
         api_path=settings.api_path,
         owns_http=True,
+        deadline=settings.deadline,
+        max_response_bytes=settings.max_response_bytes,
     )
 
 
+_STREAM_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
 @contextmanager
-def _translate_transport_errors(method: str, url: httpx.URL) -> Generator[None, None, None]:
+def _translate_transport_errors(method: str, url: httpx.URL, deadline: Deadline) -> Generator[None, None, None]:
     """The one place httpx exceptions become reconciler errors. The request (and its body, which may hold
     secrets) is not chained: only the exception's class and text travel on. A failed connection names the
     URL tried (the host as reconciler understood it) and the likely fix."""
@@ -183,6 +199,15 @@ def _translate_transport_errors(method: str, url: httpx.URL) -> Generator[None, 
         else:
             cause, hint = f"{type(exc).__name__}: {exc}", "check --host / POSTHOG_HOST, the port and any firewall"
         raise RequestNotSent(f"{method} {shown}: could not connect: {cause}", hint=hint) from None
+    except httpx.TimeoutException as exc:
+        if not deadline.passed:
+            raise ApiUnavailable(
+                f"{method} {url.path}: request did not complete ({type(exc).__name__}: {exc})"
+            ) from None
+        raise DeadlineExceeded(
+            f"{method} {url.path}: no complete answer within {deadline.seconds:g} s (the server answers too slowly)",
+            hint="check --host; on a very slow link raise RECONCILER_REQUEST_DEADLINE",
+        ) from None
     except httpx.HTTPError as exc:
         raise ApiUnavailable(
             f"{method} {url.path}: request did not complete ({type(exc).__name__}: {str(exc) or 'no detail'})"
@@ -207,6 +232,8 @@ class PostHogClient:
         catalog: Catalog | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         owns_http: bool = False,
+        deadline: float = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if api_path not in ("projects", "environments"):
             raise ConfigError(f"--api-path must be 'projects' or 'environments', not {api_path!r}")
@@ -216,6 +243,8 @@ class PostHogClient:
         self._catalog = catalog if catalog is not None else load_catalog()
         self._page_size = page_size
         self._owns_http = owns_http
+        self._deadline = deadline
+        self._max_response_bytes = max_response_bytes
         self.project = project
         self.api_path = api_path
         # Both families reach the same viewset; the id is the team/environment id in both (§1).
@@ -511,10 +540,27 @@ class PostHogClient:
         timeout: Any = httpx.USE_CLIENT_DEFAULT
         if call.slow:
             timeout = httpx.Timeout(SLOW_READ_TIMEOUT, connect=10.0)
-        with _translate_transport_errors(call.method, self._full_url(url)):
-            return self._http.request(
-                call.method, url, params=dict(call.params) if call.params else None, json=body, timeout=timeout
-            )
+        request = self._http.build_request(
+            call.method, url, params=dict(call.params) if call.params else None, json=body, timeout=timeout
+        )
+        seconds = self._deadline * (SLOW_DEADLINE_FACTOR if call.slow else 1)
+        with (
+            request_deadline(seconds) as deadline,
+            _translate_transport_errors(call.method, self._full_url(url), deadline),
+        ):
+            response = self._http.send(request, stream=True)
+            try:
+                content = read_capped(response, self._max_response_bytes)
+            finally:
+                response.close()
+        # The body was read (and bounded) above: hand on a plain response holding it, already decoded.
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _STREAM_HEADERS]
+        reason = (
+            {"reason_phrase": response.extensions["reason_phrase"]} if "reason_phrase" in response.extensions else {}
+        )
+        return httpx.Response(
+            response.status_code, headers=headers, content=content, request=request, extensions=reason
+        )
 
     def _request(self, call: _Call) -> httpx.Response | None:
         """Send with pacing and retries. None only for a DELETE that a retry found already done."""
@@ -542,15 +588,10 @@ class PostHogClient:
                 if isinstance(error, NotFound) and call.gone_ok_on_retry and attempt > 1:
                     return None
                 decision = decide(error, replay=call.replay, attempt=attempt, policy=self._retry)
+                if decision.outcome is Outcome.WAIT_TOO_LONG:
+                    raise self._wait_too_long(error, decision) from None
                 if decision.outcome is Outcome.RETRY:
-                    log.info(
-                        "%s: %s; retrying in %.1fs (attempt %d of %d)",
-                        call.operation,
-                        error.message,
-                        decision.wait,
-                        attempt + 1,
-                        self._retry.max_attempts,
-                    )
+                    self._announce_retry(call, error, decision, attempt)
                     if decision.server_pause:
                         self._limiter.pause(decision.wait)  # the next acquire() waits, for every worker
                     else:
@@ -560,11 +601,37 @@ class PostHogClient:
                     raise call.on_ambiguous(error) from None
                 raise
 
+    def _announce_retry(self, call: _Call, error: ApiError, decision: Decision, attempt: int) -> None:
+        """Log the retry; a wait long enough to notice is a warning (the CLI prints those on stderr)."""
+        level = logging.WARNING if decision.wait >= ANNOUNCE_AFTER else logging.INFO
+        why = "PostHog throttled the request (429)" if decision.server_pause else error.message
+        log.log(
+            level,
+            "Waiting %.0f s before retrying %s (attempt %d of %d): %s",
+            decision.wait,
+            call.operation,
+            attempt + 1,
+            self._retry.max_attempts,
+            why,
+        )
+
+    def _wait_too_long(self, error: ApiError, decision: Decision) -> ApiError:
+        """The server asked for a wait past the cap: fail now, saying so, rather than stall the run."""
+        cap = self._retry.max_wait
+        error.hint = (
+            f"PostHog asked to wait {decision.wait:.0f} s before the next request, longer than the {cap:g} s this "
+            f"run waits at once; run again later, or set RECONCILER_MAX_WAIT to {math.ceil(decision.wait)} or more"
+        )
+        error.reference = "wait-too-long"
+        return error
+
     def _error(self, response: httpx.Response, call: _Call) -> ApiError:
         try:
             body: Any = response.json()
         except ValueError:
             body = response.text
+        except RecursionError:
+            body = "(an error body nested too deeply to read)"
         # A server or proxy that echoes what we sent (a password in a connection error, the Authorization
         # header in a debug page) must not carry it into our messages: blank every value we revealed.
         secrets = [*secret_values(call.body), *self._key_values()]
@@ -589,6 +656,11 @@ class PostHogClient:
             return None
         try:
             data = response.json()
+        except RecursionError:
+            raise ApiError(
+                f"{call.method} {response.url.path}: the server answered with JSON nested too deeply to read",
+                hint="is --host pointing at PostHog?",
+            ) from None
         except ValueError:
             raise ApiError(
                 f"{call.method} {response.url.path}: the server answered {response.status_code} with a body that "
@@ -617,6 +689,8 @@ class PostHogClient:
             raise ApiError(f"unexpected response shape from PostHog: {problems}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ApiError(f"unexpected response shape from PostHog: {type(exc).__name__} {exc}") from None
+        except RecursionError:
+            raise ApiError("unexpected response shape from PostHog: values nested too deeply") from None
 
     def _source(self, data: Any) -> LiveSource:
         return self._model(lambda d: LiveSource.from_wire(d, self._catalog), data)

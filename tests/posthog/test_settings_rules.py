@@ -78,7 +78,7 @@ def test_local_is_the_emulator_with_its_defaults() -> None:
         ("http://127.0.0.1:8010", "http://127.0.0.1:8010"),
         ("http://127.5.5.5", "http://127.5.5.5"),
         ("http://[::1]:8010", "http://[::1]:8010"),
-        ("http://emulator.localhost", "http://emulator.localhost"),
+        ("https://emulator.localhost", "https://emulator.localhost"),
         ("local", "local"),
     ],
 )
@@ -93,6 +93,10 @@ def test_hosts_accepted(raw: str, expected: str) -> None:
         ("http://10.0.0.5:8000", "insecure-host", "unencrypted"),
         ("http://0.0.0.0:8010", "insecure-host", "unencrypted"),
         ("http://localhost.example.com", "insecure-host", "unencrypted"),
+        # *.localhost is loopback only if every resolver obeys RFC 6761; a search domain or hosts entry can
+        # send it anywhere, with the key in clear (issue 17, item 10)
+        ("http://emulator.localhost", "insecure-host", "not *.localhost"),
+        ("http://a.b.localhost.:8010", "insecure-host", "unencrypted"),
         ("ftp://us.posthog.com", "bad-host", "only https://"),
         ("https://me:phx_secret@us.posthog.com", "bad-host", "must not contain credentials"),
         ("https://us.posthog.com/?x=1", "bad-host", "query"),
@@ -110,6 +114,46 @@ def test_hosts_refused(raw: str, reference: str, text: str) -> None:
 def test_loopback_by_name_only() -> None:
     assert is_loopback("localhost") and is_loopback("127.0.0.1") and is_loopback("[::1]")
     assert not is_loopback("localhost.evil.com") and not is_loopback("192.168.1.1")
+    assert not is_loopback("emulator.localhost") and not is_loopback("x.localhost.")
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("phx_abc\ndef", "a newline"),
+        ("phx_abc\rdef", "a newline"),
+        ("phx_abc def", "whitespace"),
+        ("phx_abc\tdef", "whitespace"),
+        ("phx_abc\x07def", "a control character"),
+        ("phx_abc\x7fdef", "a control character"),
+        ("phx_abcé", "non-ASCII"),
+        ("phx_abc\udcff", "not UTF-8"),  # what os.environ holds for a byte that is not UTF-8 (surrogateescape)
+    ],
+)
+def test_an_api_key_with_impossible_characters_is_refused_without_echoing_it(key: str, kind: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({"POSTHOG_PERSONAL_API_KEY": key}, host="https://us.posthog.com", project="1")
+    text = str(caught.value)
+    assert caught.value.reference == "bad-api-key" and kind in text and "POSTHOG_PERSONAL_API_KEY" in text
+    assert "abc" not in text and "def" not in text  # no part of the key is shown
+
+
+def test_the_key_is_stripped_of_surrounding_whitespace_only() -> None:
+    s = resolve_settings({"POSTHOG_PERSONAL_API_KEY": "  phx_abc-_.~!\n"}, host="https://h.example", project="1")
+    assert s.api_key is not None and s.api_key.reveal() == "phx_abc-_.~!"
+
+
+def test_request_bounds_from_the_environment() -> None:
+    base = resolve_settings(KEY_ENV, host="https://h.example", project="1")
+    assert (base.deadline, base.max_response_bytes, base.max_wait) == (120.0, 256 * 2**20, 120.0)
+    env = {**KEY_ENV, "RECONCILER_REQUEST_DEADLINE": "5", "RECONCILER_MAX_RESPONSE_MB": "0.5",
+           "RECONCILER_MAX_WAIT": "300"}  # fmt: skip
+    s = resolve_settings(env, host="https://h.example", project="1")
+    assert (s.deadline, s.max_response_bytes, s.max_wait) == (5.0, 2**19, 300.0)
+    for name in ("RECONCILER_REQUEST_DEADLINE", "RECONCILER_MAX_RESPONSE_MB", "RECONCILER_MAX_WAIT"):
+        for bad in ("0", "-1", "soon", "inf", "nan"):
+            with pytest.raises(ConfigError, match=f"{name} must be a positive number"):
+                resolve_settings({**KEY_ENV, name: bad}, host="https://h.example", project="1")
 
 
 def test_api_path_and_rate_limit() -> None:

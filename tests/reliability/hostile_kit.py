@@ -95,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     hostile: HostileServer
     upstream: str | None
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:
@@ -302,4 +302,3 @@ def retry_after(seconds: int, *, in_text: bool = True) -> Behaviour:
         handler.answer(exchange, 429, json.dumps(data).encode(), "application/json", [("Retry-After", str(seconds))])
 
     return behave
-
