@@ -2,6 +2,8 @@
 
 Pure: returns text. Secrets are written back as `{{ secret('NAME') }}`; a literal secret or a secret
 combined from several variables cannot be written back and raises ValueError rather than print a value.
+Every other string is a value, not a template: it is written so that it loads back to itself and never
+evaluates (`literal_template`), whoever wrote it (`import` writes text anyone with PostHog UI access chose).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 import yaml
 
 from reconciler.manifest.models import DesiredSource, DesiredState
+from reconciler.manifest.templates import literal_template
 from reconciler.secret import Secret
 
 __all__ = ["dump_manifest", "manifest_data"]
@@ -34,6 +37,8 @@ def _plain(value: Any) -> Any:
         if value.name.startswith("literal:") or "+" in value.name:
             raise ValueError(f"secret {value.name!r} cannot be written back as secret('NAME')")
         return "{{ secret('" + value.name + "') }}"
+    if isinstance(value, str):
+        return literal_template(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -17,7 +17,14 @@ from typing import Any
 from reconciler.manifest.document import Mark, NodePath, SecretRef
 from reconciler.secret import Secret
 
-__all__ = ["MAX_RENDERED_CHARS", "TEMPLATE_START", "LoadOptions", "TemplateProblem", "TemplateRenderer"]
+__all__ = [
+    "MAX_RENDERED_CHARS",
+    "TEMPLATE_START",
+    "LoadOptions",
+    "TemplateProblem",
+    "TemplateRenderer",
+    "literal_template",
+]
 
 #: Characters one rendered template may produce.
 MAX_RENDERED_CHARS = 65_536
@@ -30,6 +37,21 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _FAST_CALL = re.compile(r"\{\{-?\s*(secret|env)\(\s*(['\"])(" + _NAME + r")\2\s*\)\s*-?\}\}\Z")
 _SECRET_SLOT = re.compile("\x00S(\\d+)\x00")
 _NONE_SLOT = "\x00N\x00"
+
+
+def literal_template(text: str) -> str:
+    """Manifest text that renders to exactly `text` and evaluates nothing: how `import` writes PostHog's text.
+
+    A value PostHog holds is data: anyone who can edit a source in the UI can put `{{ env('...') }}` in its
+    description. Text without a template start is never rendered, so it stays as it is (readable); otherwise
+    every `{` becomes the expression `{{ '{' }}`, so no `{{`, `{%` or `{#` of the original survives, and the
+    two things jinja does to template text are undone too: it turns CR LF and CR into LF, and drops one
+    trailing newline. (Line statements and line comments are not enabled in the sandbox.)
+    """
+    if not any(t in text for t in TEMPLATE_START):
+        return text
+    out = text.replace("{", "{{ '{' }}").replace("\r", "{{ '\\r' }}")
+    return out[:-1] + "{{ '\\n' }}" if out.endswith("\n") else out
 
 
 @dataclass(frozen=True)
