@@ -1,5 +1,6 @@
 """Which files are manifests, and reading one: directories expanded (`*.yaml`/`*.yml`, sorted, hidden
-entries skipped), size bounded before anything is parsed, UTF-8 only.
+entries skipped, symbolic links out of the directory refused unread), size bounded before anything is parsed,
+UTF-8 only.
 
 Must not know: YAML, templates, what a manifest declares.
 """
@@ -33,7 +34,9 @@ def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Manifes
             )
             if not found:
                 errors.append(ManifestError("no manifest files (*.yaml, *.yml) in this directory", file=str(path)))
-            files.extend(found)
+            inside, outside = _within(path, found)
+            files.extend(inside)
+            errors.extend(outside)
         elif path.is_file():
             files.append(path)
         elif path.exists():
@@ -48,6 +51,29 @@ def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Manifes
             seen.add(key)
             unique.append(f)
     return unique, errors
+
+
+def _within(root: Path, found: list[Path]) -> tuple[list[Path], list[ManifestError]]:
+    """Split files found under directory `root` into those really inside it and errors for symbolic links
+    that lead out of it. A pull request can add `x.yaml -> ~/.aws/credentials`: reading it would echo its
+    contents in YAML errors, into the plan comment. Files named on the command line are taken as given."""
+    base = root.resolve()
+    inside: list[Path] = []
+    outside: list[ManifestError] = []
+    for path in found:
+        if path.resolve().is_relative_to(base):
+            inside.append(path)
+        else:
+            outside.append(
+                ManifestError(
+                    f"symbolic link to a file outside {root}: not read",
+                    file=str(path),
+                    hint="keep manifests inside the directory given to reconciler (copy the file in, or name it "
+                    "on the command line)",
+                    reference="symlink-outside",
+                )
+            )
+    return inside, outside
 
 
 def read_manifest(path: Path) -> str | ManifestError:
