@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 from hostile_kit import HostileServer, Rule, deep_json, hostile_server, huge, retry_after, trickle
+from reliability_kit import BASE, manifest_text
 
 from reconciler import errors
 from reconciler.cli import run_cli
@@ -28,19 +29,7 @@ from reconciler.secret import Secret
 from reconciler.settings import resolve_settings
 
 LIST = r"/external_data_sources/$"
-MANIFEST = """\
-version: 1
-sources:
-  pay:
-    type: Stripe
-    prefix: pay
-    config:
-      auth_method:
-        selection: api_key
-        stripe_secret_key: "{{ secret('STRIPE_SECRET_KEY') }}"
-    tables:
-      Customer: {sync: true, sync_type: full_refresh}
-"""
+MANIFEST = manifest_text(BASE)  # one Stripe source
 
 
 @pytest.fixture(scope="module")
