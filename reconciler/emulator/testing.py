@@ -47,9 +47,10 @@ def simulated_registry() -> UpstreamRegistry:
     return default_upstreams().with_overrides(sample)
 
 
-#: The base URL of an in-process emulator: loopback by name (RFC 6761), so `settings` accepts plain http, and
-#: never reached over the network (every request goes through `InProcessTransport`).
-IN_PROCESS_URL = "http://in-process.localhost"
+#: The base URL of an in-process emulator: loopback, so `settings` accepts plain http (`*.localhost` names are not
+#: loopback to it), and never reached over the network (every request goes through `InProcessTransport`; port 1
+#: has no listener, so a client built without it fails at once rather than reach something else).
+IN_PROCESS_URL = "http://127.0.0.1:1"
 
 
 class InProcessTransport(httpx.BaseTransport):
