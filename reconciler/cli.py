@@ -123,6 +123,8 @@ def schema(catalog: str | None) -> int:
 @p.detailed_exitcode
 @p.preflight
 @p.full_plan_hint
+@p.record_delete_opt_in
+@p.delete_hint
 def plan(**flags: Any) -> int:
     """Show what apply would change (exit 0; 2 with --detailed-exitcode when changes; 1 on error)."""
     from reconciler.commands.tasks import PlanFlags, plan_task
@@ -141,10 +143,15 @@ def plan(**flags: Any) -> int:
 @p.parallelism
 @p.sync
 @p.output_format("text", "json", help="Report format (json is for machines; progress lines still go to stderr).")
+@p.reviewed
 def apply(**flags: Any) -> int:
     """Make PostHog match the manifests, or execute a saved plan (`reconciler apply plan.json`)."""
     from reconciler.commands.tasks import ApplyFlags, apply_task
 
+    if flags["reviewed"] and flags["allow_delete"]:
+        raise click.UsageError(
+            "--allow-delete cannot be combined with --reviewed: the opt-in is part of a reviewed plan"
+        )
     return apply_task(ApplyFlags(**flags), ClickConsole())
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "catalog",
     "catalog_out",
     "connection",
+    "delete_hint",
     "detailed_exitcode",
     "drift_output",
     "fail_on",
@@ -39,7 +40,9 @@ __all__ = [
     "paths",
     "preflight",
     "prune",
+    "record_delete_opt_in",
     "require_secrets",
+    "reviewed",
     "save_plan",
     "select",
     "serve_options",
@@ -173,6 +176,20 @@ full_plan_hint = click.option(
     help="Markdown only: where the full plan is, said when the comment must be truncated.",
 )
 
+record_delete_opt_in = click.option(
+    "--allow-delete",
+    "allow_delete",
+    is_flag=True,
+    help="Record the reviewer's opt-in for this plan's deletes and replaces in the saved plan "
+    "(`apply --reviewed` lets a delete go ahead only when such a plan showed it).",
+)
+delete_hint = click.option(
+    "--delete-hint",
+    default=None,
+    metavar="TEXT",
+    help="Markdown only: the opt-in deletes and replaces need where this plan is reviewed (e.g. a label).",
+)
+
 # ---- apply --------------------------------------------------------------------------------------------
 
 auto_approve = click.option(
@@ -194,6 +211,15 @@ parallelism = click.option(
     help="Sources changed concurrently (all share one rate limiter).",
 )
 sync = click.option("--sync", is_flag=True, help="Trigger a sync (reload) of every changed source at the end.")
+reviewed = click.option(
+    "--reviewed",
+    "reviewed",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Saved plans people reviewed (files or directories; repeatable): refuse any change none of them showed, "
+    "and deletes not shown with their opt-in (plan --allow-delete).",
+)
 
 # ---- drift --------------------------------------------------------------------------------------------
 

@@ -57,10 +57,12 @@ class Secret:
 
     @property
     def available(self) -> bool:
-        return self._value is not None
+        """Set and not empty: PostHog ignores an empty secret on PATCH (it keeps the stored one), so sending
+        one would not re-send anything — and a changed connection target would then fail upstream."""
+        return bool(self._value)
 
     def reveal(self) -> str:
-        if self._value is None:
+        if not self._value:
             raise SecretUnavailable(self.name)
         return self._value
 

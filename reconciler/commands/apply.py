@@ -9,15 +9,16 @@ from pathlib import Path
 
 from reconciler.apply.executor import ApplyReport, Executor, Reporter, missing_secret_steps
 from reconciler.apply.guard import ApplyPolicy, check_plan
+from reconciler.apply.review import ReviewedPlan, review
 from reconciler.apply.stale import ensure_fresh, look_now
-from reconciler.commands.common import connect, fingerprint_key
+from reconciler.commands.common import FINGERPRINT_KEY_ENV, connect, fingerprint_key
 from reconciler.commands.plan import PlanRequest, make_plan
 from reconciler.errors import PlanRefused, ReconcilerError
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import load_plan
 from reconciler.settings import Settings
 
-__all__ = ["ApplyOutcome", "ApplyRequest", "run_apply", "saved_plan_path"]
+__all__ = ["ApplyOutcome", "ApplyRequest", "load_reviewed", "run_apply", "saved_plan_path"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ApplyRequest:
     #: Shown the plan; returns whether to go ahead (the CLI asks on a TTY, or --auto-approve).
     confirm: Callable[[Plan], bool] = lambda plan: False
     reporter: Reporter | None = None
+    #: `--reviewed`: saved plans (files, or directories of them) every write of the fresh plan must appear in.
+    reviewed: tuple[Path, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,52 @@ def saved_plan_path(paths: tuple[Path, ...]) -> Path | None:
     return plans[0] if plans else None
 
 
+def load_reviewed(paths: tuple[Path, ...], env: Mapping[str, str], settings: Settings) -> list[ReviewedPlan]:
+    """The saved plans under `paths` (a directory means every `*.json` below it, in path order). A plan for
+    another host or project is an error, not something to ignore."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise ReconcilerError(f"reviewed plan {path} does not exist", reference="plan-format")
+        files += sorted(path.rglob("*.json")) if path.is_dir() else [path]
+    reviewed = []
+    for file in files:
+        try:
+            saved = load_plan(file.read_text(encoding="utf-8"), env)
+        except ReconcilerError as exc:
+            raise ReconcilerError(
+                f"reviewed plan {file}: {exc.message}", hint=exc.hint, reference=exc.reference
+            ) from None
+        if (saved.plan.host, saved.plan.project) != (settings.host, settings.project):
+            raise PlanRefused(
+                f"reviewed plan {file} is for project {saved.plan.project} on {saved.plan.host}, "
+                f"not project {settings.project} on {settings.host}",
+                reference="reviewed-plan-mismatch",
+            )
+        reviewed.append(ReviewedPlan(str(file), saved.plan, saved.allow_delete))
+    return reviewed
+
+
+def _check_reviewed(plan: Plan, reviewed: list[ReviewedPlan]) -> ApplyPolicy:
+    """Refuse every write no reviewed plan showed; the deletes left were reviewed with the opt-in."""
+    unreviewed = review(plan, reviewed)
+    if unreviewed:
+        shown = [f"  - {u.describe()}" for u in unreviewed[:50]]
+        if len(unreviewed) > 50:
+            shown.append(f"  - … and {len(unreviewed) - 50} more")
+        raise PlanRefused(
+            f"refusing to apply: {len(unreviewed)} change(s) no reviewed plan showed "
+            f"({len(reviewed)} reviewed plan(s) given):\n" + "\n".join(shown),
+            hint="nothing was changed. PostHog or the manifests moved since the plans were reviewed: review a "
+            "plan of the current manifests (a new pull request, or a dry run) and apply with it (docs/ci.md)",
+            reference="unreviewed-change",
+        )
+    deletes = len({s.address for s in plan.delete_steps()})
+    return ApplyPolicy(allow_delete=True, max_deletes=deletes)
+
+
 def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str]) -> ApplyOutcome:
+    policy = request.policy
     with connect(settings) as client:
         if request.saved_plan is not None:
             saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
@@ -66,15 +114,21 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
             ensure_fresh(saved, host=settings.host, project=settings.project, now=look_now(saved.plan, live))
             plan = saved.plan
         else:
-            outcome = make_plan(client, settings, request.plan, env)
+            reviewed = load_reviewed(request.reviewed, env, settings) if request.reviewed is not None else None
+            # Checked against reviewed plans, the plan sees secrets as they could: by `secrets_version`, not by
+            # their values' fingerprint (the executor still writes the full fingerprint when it sends them).
+            plan_env = env if reviewed is None else {k: v for k, v in env.items() if k != FINGERPRINT_KEY_ENV}
+            outcome = make_plan(client, settings, request.plan, plan_env)
             plan = outcome.plan
             # Secrets the steps must send, reported where the manifest asks for them (file:line).
             needed = {s.address for s in missing_secret_steps(plan)}
             if needed:
                 outcome.desired.require_secrets(needed)
+            if reviewed is not None and plan.has_changes and not plan.errors:
+                policy = _check_reviewed(plan, reviewed)
         if not plan.has_changes and not plan.errors:
             return ApplyOutcome(plan, None)
-        check_plan(plan, request.policy)
+        check_plan(plan, policy)
         if not request.confirm(plan):
             raise PlanRefused("apply cancelled: nothing was changed", reference="apply-cancelled")
         executor = Executor(

@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.catalog import Catalog
@@ -25,6 +26,7 @@ __all__ = [
     "fingerprint_key",
     "load_state",
     "manifest_digest",
+    "now",
 ]
 
 FINGERPRINT_KEY_ENV = "RECONCILER_FINGERPRINT_KEY"
@@ -56,6 +58,15 @@ def manifest_digest(paths: Sequence[Path]) -> str:
     for path in files:
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
+
+
+def now(env: Mapping[str, str]) -> datetime:
+    """The current time, or `SOURCE_DATE_EPOCH` (the reproducible-builds convention) when set: the clock is an
+    input like any other, and fixing it makes a saved plan or a drift report byte-identical run after run."""
+    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def fingerprint_key(env: Mapping[str, str]) -> bytes | None:

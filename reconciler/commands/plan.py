@@ -15,16 +15,18 @@ from reconciler.commands.common import (
     fingerprint_key,
     load_state,
     manifest_digest,
+    now,
 )
-from reconciler.manifest.models import DesiredState
-from reconciler.plan.model import Plan
+from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.manifest.models import DesiredState, ManifestInvalid
+from reconciler.plan.model import Plan, PlanError
 from reconciler.plan.planner import PlanOptions, build_plan
 from reconciler.plan.saved import save_plan
 from reconciler.posthog.client import PostHogClient
 from reconciler.preflight import run_preflight
 from reconciler.settings import Settings
 
-__all__ = ["PlanOutcome", "PlanRequest", "make_plan", "run_plan"]
+__all__ = ["PlanOutcome", "PlanRequest", "failed_plan", "make_plan", "run_plan"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class PlanRequest:
     sync: bool = False
     preflight: bool = False
     out: Path | None = None
+    allow_delete: bool = False  # recorded in the saved plan: the reviewer's opt-in for its deletes and replaces
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,39 @@ def make_plan(client: PostHogClient, settings: Settings, request: PlanRequest, e
 
 
 def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -> PlanOutcome:
+    """Plan, and save it to `request.out` — only when it has no errors: apply could not use it, and CI must not
+    publish a file that looks like a reviewable plan."""
     with connect(settings) as client:
         outcome = make_plan(client, settings, request, env)
-    if request.out is not None:
+    if request.out is not None and not outcome.plan.errors:
         text = save_plan(
-            outcome.plan, tool_version=__version__, manifest_digest=manifest_digest(request.manifests.effective_paths)
+            outcome.plan,
+            tool_version=__version__,
+            manifest_digest=manifest_digest(request.manifests.effective_paths),
+            saved_at=now(env),
+            allow_delete=request.allow_delete,
         )
         request.out.write_text(text, encoding="utf-8")
     return outcome
+
+
+def failed_plan(host: str, project: str, error: ReconcilerError) -> Plan:
+    """The plan that could not be made, as a Plan holding only its target and `error` — every manifest error
+    separately, with file, line, column, field and hint — so markdown and JSON can show them."""
+    items: list[ReconcilerError] = list(error.errors) if isinstance(error, ManifestInvalid) else [error]
+    errors = []
+    for item in items:
+        located = item if isinstance(item, ManifestError) else None
+        errors.append(
+            PlanError(
+                item.message,
+                located.address if located else None,
+                item.reference,
+                file=located.file if located else None,
+                line=located.line if located else None,
+                column=located.column if located else None,
+                field=located.field if located else None,
+                hint=item.hint,
+            )
+        )
+    return Plan(host=host, project=project, errors=tuple(errors))

@@ -23,6 +23,7 @@ from reconciler.wording import count
 if TYPE_CHECKING:
     from reconciler.drift.model import Category
     from reconciler.plan.model import Plan
+    from reconciler.settings import Settings
 
 __all__ = [
     "ApplyFlags",
@@ -95,6 +96,8 @@ class PlanFlags:
     detailed_exitcode: bool = False
     preflight: bool = False
     full_plan_hint: str | None = None
+    allow_delete: bool = False  # recorded in the saved plan: the reviewer's opt-in for deletes and replaces
+    delete_hint: str | None = None
 
 
 def _plan_request(manifests: ManifestOptions, targets: tuple[str, ...], prune: bool, **extra: Any) -> Any:
@@ -105,20 +108,48 @@ def _plan_request(manifests: ManifestOptions, targets: tuple[str, ...], prune: b
 
 def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
     from reconciler.commands.plan import run_plan
-    from reconciler.plan.render import render
+    from reconciler.plan.render import MarkdownOptions, render
 
-    request = _plan_request(flags.manifests, flags.targets, flags.prune, preflight=flags.preflight, out=flags.out)
-    outcome = run_plan(settings_for(flags.connection, flags.manifests.paths, os.environ), request, os.environ)
+    request = _plan_request(
+        flags.manifests, flags.targets, flags.prune, preflight=flags.preflight, out=flags.out,
+        allow_delete=flags.allow_delete,
+    )  # fmt: skip
+    settings = None
+    try:
+        settings = settings_for(flags.connection, flags.manifests.paths, os.environ)
+        outcome = run_plan(settings, request, os.environ)
+    except ReconcilerError as exc:
+        if flags.fmt != "text":  # a pull-request comment or a CI step reads stdout: the errors go there too
+            console.out(_failed_plan(flags, settings, exc), nl=False)
+        raise
     color = flags.fmt == "text" and console.color(console.stdout)
-    console.out(render(outcome.plan, flags.fmt, color=color, full_plan_hint=flags.full_plan_hint), nl=False)
-    if flags.out is not None:
-        console.err(f"Saved the plan to {flags.out}; apply it with: reconciler apply {flags.out}")
+    markdown = MarkdownOptions(allow_delete=flags.allow_delete, delete_hint=flags.delete_hint)
+    console.out(
+        render(outcome.plan, flags.fmt, color=color, full_plan_hint=flags.full_plan_hint, markdown=markdown), nl=False
+    )
     if outcome.plan.errors:
+        if flags.out is not None:
+            console.err(f"Did not save the plan to {flags.out}: it has errors, so apply could not use it.")
         console.err(f"Error: the plan has {count(len(outcome.plan.errors), 'error')}; see above.")
         return ExitCode.ERROR
+    if flags.out is not None:
+        console.err(f"Saved the plan to {flags.out}; apply it with: reconciler apply {flags.out}")
     if flags.detailed_exitcode and outcome.plan.has_changes:
         return ExitCode.CHANGES
     return ExitCode.OK
+
+
+def _failed_plan(flags: PlanFlags, settings: Settings | None, error: ReconcilerError) -> str:
+    """The markdown or JSON of a plan that could not be made: its target as far as known, and the errors."""
+    from reconciler.commands.plan import failed_plan
+    from reconciler.plan.render import render_failed
+
+    if settings is not None:
+        host, project = settings.host, settings.project
+    else:
+        host = flags.connection.host or os.environ.get("POSTHOG_HOST") or "(no host)"
+        project = flags.connection.project or "(no project)"
+    return render_failed(failed_plan(host, project, error), flags.fmt)
 
 
 # ---- apply --------------------------------------------------------------------------------------------
@@ -138,6 +169,7 @@ class ApplyFlags:
     parallelism: int = 4
     sync: bool = False
     fmt: Literal["text", "json"] = "text"
+    reviewed: tuple[Path, ...] = ()  # saved plans every write must appear in (`--reviewed`)
 
     @property
     def saved_plan(self) -> Path | None:
@@ -175,6 +207,7 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
     manifests = replace(flags.manifests, paths=()) if saved else flags.manifests
     stderr = console.stderr
     request = ApplyRequest(
+        reviewed=flags.reviewed or None,
         plan=_plan_request(manifests, flags.targets, flags.prune, sync=flags.sync),
         saved_plan=saved,
         policy=ApplyPolicy(allow_delete=flags.allow_delete, max_deletes=flags.max_deletes),

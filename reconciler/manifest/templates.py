@@ -157,7 +157,7 @@ class TemplateRenderer:
                 return self.env(name)
             self._check_name("secret", name)
             value = self.options.lookup(name)
-            refs.append(SecretRef(name, path, mark, value is not None))
+            refs.append(SecretRef(name, path, mark, bool(value)))  # empty counts as unset, as for Secret
             return Secret(name, value)
         return self._render_full(text, path, mark, refs)
 
@@ -204,7 +204,7 @@ class TemplateRenderer:
         for slot in used:
             value = self.options.lookup(slot.name)
             values[slot.index] = value
-            refs.append(SecretRef(slot.name, path, mark, value is not None))
+            refs.append(SecretRef(slot.name, path, mark, bool(value)))  # empty counts as unset, as for Secret
         name = "+".join(dict.fromkeys(s.name for s in used))
         if any(v is None for v in values.values()):
             return Secret(name, None)

@@ -36,6 +36,7 @@ __all__ = [
     "Reader",
     "decode_value",
     "dumps",
+    "encode_error",
     "encode_value",
     "plan_from_dict",
     "plan_to_dict",
@@ -118,6 +119,20 @@ def _encode_change(change: SourceChange) -> dict[str, Any]:
     }
 
 
+def encode_error(error: PlanError) -> dict[str, Any]:
+    """The JSON diagnostics shape (docs/plan-format.md), the same as `validate --format json`'s errors."""
+    return {
+        "file": error.file,
+        "line": error.line,
+        "column": error.column,
+        "address": error.address,
+        "field": error.field,
+        "message": error.message,
+        "hint": error.hint,
+        "reference": error.reference,
+    }
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The `--format json` document (format_version 1). Saved plans add their fields on top of it."""
     return {
@@ -130,7 +145,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {"source_id": o.source_id, "address": o.address, "type": o.source_type, "prefix": o.prefix}
             for o in plan.orphaned
         ],
-        "errors": [{"message": e.message, "address": e.address, "reference": e.reference} for e in plan.errors],
+        "errors": [encode_error(e) for e in plan.errors],
         "warnings": list(plan.warnings),
     }
 
@@ -312,6 +327,25 @@ def _decode_change(node: Reader) -> SourceChange:
     )
 
 
+def _decode_error(node: Reader) -> PlanError:
+    def number(key: str) -> int | None:
+        value = node.node.get(key) if isinstance(node.node, dict) else None
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise node.child(key).fail("expected an integer or null")
+        return value
+
+    return PlanError(
+        message=node.string("message"),
+        address=node.opt_string("address"),
+        reference=node.string("reference"),
+        file=node.opt_string("file"),
+        line=number("line"),
+        column=number("column"),
+        field=node.opt_string("field"),
+        hint=node.opt_string("hint"),
+    )
+
+
 def plan_from_dict(document: Mapping[str, Any], env: Mapping[str, str]) -> Plan:
     """Rebuild a Plan from `plan_to_dict`'s shape (the version check is the caller's: see saved.load_plan)."""
     root = Reader(dict(document), "plan file", env)
@@ -335,9 +369,6 @@ def plan_from_dict(document: Mapping[str, Any], env: Mapping[str, str]) -> Plan:
             )
             for o in root.items("orphaned")
         ),
-        errors=tuple(
-            PlanError(message=e.string("message"), address=e.opt_string("address"), reference=e.string("reference"))
-            for e in root.items("errors")
-        ),
+        errors=tuple(_decode_error(e) for e in root.items("errors")),
         warnings=root.strings("warnings"),
     )

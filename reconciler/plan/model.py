@@ -129,11 +129,25 @@ class OrphanedSource:
 
 @dataclass(frozen=True)
 class PlanError:
-    """A problem that makes the plan unusable for apply (protect violated, secrets missing, ...)."""
+    """A problem that makes the plan unusable for apply (protect violated, an invalid manifest, PostHog
+    unreachable, ...). `file`/`line`/`column`/`field`/`hint` are set when known (manifest errors): every
+    rendering shows them, so a pull-request comment points at the line to fix."""
 
     message: str
     address: str | None = None
     reference: str = "plan-error"
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+    hint: str | None = None
+
+    @property
+    def location(self) -> str | None:
+        """`file:line:column`, as much of it as is known; None without a file."""
+        if self.file is None:
+            return None
+        return ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
 
 
 @dataclass(frozen=True)

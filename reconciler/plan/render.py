@@ -11,10 +11,24 @@ from typing import Literal
 
 from reconciler.plan.codec import dumps, plan_to_dict
 from reconciler.plan.model import Plan
-from reconciler.plan.render_markdown import GITHUB_COMMENT_LIMIT, render_markdown
+from reconciler.plan.render_markdown import (
+    GITHUB_COMMENT_LIMIT,
+    MarkdownOptions,
+    render_failed_markdown,
+    render_markdown,
+)
 from reconciler.plan.render_text import render_text
 
-__all__ = ["FORMATS", "GITHUB_COMMENT_LIMIT", "render", "render_json", "render_markdown", "render_text"]
+__all__ = [
+    "FORMATS",
+    "GITHUB_COMMENT_LIMIT",
+    "MarkdownOptions",
+    "render",
+    "render_failed",
+    "render_json",
+    "render_markdown",
+    "render_text",
+]
 
 Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
@@ -25,13 +39,30 @@ def render_json(plan: Plan) -> str:
     return dumps(plan_to_dict(plan))
 
 
-def render(plan: Plan, fmt: Format, *, color: bool = False, full_plan_hint: str | None = None) -> str:
-    """Dispatch on `--format`; `color` applies to text only, `full_plan_hint` to markdown only."""
+def render(
+    plan: Plan,
+    fmt: Format,
+    *,
+    color: bool = False,
+    full_plan_hint: str | None = None,
+    markdown: MarkdownOptions | None = None,
+) -> str:
+    """Dispatch on `--format`; `color` applies to text only, `full_plan_hint` and `markdown` to markdown only."""
     renderers: dict[str, Callable[[], str]] = {
         "text": lambda: render_text(plan, color=color),
-        "markdown": lambda: render_markdown(plan, full_plan_hint=full_plan_hint),
+        "markdown": lambda: render_markdown(plan, full_plan_hint=full_plan_hint, options=markdown),
         "json": lambda: render_json(plan),
     }
     if fmt not in renderers:
         raise ValueError(f"unknown plan format {fmt!r}; expected one of {', '.join(FORMATS)}")
     return renderers[fmt]()
+
+
+def render_failed(plan: Plan, fmt: Format) -> str:
+    """A plan that could not be made (`plan` holds the target and the errors) in markdown or JSON; text output
+    reports errors on stderr only, so it has no rendering here."""
+    if fmt == "markdown":
+        return render_failed_markdown(plan) + "\n"
+    if fmt == "json":
+        return render_json(plan)
+    raise ValueError(f"a failed plan has no {fmt} rendering")

@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from reconciler.plan.model import Plan, SourceChange
+from reconciler.plan.model import Plan, PlanError, SourceChange
 from reconciler.plan.render_text import change_body, change_header, clean, shown_changes, summary_line
 
-__all__ = ["GITHUB_COMMENT_LIMIT", "escape_markdown", "render_markdown"]
+__all__ = ["GITHUB_COMMENT_LIMIT", "MarkdownOptions", "escape_markdown", "render_failed_markdown", "render_markdown"]
+
+
+@dataclass(frozen=True)
+class MarkdownOptions:
+    """What the comment says about deletes: whether the plan carries the opt-in (`plan --allow-delete`), and
+    `delete_hint`, trusted markdown naming the opt-in where the plan is reviewed (e.g. a pull-request label)."""
+
+    allow_delete: bool = False
+    delete_hint: str | None = None
+
 
 #: GitHub rejects issue and pull-request comments longer than this many characters.
 GITHUB_COMMENT_LIMIT = 65_536
@@ -87,7 +98,38 @@ def _section(change: SourceChange) -> str:
     return "\n".join([f"<details{opened}><summary>{summary}</summary>", "", fence, *body, fence, "", "</details>", ""])
 
 
-def _head(plan: Plan) -> list[str]:
+def _error_item(error: PlanError) -> str:
+    """`file:line:column`: address.field: message (reference), then the hint: everything needed to fix it."""
+    where = f"{_code(error.location)}: " if error.location else ""
+    subject = ".".join(p for p in (error.address, error.field) if p)
+    item = (
+        f"{where}{_code(subject) + ': ' if subject else ''}{escape_markdown(error.message)} ({_code(error.reference)})"
+    )
+    return item + (f"<br>hint: {escape_markdown(error.hint)}" if error.hint else "")
+
+
+def _errors(plan: Plan, headline: str) -> list[str]:
+    out = ["> [!CAUTION]", f"> **{_count(len(plan.errors), 'error')}: {headline}**", ">"]
+    return out + [f"> - {item}" for item in _capped([_error_item(e) for e in plan.errors], "errors")] + [""]
+
+
+def _deletes(plan: Plan, options: MarkdownOptions) -> list[str]:
+    """Said up front: how many sources merging deletes or replaces, and the opt-in that takes."""
+    destructive = [c for c in plan.changes if c.action.is_destructive]
+    if not destructive:
+        return []
+    head = (
+        f"> **Merging will delete or replace {_count(len(destructive), 'source')}** (their synced tables are dropped)"
+    )
+    if options.allow_delete:
+        head += ": the delete opt-in is part of this plan."
+    else:
+        head += f"; this needs {options.delete_hint or '<code>reconciler apply &#45;&#45;allow-delete</code>'}."
+    items = [f"{escape_markdown(c.action.value)} {_code(c.address)}" for c in destructive]
+    return ["> [!WARNING]", head, ">", *[f"> - {item}" for item in _capped(items, "sources")], ""]
+
+
+def _head(plan: Plan, options: MarkdownOptions) -> list[str]:
     counts = plan.summary()
     out = [
         "### reconciler plan",
@@ -103,18 +145,8 @@ def _head(plan: Plan) -> list[str]:
         "",
     ]
     if plan.errors:
-        out += ["> [!CAUTION]", f"> **{_count(len(plan.errors), 'error')}: apply will refuse this plan**", ">"]
-        items = [
-            (f"{_code(e.address)}: " if e.address else "") + f"{escape_markdown(e.message)} ({_code(e.reference)})"
-            for e in plan.errors
-        ]
-        out += [f"> - {item}" for item in _capped(items, "errors")] + [""]
-    destructive = [c for c in plan.changes if c.action.is_destructive]
-    if destructive:
-        out += ["> [!WARNING]", "> **This plan drops data** (synced tables are deleted):", ">"]
-        items = [f"{escape_markdown(c.action.value)} {_code(c.address)}" for c in destructive]
-        out += [f"> - {item}" for item in _capped(items, "sources")] + [""]
-    return out
+        out += _errors(plan, "apply will refuse this plan")
+    return out + _deletes(plan, options)
 
 
 def _tail(plan: Plan) -> list[str]:
@@ -156,10 +188,24 @@ def _omitted_note(omitted: int, total: int, full_plan_hint: str | None, limit: i
     )
 
 
-def render_markdown(plan: Plan, *, full_plan_hint: str | None = None, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_failed_markdown(plan: Plan) -> str:
+    """The comment for a plan that could not be made (invalid manifests, PostHog unreachable, ...): the
+    errors, each with its location and hint. `plan` holds only the target and the errors."""
+    out = ["### reconciler plan", "", f"Project {_code(plan.project)} on {_code(plan.host)}", ""]
+    return "\n".join(out + _errors(plan, "no plan was made"))
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    full_plan_hint: str | None = None,
+    limit: int = GITHUB_COMMENT_LIMIT,
+    options: MarkdownOptions | None = None,
+) -> str:
     """One PR comment of at most `limit` characters. `full_plan_hint` is trusted markdown (e.g. a link to
-    the CI artifact) shown when sections had to be left out."""
-    head = "\n".join(_head(plan)) + "\n"
+    the CI artifact) shown when sections had to be left out; `options` say how deletes are opted in."""
+    options = options or MarkdownOptions()
+    head = "\n".join(_head(plan, options)) + "\n"
     tail = "\n".join(_tail(plan))
     changes = shown_changes(plan)
     sections = [_section(c) for c in changes]
@@ -178,4 +224,6 @@ def render_markdown(plan: Plan, *, full_plan_hint: str | None = None, limit: int
     if len(comment) <= limit:
         return comment
     # Only reachable with a tiny `limit`: the counts and the note, nothing else.
-    return "\n".join(_head(plan)[:10]) + "\n" + _omitted_note(len(changes), len(changes), full_plan_hint, limit)
+    return (
+        "\n".join(_head(plan, options)[:10]) + "\n" + _omitted_note(len(changes), len(changes), full_plan_hint, limit)
+    )

@@ -97,9 +97,11 @@ def change_header(change: SourceChange) -> tuple[str, str]:
 
 
 def _secret_text(status: SecretStatus, action: Action | None = None) -> str:
-    if status is SecretStatus.RESEND and action is Action.CREATE:
-        return "(secret: will be sent)"  # nothing to re-send to a source that does not exist yet
-    return f"(secret: {status.value})"
+    if status is SecretStatus.UNCHANGED:
+        return "(secret: unchanged)"
+    verb = "will be sent" if action in (Action.CREATE, Action.REPLACE) else "will be re-sent"  # nothing to re-send
+    # MISSING: the value is not set where the plan ran (a pull-request plan has none); apply must have it.
+    return f"(secret: {verb}, value not set here)" if status is SecretStatus.MISSING else f"(secret: {verb})"
 
 
 def _diff_line(diff: FieldDiff, status: SecretStatus, path: str, action: Action | None = None) -> str:
@@ -133,7 +135,7 @@ def change_body(change: SourceChange) -> list[str]:
     tables = [d for d in change.field_diffs if d.path.startswith("tables.")]
     lines.extend(_diff_line(d, change.secret_status, d.path, change.action) for d in fields)
     if change.secret_status is not SecretStatus.UNCHANGED and not any(d.secret for d in change.field_diffs):
-        lines.append(f"secrets: {change.secret_status.value}")
+        lines.append(f"secrets: {_secret_text(change.secret_status, change.action)[len('(secret: ') : -1]}")
     if tables:
         lines.append("tables:")
         lines.extend("  " + _diff_line(d, change.secret_status, d.path.removeprefix("tables.")) for d in tables)

@@ -1,6 +1,6 @@
 """The saved plan file (`plan -o FILE`): the `--format json` document of `plan/codec.py` plus its envelope
-(tool version, manifest digest, `saved_at`, each change's live fingerprint), and reading it back with the
-version check. Whether a saved plan still fits PostHog is `apply/stale.py`'s question.
+(tool version, manifest digest, `saved_at`, the delete opt-in, each change's live fingerprint), and reading it
+back with the version check. Whether a saved plan still fits PostHog is `apply/stale.py`'s question.
 Must not know: files, the clock, the environment (callers pass text, `saved_at` and `env`), HTTP.
 """
 
@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from reconciler.plan.codec import FORMAT_VERSION, PlanFormatError, Reader, dumps, plan_from_dict, plan_to_dict
 from reconciler.plan.model import Plan
@@ -30,6 +31,7 @@ class SavedPlan:
     live_fingerprints: Mapping[str, str | None] = field(default_factory=dict)
     saved_at: datetime | None = None
     format_version: int = FORMAT_VERSION
+    allow_delete: bool = False  # the reviewer's opt-in for the plan's deletes and replaces (`plan --allow-delete`)
 
 
 def save_plan(
@@ -39,6 +41,7 @@ def save_plan(
     manifest_digest: str,
     live_fingerprints: Mapping[str, str | None] | None = None,
     saved_at: datetime | None = None,
+    allow_delete: bool = False,
 ) -> str:
     """The saved plan file's text: the `--format json` document plus tool version, manifest digest,
     `saved_at` (when given: this module reads no clock) and per change `live_fingerprint`.
@@ -58,6 +61,7 @@ def save_plan(
         "tool_version": tool_version,
         "manifest_digest": manifest_digest,
         "saved_at": saved_at.isoformat() if saved_at is not None else None,
+        "allow_delete": allow_delete,
     }
     return dumps({**head, **document})
 
@@ -107,4 +111,12 @@ def load_plan(text: str, env: Mapping[str, str]) -> SavedPlan:
         live_fingerprints=fingerprints,
         saved_at=saved_at,
         format_version=version,
+        allow_delete=_opt_bool(document, "allow_delete", root),
     )
+
+
+def _opt_bool(document: Mapping[str, Any], key: str, root: Reader) -> bool:
+    """An optional true/false (absent in files written before the field existed: false)."""
+    if document.get(key) is None:
+        return False
+    return root.boolean(key)

@@ -111,10 +111,31 @@ class Step:
         """The Secrets this step's request body carries."""
         return []
 
+    def writes(self) -> list[tuple[str, Any]]:
+        """What the request changes in PostHog, as (field, new value) pairs: `config.<path>`, `secret.<path>`
+        (the value a Secret), `tables.<name>.<setting>`, `revenue_analytics.<key>`, `description` (the
+        user's text), `create` and `delete`. Nothing for calls that set no value (refresh, reload)."""
+        return []
+
+
+def _config_writes(prefix: str, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Config leaves under `prefix`, nested mappings walked; a Secret leaf is `secret.<path>`."""
+    out: list[tuple[str, Any]] = []
+    for key, value in sorted(values.items()):
+        path = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            out += _config_writes(path, value)
+        else:
+            out.append(("secret" + path[len("config") :] if isinstance(value, Secret) else path, value))
+    return out
+
 
 @dataclass(frozen=True)
 class DeleteSource(Step):
     kind = "delete_source"
+
+    def writes(self) -> list[tuple[str, Any]]:
+        return [("delete", None)]
 
 
 @dataclass(frozen=True)
@@ -162,6 +183,15 @@ class CreateSource(Step):
     def secrets(self) -> list[Secret]:
         return list(collect_secrets(self.payload).values())
 
+    def writes(self) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = [("create", source_label(self.source_type, self.prefix))]
+        out.append(("description", self.description.user_text))
+        out += _config_writes("config", self.payload)
+        for schema in self.schemas:
+            name = schema.get("name")
+            out += [(f"tables.{name}.{key}", value) for key, value in sorted(schema.items()) if key != "name"]
+        return out
+
 
 @dataclass(frozen=True)
 class PatchSource(Step):
@@ -190,6 +220,14 @@ class PatchSource(Step):
 
     def secrets(self) -> list[Secret]:
         return list(collect_secrets(self.changes.get("job_inputs") or {}).values())
+
+    def writes(self) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        if "description" in self.changes:
+            description = self.changes["description"]
+            out.append(("description", getattr(description, "user_text", description)))
+        out += _config_writes("config", self.changes.get("job_inputs") or {})
+        return out
 
 
 @dataclass(frozen=True)
@@ -224,6 +262,9 @@ class PatchSchemas(Step):
     def fields(self) -> dict[str, Any]:
         return {"updates": [{"name": u.name, "schema_id": u.schema_id, "changes": u.changes} for u in self.updates]}
 
+    def writes(self) -> list[tuple[str, Any]]:
+        return [(f"tables.{u.name}.{key}", value) for u in self.updates for key, value in sorted(u.changes.items())]
+
     @classmethod
     def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
         updates = tuple(
@@ -248,6 +289,9 @@ class PatchRevenueConfig(Step):
     @classmethod
     def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
         return cls(address, source_id, reader.mapping("changes"))
+
+    def writes(self) -> list[tuple[str, Any]]:
+        return [(f"revenue_analytics.{key}", value) for key, value in sorted(self.changes.items())]
 
 
 @dataclass(frozen=True)

@@ -116,19 +116,16 @@ def resend_part(
     fingerprint: Fingerprint,
     live_fp: str | None,
 ) -> Resend:
-    """Re-send the secrets on a changed fingerprint, a connection-target change or an auth switch; a plan
-    error when PostHog demands them (target, auth switch) and their values are not set."""
+    """Re-send the secrets on a changed fingerprint, a connection-target change or an auth switch. Values not
+    set where the plan runs (a pull-request plan has none) are not an error, whatever the cause: the steps name
+    the variables, and apply checks they are set before its first write, as for a create or a rotation."""
     reasons = _resend_reasons(config, *fingerprint, live_fp)
     fields = secret_patch(spec, st) if reasons else {}
     if not fields:
         quiet = config.target_changed and st is not None and not spec.secrets()
         return Resend(Part(reasons=("connection target changed",) if quiet else ()), {}, SecretStatus.UNCHANGED)
-    missing = sorted({s.name for s in collect_secrets(fields).values() if not s.available})
-    errors: tuple[PlanError, ...] = ()
-    if missing and (config.target_changed or config.selection_changed):
-        message = f"{reasons[0]}, but these variables are not set: {', '.join(missing)}"
-        errors = (PlanError(message, spec.address, "secret-missing"),)
-    part = Part(impacts=frozenset({Impact.CREDENTIALS}), reasons=tuple(reasons), errors=errors)
+    missing = any(not s.available for s in collect_secrets(fields).values())
+    part = Part(impacts=frozenset({Impact.CREDENTIALS}), reasons=tuple(reasons))
     return Resend(part, fields, SecretStatus.MISSING if missing else SecretStatus.RESEND)
 
 

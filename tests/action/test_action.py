@@ -210,8 +210,10 @@ def test_a_failed_plan_comments_the_errors_and_fails_the_action(runner: Runner) 
     assert run.failed and run.outputs["exit-code"] == "1"
     assert not [u for u in run.uses if u[0].startswith("actions/upload-artifact")]  # no plan to keep
     (comment,) = _comments(runner)
-    assert comment["body"].startswith("<!-- reconciler-action: plan -->\n### reconciler plan failed\n")
-    assert "manifests/sources.yaml:4:11" in comment["body"] and "'Strpe'" in comment["body"]
+    # The plan's own markdown carries the errors, each with its location and hint (no fallback needed).
+    assert comment["body"].startswith("<!-- reconciler-action: plan -->\n### reconciler plan\n")
+    assert "**1 error: no plan was made**" in comment["body"]
+    assert "manifests/sources.yaml:4:11" in comment["body"] and "&#39;Strpe&#39;" in comment["body"]
     assert "reconciler plan failed (exit 1)" in run.log
 
 

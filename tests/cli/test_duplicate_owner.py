@@ -109,7 +109,16 @@ def test_plan_reports_the_conflict_and_plans_nothing_for_either_source(
     assert code == 1, out + err
     document = json.loads(out)
     assert document["errors"] == [
-        {"message": duplicated["message"], "address": "stripe_prod", "reference": "duplicate-owner"}
+        {
+            "file": None,
+            "line": None,
+            "column": None,
+            "address": "stripe_prod",
+            "field": None,
+            "message": duplicated["message"],
+            "hint": None,
+            "reference": "duplicate-owner",
+        }
     ]
     assert document["changes"] == [] and document["unmanaged"] == [] and document["orphaned"] == []
     code, out, _ = cli(capsys, "plan", str(duplicated["manifest"]))

@@ -142,7 +142,7 @@ def test_plan_lists_once_and_never_writes(tmp_path: Path, emu: Any, capsys: pyte
     assert list(stats["by_route"]) == ["GET /api/projects/{project_id}/external_data_sources/"]
 
 
-def test_host_change_resends_secrets_or_fails_early(
+def test_host_change_resends_secrets_and_records_their_names_when_unset(
     tmp_path: Path, emu: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     apply(capsys, write(tmp_path, POSTGRES.replace("HOST", "db.example.com")))
@@ -153,9 +153,10 @@ def test_host_change_resends_secrets_or_fails_early(
     assert change["steps"][0]["changes"]["job_inputs"]["password"] == {"secret": "PG_PASSWORD"}
     apply(capsys, moved)  # PostHog accepts the new host because the password travels with it
     monkeypatch.delenv("PG_PASSWORD")
-    document = plan_json(capsys, write(tmp_path, POSTGRES.replace("HOST", "db3.example.com")))
-    assert [e["reference"] for e in document["errors"]] == ["secret-missing"]
-    assert "PG_PASSWORD" in document["errors"][0]["message"]
+    # Without the value (a pull-request plan) it is a re-send like a rotation: no error, the variable named.
+    change = by_address(plan_json(capsys, write(tmp_path, POSTGRES.replace("HOST", "db3.example.com"))))["app_db"]
+    assert change["secrets"] == "missing" and "credentials" in change["impact"]
+    assert change["steps"][0]["changes"]["job_inputs"]["password"] == {"secret": "PG_PASSWORD"}
 
 
 def test_protect_refuses_replace_and_unmanaged_is_left_alone(

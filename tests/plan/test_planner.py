@@ -222,7 +222,7 @@ def test_prefix_change_is_a_replace_with_delete_first_and_protect_refuses(tmp_pa
     assert [e.reference for e in protected.errors] == ["protected"]
 
 
-def test_host_change_needs_secrets_and_fails_early_without_them(tmp_path: Path) -> None:
+def test_host_change_resends_secrets_and_names_them_without_values(tmp_path: Path) -> None:
     body = """\
         pg:
           type: Postgres
@@ -246,9 +246,13 @@ def test_host_change_needs_secrets_and_fails_early_without_them(tmp_path: Path) 
     assert change.secret_status is SecretStatus.RESEND and Impact.CREDENTIALS in change.impacts
     [host] = [d for d in change.field_diffs if d.path == "config.host"]
     assert (host.old, host.new) == ("old.internal", "new.internal")
+    # Without the value (a pull-request plan): a re-send like a rotation, the variable named, no error.
     without = plan_for(desired(tmp_path, body, env={}), live)
-    assert [e.reference for e in without.errors] == ["secret-missing"]
-    assert "PG_PASSWORD" in without.errors[0].message
+    assert without.errors == ()
+    change = only(without, "pg")
+    assert change.secret_status is SecretStatus.MISSING and Impact.CREDENTIALS in change.impacts
+    (patch,) = change.steps
+    assert isinstance(patch, PatchSource) and patch.changes["job_inputs"]["password"].name == "PG_PASSWORD"
 
 
 def test_secrets_version_bump_re_sends_secrets(tmp_path: Path) -> None:

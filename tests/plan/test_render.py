@@ -86,7 +86,7 @@ def test_text_no_changes_variant_and_noop_with_unlisted_tables() -> None:
     [
         (SecretStatus.UNCHANGED, "config.password: (secret: unchanged)"),
         (SecretStatus.RESEND, "config.password: (secret: will be re-sent)"),
-        (SecretStatus.MISSING, "config.password: (secret: missing)"),
+        (SecretStatus.MISSING, "config.password: (secret: will be re-sent, value not set here)"),
     ],
 )
 def test_text_secret_diff_shows_status_only(status: SecretStatus, expected: str) -> None:
@@ -293,10 +293,10 @@ def test_markdown_one_huge_source_is_cut_inside_its_section() -> None:
 
 
 def test_markdown_tiny_limit_still_well_formed() -> None:
-    md = render_markdown(representative_plan(), limit=1500, full_plan_hint="CI logs")
-    assert len(md) <= 1500
+    md = render_markdown(representative_plan(), limit=1600, full_plan_hint="CI logs")
+    assert len(md) <= 1600
     assert (
-        "> 3 of 4 source sections are not shown: a comment is limited to 1,500 characters. The full plan: CI logs" in md
+        "> 3 of 4 source sections are not shown: a comment is limited to 1,600 characters. The full plan: CI logs" in md
     )
     assert "<summary><b>- delete</b> old&#95;mysql" in md
     _balanced(md)
