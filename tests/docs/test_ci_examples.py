@@ -138,7 +138,7 @@ def _all_commands() -> list[tuple[str, list[str]]]:
 def test_every_example_command_parses_with_the_cli() -> None:
     commands = _all_commands()
     verbs = sorted({argv[0] for _, argv in commands})
-    assert verbs == ["apply", "drift", "plan", "validate"]
+    assert verbs == ["apply", "drift", "plan", "validate"]  # validate: the pre-commit hooks
     for where, argv in commands:
         try:
             assert_parses(argv)
@@ -188,7 +188,7 @@ def test_plan_workflow_posts_one_comment_and_saves_the_plan() -> None:
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
     steps = _steps(workflow, "plan")
     plan = steps["Plan"]["run"]
-    assert "reconciler plan manifests/ --allow-env 'APP_DB_*' --allow-env 'STRIPE_*'" in plan
+    assert "reconciler plan manifests/ --allow-env 'APP_DB_*' --allow-env 'STRIPE_*' \"$@\"" in plan
     assert "--format markdown --out plan.json --detailed-exitcode" in plan and "> plan.md" in plan
     upload = steps["actions/upload-artifact@v4"]
     assert upload["with"]["name"] == "reconciler-plan" and upload["with"]["path"] == "plan.json"
@@ -211,16 +211,24 @@ def test_plan_comment_is_found_by_the_renderer_title(
     assert capsys.readouterr().out.splitlines()[0] == "### reconciler plan"
 
 
-def test_apply_workflow_applies_the_merged_pull_requests_saved_plan() -> None:
+def test_apply_workflow_converges_main_and_checks_it_against_reviewed_plans() -> None:
+    """The contract tests/gitops proves end to end: every run applies the newest main, re-planned, and only what
+    the plans of the pull requests merged since the last successful apply showed."""
     workflow = _load("apply.yml")
-    assert workflow[True] == {"push": {"branches": ["main"], "paths": ["manifests/**"]}}
+    assert set(workflow[True]) == {"push", "workflow_dispatch"}
+    assert workflow[True]["push"] == {"branches": ["main"], "paths": ["manifests/**"]}
+    assert set(workflow[True]["workflow_dispatch"]["inputs"]) == {"reviewed_run", "allow_delete"}
     assert workflow["concurrency"] == {"group": "reconciler-apply", "cancel-in-progress": False}
-    assert workflow["permissions"]["actions"] == "read"
+    assert workflow["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "read"}
     steps = _steps(workflow, "apply")
-    download = steps["Download the merged pull request's saved plan"]["run"]
-    assert "--workflow reconciler-plan.yml" in download
-    assert 'gh run download "$run"' in download and "--name reconciler-plan --dir saved-plan" in download
-    assert steps["Apply the saved plan"]["run"] == "reconciler apply saved-plan/plan.json --auto-approve --format text"
+    assert steps["actions/checkout@v4"]["with"] == {"ref": "main", "fetch-depth": 0}
+    collect = steps["Collect the reviewed plans"]["run"]
+    assert "--workflow reconciler-apply.yml --event push" in collect and "--status success" in collect
+    assert "--workflow reconciler-plan.yml" in collect and "--name reconciler-plan" in collect
+    assert ".allow_delete = false" in collect  # a label removed before the merge does not count
+    apply = steps["Apply the merged main as reviewed"]["run"]
+    assert "reconciler apply manifests/" in apply and "--reviewed reviewed/ --auto-approve" in apply
+    assert "--allow-delete" not in apply  # the opt-in comes from the reviewed plans only
     # The file name apply.yml looks for is the one plan.yml tells users to copy it to.
     assert ".github/workflows/reconciler-plan.yml" in (CI / "plan.yml").read_text(encoding="utf-8")
 
@@ -233,7 +241,7 @@ def test_examples_rotate_secrets_through_secrets_version() -> None:
         ), name
 
 
-def test_gitlab_pipeline_plans_then_applies_the_plan_artifact() -> None:
+def test_gitlab_pipeline_plans_merge_requests_and_converges_the_default_branch() -> None:
     pipeline = _load("gitlab-ci.yml")
     assert pipeline["stages"] == ["plan", "apply"]
     plan, apply = pipeline["plan"], pipeline["apply"]
@@ -241,9 +249,13 @@ def test_gitlab_pipeline_plans_then_applies_the_plan_artifact() -> None:
     script = "\n".join(plan["script"])
     assert "--format markdown --out plan.json --detailed-exitcode" in script
     assert 'startswith("### reconciler plan")' in script and "--request PUT" in script
-    assert apply["needs"] == [{"job": "plan", "artifacts": True}]
-    assert apply["script"] == ["reconciler apply plan.json --auto-approve"]
-    assert apply["rules"][0]["if"] == "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+    assert ".author.id == $me" in script and "X-Next-Page" in script.replace("[Xx]-[Nn]ext-[Pp]age", "X-Next-Page")
+    # Each job declares the environment whose scoped key it gets: read-only for plans, write for apply.
+    assert plan["environment"] == {"name": "posthog-plan", "action": "prepare"}
+    assert apply["environment"] == {"name": "posthog"} and apply["needs"] == []
+    assert apply["resource_group"] == "reconciler-apply" and apply["variables"] == {"GIT_DEPTH": "0"}
+    assert apply["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'
+    assert apply["script"][-1].endswith("--reviewed reviewed/ --auto-approve")
 
 
 # ---- pre-commit ---------------------------------------------------------------------------------------
