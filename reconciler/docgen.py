@@ -142,7 +142,7 @@ def _example_value(field: Field, address: str, path: tuple[str, ...]) -> Any:
         option = option or field.options[0]
         value: dict[str, Any] = {"selection": option.value}
         for child in option.fields:
-            if child.required or child.is_sensitive:
+            if child.needed or child.is_sensitive:
                 value[child.name] = _example_value(child, address, names)
         return value
     if field.kind == "select":
@@ -168,6 +168,14 @@ def _example_for(source_type: SourceType, field: Field, address: str) -> Any:
     return _example_value(field, address, ())
 
 
+def _example_table(source_type: SourceType) -> str | None:
+    """The first table of the type's static list, else the first one PostHog's form suggests."""
+    if source_type.tables:
+        return next(iter(source_type.tables))
+    suggested = [str(t["table"]) for t in source_type.wizard.get("suggestedTables") or () if t.get("table")]
+    return suggested[0] if suggested else None
+
+
 def example_manifest(source_type: SourceType) -> dict[str, Any]:
     """A minimal valid manifest for one source type: its required fields (and the secrets of the default
     option of each auth container), switch groups and SSH tunnels off."""
@@ -177,8 +185,9 @@ def example_manifest(source_type: SourceType) -> dict[str, Any]:
         if field.required or field.kind in ("switch-group", "ssh-tunnel"):
             config[field.name] = _example_for(source_type, field, address)
     source: dict[str, Any] = {"type": source_type.name, "prefix": address, "config": config}
-    if source_type.tables:
-        source["tables"] = {next(iter(source_type.tables)): {"sync": True}}
+    table = _example_table(source_type)
+    if table is not None:
+        source["tables"] = {table: {"sync": True, "sync_type": "full_refresh"}}
     return {"version": 1, "sources": {address: source}}
 
 

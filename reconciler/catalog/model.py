@@ -92,6 +92,13 @@ class Field:
         return self.kind == "file-upload" or self.secret or self.kind == "password"
 
     @property
+    def needed(self) -> bool:
+        """Must be given: the form marks it required, or it is an integration id (PostHog's credential check
+        refuses a missing one, "Missing integration ID", where the form does not mark it: Stripe's and
+        Github's OAuth options)."""
+        return self.required or self.kind == "oauth"
+
+    @property
     def is_container(self) -> bool:
         """A select submitted as `{"selection": ..., <option fields>}` (auth containers), not a string."""
         return self.kind == "select" and any(o.fields for o in self.options)
@@ -164,8 +171,11 @@ class SourceType:
         return str(flag) if flag else None
 
     def config_check(self, field_name: str) -> PatternCheck | None:
-        """The value rule PostHog applies to a field (`x-configChecks`), by the field's name."""
-        return next((c for c in self.config_checks if c.field == field_name), None)
+        """The value rule PostHog applies to a field, by the field's name: ours (`x-configChecks`, worded for
+        a manifest), else the one PostHog's credential check applies (`x-credentialChecks`, PostHog's words;
+        a dotted path matches by its last part)."""
+        found = next((c for c in self.config_checks if c.field == field_name), None)
+        return found or next((c for c in self.credential_checks if c.field.split(".")[-1] == field_name), None)
 
     def integration_fields(self) -> Iterator[Field]:
         """Every PostHog integration id field (`oauth` kind, `*_integration_id`), nested ones included."""

@@ -19,6 +19,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message
 
+from reconciler.catalog import Catalog
 from reconciler.emulator.app import create_app
 from reconciler.emulator.keys import KeyRing, default_keyring
 from reconciler.emulator.server import serve_in_thread
@@ -211,6 +212,7 @@ def running_emulator(
     bulk_schemas: str = "allowed",
     cdc_teams: Iterable[int] = (),
     socket: bool = True,
+    catalog: Catalog | None = None,
 ) -> Iterator[Emulator]:
     """A private emulator: default keys (`phx_local`, team 1), in-memory store, simulated upstreams; the
     other arguments are `create_app`'s (`control=True` mounts `/_emulator/`, see `Emulator.control`).
@@ -226,6 +228,7 @@ def running_emulator(
         sync_seconds=sync_seconds,
         bulk_schemas=bulk_schemas,
         cdc_teams=cdc_teams,
+        catalog=catalog,
     )
     with ExitStack() as stack:
         stack.callback(store.close)

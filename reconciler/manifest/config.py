@@ -109,12 +109,13 @@ class ConfigChecker(ValueChecks):
         if not self.absent:
             for f in fields:
                 written = next((k for k in (f.name, f.stored_name) if k in value), None)
-                if not f.required:
+                if not f.needed:
                     continue
                 if written is None:
                     self.report(
                         path,
-                        f"missing required field '{f.name}' for {self.st.name}",
+                        f"missing required field '{f.name}' for {self.st.name}"
+                        + ("" if f.required else ' (PostHog: "Missing integration ID")'),
                         key=True,
                         reference="missing-field",
                     )
@@ -149,13 +150,7 @@ class ConfigChecker(ValueChecks):
             text = self._text(item, path)
             if kind == "email" and isinstance(text, str) and "@" not in text:
                 self.report(path, f"'{f.name}' must be an email address")
-            check = self.st.config_check(f.name)
-            if check is not None and isinstance(text, str) and not re.match(check.pattern, text):
-                # A value PostHog refuses only when it talks to the upstream (a create would fail mid-apply).
-                self.report(
-                    path, f"'{f.name}' {check.message}, got {text!r}", hint=check.hint, reference="invalid-value"
-                )
-            return text
+            return self._pattern(f, text, path)
         if kind == "select":
             return self._container(f, item, path) if f.is_container else self._select(f, item, path)
         if kind == "switch-group":
@@ -163,12 +158,25 @@ class ConfigChecker(ValueChecks):
         if kind == "oauth":
             return self._integration_id(f, item, path)
         if kind == "oauth-account-select":
-            return self._text(item, path)
+            return self._pattern(f, self._text(item, path), path)
         if kind == "file-upload":
             return self._file_upload(f, item, path)
         if kind == "ssh-tunnel":
             return self._ssh_tunnel(item, path)
         return item  # a kind this version does not know (live wizard): passed through unchecked
+
+    def _pattern(self, f: Field, text: Any, path: NodePath) -> Any:
+        """PostHog's value rule for the field, if any: a value it refuses only when it talks to the upstream
+        (a create would fail mid-apply)."""
+        check = self.st.config_check(f.name)
+        if check is None or not isinstance(text, str) or re.match(check.pattern, text):
+            return text
+        if check in self.st.config_checks:
+            message = f"'{f.name}' {check.message}, got {text!r}"
+        else:  # PostHog's own words
+            message = f"'{f.name}' must match {check.pattern}, got {text!r} (PostHog: \"{check.message}\")"
+        self.report(path, message, hint=check.hint, reference="invalid-value")
+        return text
 
     def _integration_id(self, f: Field, item: Any, path: NodePath) -> Any:
         """An `oauth` field holds the id of a PostHog integration: a positive whole number (docs/sources.md,

@@ -118,7 +118,7 @@ def _object(
         props[f.name] = _field(f)
         if f.stored_name != f.name:
             props[f.stored_name] = _field(f)
-    req = list(required) + ([f.name for f in fields if f.required] if required_children else [])
+    req = list(required) + ([f.name for f in fields if f.needed] if required_children else [])
     out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     if req:
         out["required"] = req

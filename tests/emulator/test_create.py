@@ -7,7 +7,15 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator.testing import Emulator, create_body, postgres_payload, stripe_payload, zendesk_payload
+from reconciler.catalog import Catalog, load_catalog
+from reconciler.emulator.testing import (
+    Emulator,
+    create_body,
+    postgres_payload,
+    running_emulator,
+    stripe_payload,
+    zendesk_payload,
+)
 
 
 def _drf(detail: str, code: str = "invalid_input", attr: str | None = None) -> dict[str, Any]:
@@ -82,10 +90,14 @@ def test_created_via_defaults_to_api_and_accepts_choices(api: httpx.Client) -> N
     assert api.get(f"/external_data_sources/{sid}").json()["created_via"] == "mcp"
 
 
-def test_valid_enum_type_outside_the_catalog_is_refused_openly(api: httpx.Client) -> None:
-    r = api.post("/external_data_sources/", json=create_body("Vitally", {"schemas": []}))
-    assert r.status_code == 400
-    assert r.json() == {"message": "Source type 'Vitally' is not supported by the local emulator."}
+def test_valid_enum_type_outside_the_catalog_is_refused_openly() -> None:
+    # The bundled catalog has every enum type: serve one that lacks Vitally (an older pinned catalog).
+    stripe_only = Catalog({"Stripe": load_catalog()["Stripe"]})
+    with running_emulator(catalog=stripe_only) as emu, emu.client() as api:
+        r = api.post("/external_data_sources/", json=create_body("Vitally", {"schemas": []}))
+        assert r.status_code == 400
+        assert r.json() == {"message": "Source type 'Vitally' is not supported by the local emulator."}
+        assert set(api.get("/external_data_sources/wizard/").json()) == {"Stripe"}
 
 
 def test_direct_access_rules(api: httpx.Client) -> None:
@@ -228,7 +240,12 @@ def test_snowflake_selected_option_fields_are_required(api: httpx.Client) -> Non
         ("Stripe", stripe_payload("not-a-key"), "Invalid Stripe credentials"),
         ("Zendesk", zendesk_payload("acme.zendesk.com"), "Zendesk subdomain is incorrect"),
         ("Zendesk", zendesk_payload(api_key="invalid"), "Invalid credentials"),
-        ("Hubspot", {"hubspot_integration_id": "abc", "schemas": [{"name": "contacts"}]}, "Invalid credentials"),
+        (
+            "Hubspot",
+            {"hubspot_integration_id": "abc", "schemas": [{"name": "contacts"}]},
+            "Invalid source config: Field 'hubspot_integration_id' must be a whole number",
+        ),
+        ("Hubspot", {"hubspot_integration_id": 0, "schemas": [{"name": "contacts"}]}, "Missing integration ID"),
         (
             "BigQuery",
             {

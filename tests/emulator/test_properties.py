@@ -41,6 +41,7 @@ from hypothesis.stateful import (
 )
 from support.emulators import in_process
 
+from reconciler.catalog import Catalog, load_catalog
 from reconciler.emulator.keys import ApiKey, keyring_from
 from reconciler.emulator.testing import Emulator
 
@@ -214,14 +215,14 @@ SPECS: dict[str, TypeSpec] = {
                           "Could not connect to Snowflake. Please check all connection details are valid.",
                           "snowflake"),
     "BigQuery": TypeSpec(("key_file", "dataset_id"), "customers", "Invalid BigQuery credentials", "bigquery"),
-    "Hubspot": TypeSpec(("hubspot_integration_id",), "contacts", "Invalid credentials",
+    "Hubspot": TypeSpec(("hubspot_integration_id",), "contacts", "Missing integration ID",
                         "oauth:hubspot_integration_id"),
-    "Salesforce": TypeSpec(("salesforce_integration_id",), "Account", "Invalid credentials",
+    "Salesforce": TypeSpec(("salesforce_integration_id",), "Account", "Missing integration ID",
                            "oauth:salesforce_integration_id"),
 }  # fmt: skip
 SQL_TYPES = ("Postgres", "MySQL", "MSSQL")
 DIRECT_TYPES = ("Postgres", "MySQL")
-NOT_EMULATED = "Linear"  # a real PostHog source type the bundled catalog does not describe
+NOT_EMULATED = "Linear"  # a real PostHog source type, left out of the catalog this emulator serves
 HOST = "db.example.com"
 
 
@@ -260,7 +261,7 @@ def base_config(source_type: str, secret: str, valid: bool) -> dict[str, Any]:
     if source_type == "BigQuery":
         return {"key_file": key_file(secret), "dataset_id": "analytics"}
     name = SPECS[source_type].secret_kind.split(":", 1)[1]
-    return {name: 12 if valid else "not-a-number"}
+    return {name: 12 if valid else 0}
 
 
 #: Every secret name the types used here have (§10): none may appear anywhere in a read `job_inputs`.
@@ -645,7 +646,7 @@ class EmulatorMachine(RuleBasedStateMachine):
         else:  # OAuth-only types hold no secret; the integration id is what is checked
             name = spec.secret_kind.split(":", 1)[1]
             if action in ("new", "new_invalid"):
-                ji[name] = 99 if action == "new" else "abc"
+                ji[name] = 99 if action == "new" else 0
             valid = action != "new_invalid"
             return ji, None if valid else spec.invalid_message, None
         if (
@@ -828,7 +829,8 @@ class EmulatorMachine(RuleBasedStateMachine):
 
 @pytest.fixture(scope="module")
 def prop_emulator() -> Iterator[Emulator]:
-    with in_process(keys=KEYS) as emu:
+    catalog = Catalog({name: st for name, st in load_catalog().items() if name != NOT_EMULATED})
+    with in_process(keys=KEYS, catalog=catalog) as emu:
         emu.default_key = KEY
         yield emu
 

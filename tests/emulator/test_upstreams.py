@@ -19,6 +19,12 @@ from reconciler.emulator.upstreams.types import UpstreamError
 UP = simulated_upstreams()
 
 
+def _registered(registry: UpstreamRegistry, source_type: str) -> SimulatedUpstream:
+    upstream = registry.get(source_type)
+    assert isinstance(upstream, SimulatedUpstream)
+    return upstream
+
+
 def _stripe(key: str) -> dict[str, Any]:
     return {"auth_method": {"selection": "api_key", "stripe_secret_key": key}}
 
@@ -38,8 +44,9 @@ def test_stripe_rejects(key: str) -> None:
 def test_stripe_oauth_and_legacy_flat_key() -> None:
     UP["Stripe"].check_credentials("Stripe", {"auth_method": {"selection": "oauth", "stripe_integration_id": "12"}})
     UP["Stripe"].check_credentials("Stripe", {"stripe_secret_key": "sk_live_legacy"})
-    with pytest.raises(UpstreamError):
-        UP["Stripe"].check_credentials("Stripe", {"auth_method": {"selection": "oauth"}})
+    # The registry's Stripe looks the integration up first, as PostHog's OAuthMixin does.
+    with pytest.raises(UpstreamError, match=r"^Missing integration ID$"):
+        _registered(default_upstreams(), "Stripe").check_credentials("Stripe", {"auth_method": {"selection": "oauth"}})
 
 
 def test_stripe_tables() -> None:
@@ -78,11 +85,24 @@ def test_zendesk_subdomain_rule(subdomain: str, ok: bool) -> None:
             UP["Zendesk"].check_credentials("Zendesk", config)
 
 
-def test_oauth_types_need_an_integration_id() -> None:
-    UP["Hubspot"].check_credentials("Hubspot", {"hubspot_integration_id": 5})
-    UP["Salesforce"].check_credentials("Salesforce", {"salesforce_integration_id": "9"})
-    with pytest.raises(UpstreamError, match=r"^Invalid credentials$"):
-        UP["Salesforce"].check_credentials("Salesforce", {"salesforce_integration_id": None})
+def test_oauth_types_need_an_existing_integration() -> None:
+    registry = default_upstreams()
+    hubspot, salesforce, bing = (_registered(registry, t) for t in ("Hubspot", "Salesforce", "BingAds"))
+    hubspot.check_credentials("Hubspot", {"hubspot_integration_id": 5})
+    salesforce.check_credentials("Salesforce", {"salesforce_integration_id": "9"})
+    for empty in (None, "", 0, "0"):
+        with pytest.raises(UpstreamError, match=r"^Missing integration ID$"):
+            salesforce.check_credentials("Salesforce", {"salesforce_integration_id": empty})
+    registry.integrations.mark(9, missing=True)
+    assert registry.integrations.missing() == [9]
+    with pytest.raises(UpstreamError, match=r"^Integration not found: 9$"):
+        salesforce.check_credentials("Salesforce", {"salesforce_integration_id": "9"})
+    with pytest.raises(UpstreamError, match=r"^Bing Ads integration not found\. Please reconnect"):
+        bing.check_credentials("BingAds", {"bing_ads_integration_id": 9, "account_id": "1"})
+    registry.integrations.mark(9, missing=False)
+    salesforce.check_credentials("Salesforce", {"salesforce_integration_id": "9"})
+    # Overrides keep the same integrations (the control API edits the registry the app holds).
+    assert registry.with_overrides({}).integrations is registry.integrations
 
 
 def test_snowflake_missing_parameters() -> None:
@@ -91,7 +111,9 @@ def test_snowflake_missing_parameters() -> None:
 
 
 def test_plausible_table_lists() -> None:
-    names = {t: [x.name for x in UP[t].tables] for t in UP}
+    registry = default_upstreams()
+    names = {t: [x.name for x in _registered(registry, t).tables] for t in ("Hubspot", "Salesforce")}
+    names |= {t: [x.name for x in UP[t].tables] for t in UP}
     assert names["Hubspot"] == ["contacts", "companies", "deals", "tickets", "quotes", "emails", "meetings"]
     assert "tickets" in names["Zendesk"] and "Account" in names["Salesforce"]
     assert names["Snowflake"] == names["BigQuery"] == names["MSSQL"] == ["customers", "events", "orders"]

@@ -159,3 +159,31 @@ def test_posthog_value_patterns_are_checked_offline(tmp_path: Path) -> None:
         "6:20: g.config.customer_id: 'customer_id' must be 10 digits written XXX-XXX-XXXX "
         "(PostHog: \"Please enter a valid Google Ads customer ID\"), got '1234567890'"
     ]
+
+
+def test_posthog_credential_check_patterns_are_checked_offline(tmp_path: Path) -> None:
+    """x-credentialChecks: PostHog refuses these values when it checks the credentials (mid-apply)."""
+    text = (
+        "version: 1\nsources:\n  c:\n    type: Chargebee\n"
+        "    config: {api_key: \"{{ secret('K') }}\", site_name: acme.chargebee.com}\n"
+        "  b:\n    type: BingAds\n    config: {bing_ads_integration_id: 3, account_id: 'A-12'}\n"
+    )
+    errors, _ = _check(tmp_path, text)
+    assert errors == [
+        "5:55: c.config.site_name: 'site_name' must match ^[a-zA-Z-]+$, got 'acme.chargebee.com' "
+        '(PostHog: "Chargebee site name is incorrect")',
+        "8:54: b.config.account_id: 'account_id' must match ^[0-9]+$, got 'A-12' "
+        '(PostHog: "Invalid Account ID. Bing Ads Account IDs are numeric.")',
+    ]
+
+
+def test_an_oauth_option_needs_its_integration_id(tmp_path: Path) -> None:
+    """The form does not mark Stripe's integration id required; PostHog refuses the source without it."""
+    text = "version: 1\nsources:\n  s:\n    type: Stripe\n    config:\n      auth_method: {selection: oauth}\n"
+    errors, _ = _check(tmp_path, text)
+    assert errors == [
+        "6:7: s.config.auth_method: missing required field 'stripe_integration_id' for Stripe "
+        '(PostHog: "Missing integration ID")'
+    ]
+    fixed = text.replace("{selection: oauth}", "{selection: oauth, stripe_integration_id: 12}")
+    assert _check(tmp_path, fixed) == ([], [])

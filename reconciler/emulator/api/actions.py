@@ -16,6 +16,7 @@ from reconciler.emulator.api.serializers import render_job, render_table_preview
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.rules.config import (
     invalid_config_message,
+    invalid_values,
     missing_required,
     normalise_job_inputs,
     trim_top_level,
@@ -148,9 +149,10 @@ async def database_schema(request: Request) -> Response:
         raise ApiProblem.server_error()  # §8.9: an unknown type is not caught → 500 [inferred]
     payload = trim_top_level({k: v for k, v in data.items() if k not in ("source_type", "access_method")})
     missing = missing_required(st, payload)
-    if missing:
-        raise ApiProblem.message(invalid_config_message(missing))
     config = normalise_job_inputs(st, payload)
+    invalid = invalid_values(st, config)
+    if missing or invalid:
+        raise ApiProblem.message(invalid_config_message(missing, invalid))
     try:
         await run_in_threadpool(upstream.check_credentials, source_type, config)
     except UpstreamError as exc:

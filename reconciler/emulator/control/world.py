@@ -6,6 +6,8 @@ to `traffic.py`'s (only with `--control`):
 - `GET|PUT /_emulator/upstreams/{source_type}` `{"tables": [{"name", "columns", "webhook_only", ...}]}`: what a
   simulated API upstream exposes, per server (a table appears or vanishes upstream).
 - `PATCH /_emulator/teams/{id}` `{"cdc_enabled": bool}`: the team's CDC feature flag (§9.3).
+- `GET /_emulator/integrations`, `PUT /_emulator/integrations/{id}` `{"missing": bool}`: every positive
+  integration id exists until marked missing; a source naming a missing one gets PostHog's lookup error.
 
 Errors use `traffic.control_error` (drf-exceptions-hog shape). Reads and writes the shared `EmulatorState`.
 """
@@ -213,6 +215,25 @@ async def patch_team(request: Request) -> JSONResponse:
     return JSONResponse({"id": team_id, "cdc_enabled": team_id in state.cdc_teams})
 
 
+async def get_integrations(request: Request) -> JSONResponse:
+    return JSONResponse({"missing": get_state(request).upstreams.integrations.missing()})
+
+
+async def put_integration(request: Request) -> JSONResponse:
+    raw = request.path_params["integration_id"]
+    try:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ControlError("An integration id is a positive integer.", attr="integration_id")
+        data = _object(await read_json(request))
+        if set(data) != {"missing"} or not isinstance(data["missing"], bool):
+            raise ControlError('Expected {"missing": true|false}.', attr="missing")
+    except ControlError as exc:
+        return control_error(exc)
+    integrations = get_state(request).upstreams.integrations
+    integrations.mark(int(raw), missing=data["missing"])
+    return JSONResponse({"id": int(raw), "missing": not integrations.exists(int(raw))})
+
+
 def state_control_routes() -> list[BaseRoute]:
     """The routes to pass as `control_routes(..., more=...)`, each with and without a trailing slash."""
     table = [
@@ -220,6 +241,8 @@ def state_control_routes() -> list[BaseRoute]:
         ("/upstreams/{source_type}", get_upstream, ["GET"]),
         ("/upstreams/{source_type}", put_upstream, ["PUT"]),
         ("/teams/{team_id}", patch_team, ["PATCH"]),
+        ("/integrations", get_integrations, ["GET"]),
+        ("/integrations/{integration_id}", put_integration, ["PUT"]),
     ]
     out: list[BaseRoute] = []
     for path, endpoint, methods in table:

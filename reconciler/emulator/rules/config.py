@@ -1,4 +1,5 @@
-"""job_inputs and prefix rules checked against the source-type catalog: normalise, required fields, PATCH merge.
+"""job_inputs and prefix rules checked against the source-type catalog: normalise, required fields, value kinds
+and options, PATCH merge.
 
 Pure functions over dicts and `reconciler.catalog` types; no HTTP, no storage. PATCH failures raise
 `ApiProblem` (DRF family) because that is their only use. Rules: reference/posthog-api.md §8.3 (steps 3, 5, 7),
@@ -8,7 +9,7 @@ Pure functions over dicts and `reconciler.catalog` types; no HTTP, no storage. P
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.catalog import CDC_KEYS, SSH_TUNNEL_SECRET_NAMES, Field, SourceType
@@ -16,6 +17,7 @@ from reconciler.emulator.problems import ApiProblem
 
 __all__ = [
     "invalid_config_message",
+    "invalid_values",
     "merge_job_inputs",
     "missing_required",
     "normalise_job_inputs",
@@ -112,8 +114,59 @@ def missing_required(source_type: SourceType, values: Mapping[str, Any]) -> list
     return _missing(source_type.fields, values)
 
 
-def invalid_config_message(missing: list[str]) -> str:
-    return "Invalid source config: " + ", ".join(f"Required field '{name}' is missing" for name in missing)
+def invalid_config_message(missing: Sequence[str], invalid: Sequence[str] = ()) -> str:
+    problems = [f"Required field '{name}' is missing" for name in missing] + list(invalid)
+    return "Invalid source config: " + ", ".join(problems)
+
+
+def _whole(value: Any) -> bool:
+    text = str(value).strip()
+    return not isinstance(value, bool) and text.lstrip("+-").isdigit()
+
+
+def _choice(f: Field, value: Any) -> str | None:
+    values = [o.value for o in f.options]
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if not values or text in values or (isinstance(value, bool) and text in (v.lower() for v in values)):
+        return None
+    return f"Field '{f.name}' must be one of: {', '.join(values)}"
+
+
+def _field_problems(f: Field, value: Any) -> list[str]:
+    if f.is_container or f.kind in ("switch-group", "file-upload"):
+        if not isinstance(value, Mapping):  # a container's missing fields say it already
+            return [] if f.is_container else [f"Field '{f.name}' must be an object"]
+        if f.kind == "switch-group":
+            on = str(value.get("enabled")).lower() == "true"
+            return _value_problems(f.children, value) if on else []
+        if f.kind == "file-upload":
+            return []
+        option = f.option(str(value.get("selection")))
+        if option is None:
+            return [f"Field '{f.name}' must be one of: {', '.join(o.value for o in f.options)}"]
+        return _value_problems(option.fields, value)
+    if f.kind == "select":
+        problem = _choice(f, value)
+        return [problem] if problem else []
+    if f.kind in ("number", "oauth") and not _whole(value):
+        return [f"Field '{f.name}' must be a whole number"]
+    return []
+
+
+def _value_problems(fields: tuple[Field, ...], values: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for f in fields:
+        value = _lookup(values, f)
+        if value is not None and value != "" and f.kind != "ssh-tunnel":
+            out += _field_problems(f, value)
+    return out
+
+
+def invalid_values(source_type: SourceType, values: Mapping[str, Any]) -> list[str]:
+    """Values the form could never send: a select value outside its options, a non-object where the form
+    nests fields, a number or integration id that is not a whole number. Emulator strictness: PostHog's
+    config validation checks presence only (docs/emulator.md)."""
+    return _value_problems(source_type.fields, values)
 
 
 # ---- PATCH (§8.4) ------------------------------------------------------------------------------
@@ -221,7 +274,7 @@ def merge_job_inputs(st: SourceType, stored: Mapping[str, Any], incoming: Any) -
         elif f.kind == "ssh-tunnel":
             merged[f.stored_name] = _merge_tunnel(old, new)
     normalised = normalise_job_inputs(st, merged)
-    missing = missing_required(st, normalised)
-    if missing:
-        raise ApiProblem.drf(400, invalid_config_message(missing))
+    missing, invalid = missing_required(st, normalised), invalid_values(st, normalised)
+    if missing or invalid:
+        raise ApiProblem.drf(400, invalid_config_message(missing, invalid))
     return normalised

@@ -17,6 +17,7 @@ from reconciler.catalog import SYNC_TYPES_NEEDING_CURSOR, SourceType, all_source
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.rules.config import (
     invalid_config_message,
+    invalid_values,
     missing_required,
     normalise_job_inputs,
     prefix_error,
@@ -167,9 +168,10 @@ async def create_source(state: EmulatorState, team_id: int, created_by: str | No
     if st is None or upstream is None:
         raise not_emulated(req.source_type)
     missing = missing_required(st, payload)
-    if missing:
-        raise ApiProblem.message(invalid_config_message(missing))
     job_inputs = normalise_job_inputs(st, payload)
+    invalid = invalid_values(st, job_inputs)
+    if missing or invalid:
+        raise ApiProblem.message(invalid_config_message(missing, invalid))
     # Step 8: live credential check; steps 10–11: discovery and the schemas rules.
     try:
         await run_in_threadpool(upstream.check_credentials, req.source_type, job_inputs)

@@ -1,4 +1,5 @@
-"""Simulated upstreams for API (and warehouse-like) source types: a credential rule and a table list each.
+"""Hand-made simulated upstreams, where tests need more than the catalog's facts give (`catalogued.py` builds
+the rest): a credential rule and a table list each, and the `SimulatedUpstream` they share.
 
 Credential rules and table lists follow reference/posthog-api.md §8.3 step 8 and §10 (Stripe's 16 tables,
 `Discount` webhook-only, cursor label created_at/datetime vs field created/integer). Knows nothing of HTTP,
@@ -15,7 +16,13 @@ from typing import Any
 from reconciler.emulator.upstreams.sql_errors import friendly_discovery_error
 from reconciler.emulator.upstreams.types import Column, DiscoveredTable, IncrementalField, UpstreamError
 
-__all__ = ["CredentialRule", "SimulatedUpstream", "sample_database_upstream", "simulated_upstreams"]
+__all__ = [
+    "SAMPLE_DATABASE",
+    "CredentialRule",
+    "SimulatedUpstream",
+    "sample_database_upstream",
+    "simulated_upstreams",
+]
 
 CredentialRule = Callable[[Mapping[str, Any]], None]
 
@@ -39,6 +46,17 @@ class SimulatedUpstream:
     def replace_tables(self, tables: Iterable[DiscoveredTable]) -> None:
         with self._lock:
             self._tables = tuple(tables)
+
+    def also(self, rule: CredentialRule) -> SimulatedUpstream:
+        """Check `rule` first, then the upstream's own (the registry adds PostHog's integration lookup)."""
+        own = self._rule
+
+        def both(config: Mapping[str, Any]) -> None:
+            rule(config)
+            own(config)
+
+        self._rule = both
+        return self
 
     def check_credentials(self, source_type: str, config: Mapping[str, Any]) -> None:
         self._rule(config)
@@ -75,30 +93,16 @@ def _mapping(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _integration_id(value: Any) -> bool:
-    return _text(value).strip().isdigit()
-
-
 _STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_\S")
 
 
 def _stripe_rule(config: Mapping[str, Any]) -> None:
     auth = _mapping(config, "auth_method")
     if _text(auth.get("selection")) == "oauth":
-        if not _integration_id(auth.get("stripe_integration_id")):
-            raise UpstreamError("Invalid Stripe credentials")
-        return
+        return  # the registry's integration lookup (catalogued.integration_rule) has checked the id
     key = _text(auth.get("stripe_secret_key") or config.get("stripe_secret_key")).strip()
     if not _STRIPE_KEY.match(key) or "invalid" in key.lower():
         raise UpstreamError("Invalid Stripe credentials")
-
-
-def _oauth_rule(field: str) -> CredentialRule:
-    def rule(config: Mapping[str, Any]) -> None:
-        if not _integration_id(config.get(field)):
-            raise UpstreamError("Invalid credentials")
-
-    return rule
 
 
 _ZENDESK_SUBDOMAIN = re.compile(r"^[A-Za-z0-9-]+$")
@@ -208,7 +212,6 @@ def _plain_table(name: str, cursor: tuple[str, str] | None = None, extra: tuple[
     )
 
 
-_HUBSPOT_TABLES = ("contacts", "companies", "deals", "tickets", "quotes", "emails", "meetings")
 _ZENDESK_TABLES = (
     ("brands", None),
     ("organizations", None),
@@ -219,21 +222,6 @@ _ZENDESK_TABLES = (
     ("ticket_events", ("timestamp", "integer")),
     ("tickets", ("generated_timestamp", "integer")),
     ("ticket_metric_events", ("time", "datetime")),
-)
-_SALESFORCE_TABLES = (
-    "Account",
-    "Contact",
-    "Lead",
-    "Opportunity",
-    "User",
-    "UserRole",
-    "Campaign",
-    "Product2",
-    "Pricebook2",
-    "PricebookEntry",
-    "Order",
-    "Task",
-    "Event",
 )
 
 
@@ -253,7 +241,7 @@ def _sql_table(name: str, columns: tuple[tuple[str, str, bool], ...], cursors: t
 
 #: A small warehouse-shaped database for simulated SQL-like types (Snowflake, BigQuery, MSSQL; and
 #: Postgres/MySQL in tests that must not need a real server).
-_SAMPLE_DATABASE = (
+SAMPLE_DATABASE = (
     _sql_table(
         "customers",
         (
@@ -284,20 +272,15 @@ _SAMPLE_DATABASE = (
 
 def sample_database_upstream() -> SimulatedUpstream:
     """Simulated SQL-like upstream: tables customers, events, orders; a password containing `invalid` fails."""
-    return SimulatedUpstream(_SAMPLE_DATABASE, _password_rule)
+    return SimulatedUpstream(SAMPLE_DATABASE, _password_rule)
 
 
 def simulated_upstreams() -> dict[str, SimulatedUpstream]:
-    """A fresh simulated upstream per API (and warehouse-like) source type."""
+    """A fresh hand-made upstream for the types that have one (Stripe, Zendesk, Snowflake, BigQuery, MSSQL)."""
     return {
         "Stripe": SimulatedUpstream((_stripe_table(n) for n in _STRIPE_TABLES), _stripe_rule),
-        "Hubspot": SimulatedUpstream((_plain_table(n) for n in _HUBSPOT_TABLES), _oauth_rule("hubspot_integration_id")),
         "Zendesk": SimulatedUpstream((_plain_table(n, c) for n, c in _ZENDESK_TABLES), _zendesk_rule),
-        "Salesforce": SimulatedUpstream(
-            (_plain_table(n, ("SystemModstamp", "datetime")) for n in _SALESFORCE_TABLES),
-            _oauth_rule("salesforce_integration_id"),
-        ),
-        "Snowflake": SimulatedUpstream(_SAMPLE_DATABASE, _snowflake_rule),
-        "BigQuery": SimulatedUpstream(_SAMPLE_DATABASE, _bigquery_rule),
+        "Snowflake": SimulatedUpstream(SAMPLE_DATABASE, _snowflake_rule),
+        "BigQuery": SimulatedUpstream(SAMPLE_DATABASE, _bigquery_rule),
         "MSSQL": sample_database_upstream(),
     }
