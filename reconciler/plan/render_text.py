@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.plan.model import Action, FieldDiff, Plan, SecretStatus, SourceChange
 from reconciler.plan.steps import OwnedDescription, Step, describe_step, source_label
-from reconciler.secret import Secret
+from reconciler.secret import SECRET_MASK, Secret
 
 __all__ = [
     "HEADERS",
@@ -64,7 +64,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 def format_value(value: Any) -> str:
     """A compact JSON-like spelling of a value for humans; a Secret is `(secret)` whatever it holds."""
     if isinstance(value, Secret):
-        return "(secret)"
+        return SECRET_MASK
     if isinstance(value, OwnedDescription):
         return format_value(value.user_text)
     if isinstance(value, Enum):
