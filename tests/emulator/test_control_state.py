@@ -108,19 +108,20 @@ def test_put_upstream_changes_what_discovery_sees(emu: Emulator) -> None:
         ]})  # fmt: skip
         assert r.status_code == 200
         payout = r.json()["tables"][2]
-        assert payout == {"name": "Payout", "columns": [{"name": "id", "type": "string", "nullable": True},
-                                                        {"name": "arrival", "type": "datetime", "nullable": False}],
-                          "webhook_only": False, "primary_keys": ["id"], "incremental_fields": ["arrival"],
-                          "label": "Payouts", "description": None, "supports_webhooks": False}  # fmt: skip
+        assert payout == {"name": "Payout", "label": "Payouts", "description": None,
+                          "columns": [{"name": "id", "type": "string", "nullable": True},
+                                      {"name": "arrival", "type": "datetime", "nullable": False}],
+                          "primary_keys": ["id"], "primary_key_constraint": ["id"],
+                          "incremental_fields": [{"label": "arrival", "type": "datetime", "field": "arrival",
+                                                  "field_type": "datetime", "nullable": False, "is_indexed": False}],
+                          "incremental_available": True, "append_available": True,
+                          "webhook_only": False, "supports_webhooks": False}  # fmt: skip
         assert api.post(f"/external_data_sources/{sid}/refresh_schemas/").json() == {
             "added": 2, "deleted": 1, "total_tables_seen": 4}  # fmt: skip
         schemas = {s["name"]: s for s in api.get(f"/external_data_sources/{sid}/").json()["schemas"]}
         assert sorted(schemas) == ["Charge", "Customer", "Payout", "Promo"]  # Refund (never synced) is gone
         assert (schemas["Payout"]["label"], schemas["Payout"]["should_sync"]) == ("Payouts", False)
-        assert schemas["Customer"]["available_columns"] == [
-            {"name": "id", "data_type": "string", "is_nullable": False},
-            {"name": "created", "data_type": "integer", "is_nullable": True},
-        ]
+        assert schemas["Customer"]["available_columns"] == []  # Stripe has no column selection: none kept
         r = api.patch(f"/external_data_schemas/{schemas['Promo']['id']}/", json={"sync_type": "full_refresh"})
         assert r.json()["detail"] == "Promo can only be synced via webhooks — pick the Webhook sync method."
         preview = api.post(

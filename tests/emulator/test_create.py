@@ -358,9 +358,9 @@ def test_schema_rows_only_for_listed_tables_with_6hour_default(api: httpx.Client
     assert charge["incremental"] is False
     assert {s["sync_frequency"] for s in schemas} == {"6hour"}
     assert charge["description"] is None
-    assert charge["primary_key_columns"] == ["id"]  # discovered primary key
+    assert charge["primary_key_columns"] is None  # append keeps a key, but Stripe detects none (§16)
     assert customer["should_sync"] is False  # should_sync defaults to false
-    assert customer["primary_key_columns"] == ["email"]
+    assert customer["primary_key_columns"] is None  # only incremental/append/CDC rows keep a key (§16)
     assert (customer["sync_time_of_day"], customer["enabled_columns"]) == ("03:00:00", ["id"])
     assert refund["sync_type"] is None and refund["cdc_table_mode"] == "consolidated"
 

@@ -72,7 +72,7 @@ def test_retrieve_has_the_source_summary_and_embedded_schemas_are_name_ordered(a
     assert one["source"] == {"id": sid, "source_type": "Stripe", "supports_column_selection": False,
                              "user_access_level": "editor"}  # fmt: skip
     assert one["sync_frequency"] == "6hour" and one["sync_type"] == "full_refresh" and one["table"] is None
-    assert one["available_columns"][0] == {"name": "id", "data_type": "string", "is_nullable": False}
+    assert one["available_columns"] == []  # no column selection for Stripe: no column metadata (§16)
     embedded = api.get(f"/external_data_sources/{sid}/").json()["schemas"]
     assert [s["name"] for s in embedded] == ["Customer", "Discount", "Refund"]
     assert all(s["source"] is None for s in embedded)
@@ -134,8 +134,6 @@ def test_scopes_and_post_to_the_collection(emulator: Emulator, api: httpx.Client
         ("Customer", {"sync_frequency": "1min"}, "A 1-minute sync frequency is only available for CDC schemas. "
          "The fastest frequency for other sync types is 5 minutes.", None, "invalid_input"),
         ("Customer", {"sync_type": "cdc"}, "CDC is not enabled for this team", None, "invalid_input"),
-        ("Customer", {"enabled_columns": ["id", "nope", "also_nope"]}, "Unknown columns in enabled_columns: "
-         "['also_nope', 'nope']. Run `Pull new schemas` to refresh available columns.", None, "invalid_input"),
         ("Refund", {"should_sync": True}, "Sync type must be set up first before enabling schema", None,
          "invalid_input"),
         ("Refund", {"should_sync": True, "sync_type": None}, "Sync type must be set up first before enabling schema",
@@ -153,6 +151,20 @@ def test_patch_refusals(
     before = api.get(f"/external_data_sources/{sid}/").json()["schemas"]
     bad(api.patch(f"/external_data_schemas/{by_name[table]}/", json=body), detail, attr, code)
     assert api.get(f"/external_data_sources/{sid}/").json()["schemas"] == before  # nothing written
+
+
+def test_enabled_columns_are_checked_against_discovered_columns_only(api: httpx.Client) -> None:
+    """Postgres keeps the discovered columns (column selection): unknown names are refused. Stripe keeps
+    none, so any list goes (PostHog checks only against metadata it has)."""
+    payload = {"host": "db.example.com", "port": 5432, "database": "app", "user": "u", "password": "p",
+               "schema": "public", "schemas": [{"name": "orders", "should_sync": False}]}  # fmt: skip
+    pg = ids(api, make(api, "Postgres", payload))
+    bad(api.patch(f"/external_data_schemas/{pg['orders']}/", json={"enabled_columns": ["id", "nope", "also_nope"]}),
+        "Unknown columns in enabled_columns: ['also_nope', 'nope']. Run `Pull new schemas` to refresh available "
+        "columns.")  # fmt: skip
+    _, by_name = stripe(api)
+    ok = api.patch(f"/external_data_schemas/{by_name['Customer']}/", json={"enabled_columns": ["anything"]})
+    assert (ok.status_code, ok.json()["enabled_columns"]) == (200, ["anything"])
 
 
 def test_sync_type_present_absent_and_null(api: httpx.Client) -> None:
@@ -233,6 +245,11 @@ def test_cdc_rules_with_the_team_flag_on(start_emulator: Any) -> None:
         sid = make(api, "Postgres", payload)
         by_name = ids(api, sid)
         keyed, keyless = (f"/external_data_schemas/{by_name[n]}/" for n in ("keyed", "keyless"))
+        # Created without a cursor sync type, no row stored a key (§16): discovery has to pick it up first.
+        bad(api.patch(keyed, json={"sync_type": "cdc"}),
+            "CDC requires a primary key on table 'keyed'. "
+            "Provide primary_key_columns or refresh schema discovery to pick one up.")  # fmt: skip
+        assert api.post(f"/external_data_sources/{sid}/refresh_schemas/").json()["added"] == 0
         r = api.patch(keyed, json={"sync_type": "cdc", "sync_frequency": "1min", "cdc_table_mode": "both",
                                    "should_sync": True})  # fmt: skip
         assert r.status_code == 200, r.text
@@ -318,11 +335,8 @@ def test_incremental_fields_is_a_live_lookup(start_emulator: Any) -> None:
             "full_refresh_available": True,
             "supports_webhooks": False,
             "webhook_only": False,
-            "available_columns": [
-                {"field": "id", "label": "id", "type": "string", "nullable": False},
-                {"field": "generated_timestamp", "label": "generated_timestamp", "type": "integer", "nullable": False},
-            ],
-            "detected_primary_keys": ["id"],
+            "available_columns": [],  # API sources report no columns and no keys (§16)
+            "detected_primary_keys": None,
         }  # fmt: skip
         control.put("/upstreams/Zendesk", json={"tables": [{"name": "tickets"}]})
         r = api.post(f"/external_data_schemas/{by_name['users']}/incremental_fields/")
@@ -347,7 +361,7 @@ def test_bulk_update_applies_every_item_in_request_order(api: httpx.Client) -> N
     assert [s["name"] for s in body] == ["Refund", "Customer"]
     assert all(list(s) == SCHEMA_FIELDS for s in body)
     assert (body[0]["should_sync"], body[0]["sync_frequency"], body[0]["primary_key_columns"]) == (
-        True, "24hour", ["id"])  # undeclared keys are dropped  # fmt: skip
+        True, "24hour", None)  # undeclared keys are dropped  # fmt: skip
     assert (body[1]["sync_time_of_day"], body[1]["enabled_columns"]) == ("01:02:03", ["id"])
     assert api.get(f"/external_data_schemas/{by_name['Refund']}/").json()["sync_type"] == "full_refresh"
 

@@ -224,6 +224,7 @@ def _pg_schema_a(qualify: str = "") -> list[DiscoveredTable]:
             name=f"{qualify}accounts",
             columns=ACCOUNTS_COLUMNS,
             primary_keys=("id",),
+            key_constraint=("id",),
             incremental_fields=(
                 _cursor("id", "integer", nullable=False, indexed=True),
                 _cursor("created_at", "timestamp", nullable=False, indexed=True),
@@ -251,6 +252,7 @@ def _pg_schema_a(qualify: str = "") -> list[DiscoveredTable]:
         DiscoveredTable(  # a materialized view (absent from information_schema)
             name=f"{qualify}daily",
             columns=(Column("signup_date", "date", True), Column("n", "bigint", True)),
+            primary_keys=(),
             incremental_fields=(
                 _cursor("signup_date", "date", nullable=True, indexed=False),
                 _cursor("n", "integer", nullable=True, indexed=False),
@@ -267,6 +269,7 @@ def _pg_schema_a(qualify: str = "") -> list[DiscoveredTable]:
                 Column("tags", "ARRAY", True),
             ),
             primary_keys=("account_id", "seq"),
+            key_constraint=("account_id", "seq"),
             incremental_fields=(
                 _cursor("seq", "integer", nullable=False, indexed=False),
                 _cursor("account_id", "integer", nullable=False, indexed=True),
@@ -282,7 +285,7 @@ def _pg_schema_a(qualify: str = "") -> list[DiscoveredTable]:
             incremental_available=True,
             append_available=True,
         ),
-        DiscoveredTable(name=f"{qualify}notes", columns=(Column("body", "text", True),)),
+        DiscoveredTable(name=f"{qualify}notes", columns=(Column("body", "text", True),), primary_keys=()),
     ]
 
 
@@ -302,6 +305,7 @@ def test_postgres_numeric_is_not_an_incremental_candidate_as_in_posthog() -> Non
             Column("placed_on", "date", False),
         ),
         primary_keys=("order_id",),
+        key_constraint=("order_id",),
         incremental_fields=(
             _cursor("order_id", "integer", nullable=False, indexed=True),
             _cursor("placed_on", "date", nullable=False, indexed=False),
@@ -463,6 +467,7 @@ def test_mysql_discover_lists_tables_and_views_of_the_schema() -> None:
                 Column("signup_date", "date", True),
             ),
             primary_keys=("id",),
+            key_constraint=("id",),
             incremental_fields=(  # decimal is not a cursor for PostHog; tinyint is
                 _cursor("id", "integer", nullable=False, indexed=True),
                 _cursor("flags", "integer", nullable=False, indexed=False),
@@ -497,6 +502,7 @@ def test_mysql_discover_lists_tables_and_views_of_the_schema() -> None:
                 Column("sku", "varchar", True),
             ),
             primary_keys=("order_id", "line_no"),
+            key_constraint=("order_id", "line_no"),
             incremental_fields=(
                 _cursor("line_no", "integer", nullable=False, indexed=False),
                 _cursor("order_id", "integer", nullable=False, indexed=True),

@@ -25,7 +25,8 @@ sources:
       auth_method: {selection: api_key, stripe_secret_key: "{{ secret('STRIPE_SECRET_KEY') }}"}
     tables:
       Customer: {sync: true, sync_type: full_refresh, frequency: 24hour, sync_time_of_day: "03:00:00"}
-      Invoice: {sync: true, sync_type: full_refresh, frequency: 12hour, primary_key_columns: [id]}
+      Invoice: {sync: true, sync_type: append, incremental_field: created, incremental_field_type: integer,
+                frequency: 12hour, primary_key_columns: [id]}
   stripe_eu:
     type: Stripe
     prefix: stripe_eu

@@ -22,9 +22,11 @@ from reconciler.emulator.rules.config import (
     trim_top_level,
 )
 from reconciler.emulator.rules.create import DIRECT_TYPES, check_prefix_available
+from reconciler.emulator.rules.discovery import refresh_source
 from reconciler.emulator.rules.drf_fields import parse_bool
 from reconciler.emulator.rules.syncs import refuse_if_billing_paused, start_sync
-from reconciler.emulator.store import NewSchema
+from reconciler.emulator.state import EmulatorState
+from reconciler.emulator.store import SourceRow
 from reconciler.emulator.upstreams.types import DiscoveredTable, UpstreamError
 
 __all__ = [
@@ -71,44 +73,37 @@ async def jobs(request: Request) -> Response:
 
 async def reload(request: Request) -> Response:
     """§8.6: start a sync of the enabled schemas; 200 with an empty body; the source reports Running until
-    the jobs complete (`--sync-seconds`). A billing-paused team gets 400."""
+    the jobs complete (`--sync-seconds`). A billing-paused team gets 400. On a direct-query source it is a
+    schema refresh (§16): `refresh_schemas`' answer, no job."""
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
     source = load_source(request, ctx.team_id)
+    if source.access_method == "direct":
+        return await _refresh(state, source)
     refuse_if_billing_paused(state.store, ctx.team_id)
     start_sync(state.store, source.id, sync_seconds=state.sync_seconds)
     return Response(status_code=200)
-
-
-def _discovered_row(table: DiscoveredTable) -> NewSchema:
-    return NewSchema(
-        name=table.name,
-        label=table.label,
-        description=table.description,
-        primary_key_columns=list(table.primary_keys) or None,
-        available_columns=[
-            {"name": c.name, "data_type": c.data_type, "is_nullable": c.nullable} for c in table.columns
-        ],
-        webhook_only=table.webhook_only,
-    )
 
 
 async def refresh_schemas(request: Request) -> Response:
     """§8.7: re-discover and reconcile rows; never syncs. Errors are `{"message": ...}`."""
     state = get_state(request)
     ctx = await authorize(request, state.keys, "write")
-    source = load_source(request, ctx.team_id)
+    return await _refresh(state, load_source(request, ctx.team_id))
+
+
+async def _refresh(state: EmulatorState, source: SourceRow) -> Response:
     if not source.job_inputs:
         raise ApiProblem.message("Source has no configuration.")
     upstream = state.upstreams.get(source.source_type)
-    if upstream is None:
+    st = state.catalog.get(source.source_type)
+    if upstream is None or st is None:
         raise ApiProblem.message("Could not fetch schemas from source.")
     try:
-        tables = await run_in_threadpool(upstream.discover, source.source_type, source.job_inputs)
+        counts = await run_in_threadpool(refresh_source, state.store, source, st, upstream)
     except UpstreamError as exc:
         raise ApiProblem.message(exc.message) from None
-    added, deleted = state.store.reconcile_schemas(source.id, ctx.team_id, [_discovered_row(t) for t in tables])
-    return JSONResponse({"added": added, "deleted": deleted, "total_tables_seen": len(tables)})
+    return JSONResponse(counts)
 
 
 async def revenue_analytics_config(request: Request) -> Response:
@@ -131,8 +126,8 @@ async def revenue_analytics_config(request: Request) -> Response:
 
 
 def _cdc_available(source_type: str, table: DiscoveredTable, team_flag: bool) -> bool | None:
-    """§8.9: null unless the team's CDC flag is on; then Postgres tables with a primary key qualify."""
-    return (source_type == "Postgres" and bool(table.primary_keys)) if team_flag else None
+    """§8.9: null unless the team's CDC flag is on; then Postgres tables with a primary-key constraint qualify."""
+    return (source_type == "Postgres" and bool(table.key_constraint)) if team_flag else None
 
 
 async def database_schema(request: Request) -> Response:

@@ -66,6 +66,7 @@ def _context(state: EmulatorState, source: SourceRow) -> PatchContext:
     return PatchContext(
         cdc_enabled_for_team=source.team_id in state.cdc_teams,
         supports_scheduled_sync=source.access_method != "direct",
+        billing_paused=state.store.team_has_schema_status(source.team_id, "Paused"),
     )
 
 
@@ -186,12 +187,12 @@ async def incremental_fields(request: Request) -> Response:
             "incremental_fields": preview["incremental_fields"],
             "incremental_available": table.incremental_available,
             "append_available": table.append_available,
-            "cdc_available": (source.source_type == "Postgres" and bool(table.primary_keys)) if cdc_on else None,
+            "cdc_available": (source.source_type == "Postgres" and bool(table.key_constraint)) if cdc_on else None,
             "full_refresh_available": not table.webhook_only,
             "supports_webhooks": table.supports_webhooks,
             "webhook_only": table.webhook_only,
             "available_columns": preview["available_columns"],
-            "detected_primary_keys": list(table.primary_keys),
+            "detected_primary_keys": preview["detected_primary_keys"],
         }
     )
 

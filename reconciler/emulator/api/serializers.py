@@ -199,7 +199,7 @@ def render_table_preview(
         "available_columns": [
             {"field": c.name, "label": c.name, "type": c.data_type, "nullable": c.nullable} for c in table.columns
         ],
-        "detected_primary_keys": list(table.primary_keys),
+        "detected_primary_keys": None if table.primary_keys is None else list(table.primary_keys),
         "permission_error": None,
         "rls_warning": None,
     }

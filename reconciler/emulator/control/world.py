@@ -4,7 +4,9 @@ to `traffic.py`'s (only with `--control`):
 - `PATCH /_emulator/schemas/{id}` `{"status"?, "latest_error"?}`: simulate sync health (Failed, Billing
   limits, Paused = billing-paused team, ...); the source's derived status follows (reference §6).
 - `GET|PUT /_emulator/upstreams/{source_type}` `{"tables": [{"name", "columns", "webhook_only", ...}]}`: what a
-  simulated API upstream exposes, per server (a table appears or vanishes upstream).
+  simulated API upstream exposes, per server (a table appears or vanishes upstream); the shape is
+  `upstreams/table_spec.py`'s, and what GET returns PUT accepts unchanged.
+- `PATCH /_emulator/jobs/{id}` `{"status"}`: how a sync ended (Failed, Billing limits, Billing limit too low, ...).
 - `PATCH /_emulator/teams/{id}` `{"cdc_enabled": bool}`: the team's CDC feature flag (§9.3).
 - `GET /_emulator/integrations`, `PUT /_emulator/integrations/{id}` `{"missing": bool}`: every positive
   integration id exists until marked missing; a source naming a missing one gets PostHog's lookup error.
@@ -21,12 +23,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from reconciler.emulator.api.requests import get_state
-from reconciler.emulator.api.serializers import render_schema
+from reconciler.emulator.api.serializers import render_job, render_schema
 from reconciler.emulator.control.traffic import ControlError, control_error, read_json
 from reconciler.emulator.upstreams import SimulatedUpstream
-from reconciler.emulator.upstreams.types import Column, DiscoveredTable, IncrementalField
+from reconciler.emulator.upstreams.table_spec import TableSpecError, parse_table_specs, table_spec
 
-__all__ = ["SCHEMA_STATUSES", "parse_tables", "state_control_routes", "table_spec"]
+__all__ = ["JOB_STATUSES", "SCHEMA_STATUSES", "state_control_routes"]
 
 #: Accepted `status` values → stored status. API labels (§7) and model names both work.
 SCHEMA_STATUSES: dict[str | None, str | None] = {
@@ -40,12 +42,17 @@ SCHEMA_STATUSES: dict[str | None, str | None] = {
     "Billing limits too low": "BillingLimitTooLow",
     "BillingLimitTooLow": "BillingLimitTooLow",
 }
-_TABLE_KEYS = frozenset(
-    {"name", "columns", "webhook_only", "primary_keys", "incremental_fields", "label", "description",
-     "supports_webhooks"}
-)  # fmt: skip
-#: Column types whose columns can be incremental cursors when a table spec does not list them.
-_CURSOR_TYPES = frozenset({"integer", "numeric", "date", "datetime", "timestamp"})
+
+#: Accepted job `status` values → stored status; jobs say "Billing limit too low", singular (§8.8).
+JOB_STATUSES: dict[str, str] = {
+    "Running": "Running",
+    "Failed": "Failed",
+    "Completed": "Completed",
+    "Billing limits": "BillingLimitReached",
+    "BillingLimitReached": "BillingLimitReached",
+    "Billing limit too low": "BillingLimitTooLow",
+    "BillingLimitTooLow": "BillingLimitTooLow",
+}
 
 
 def _object(payload: Any) -> dict[str, Any]:
@@ -81,87 +88,23 @@ async def patch_schema(request: Request) -> JSONResponse:
     return JSONResponse(render_schema(fresh))
 
 
-def _column(raw: Any, where: str) -> Column:
-    if isinstance(raw, str) and raw:
-        return Column(raw, "string")
-    if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"]:
-        data_type = raw.get("type", raw.get("data_type", "string"))
-        nullable = raw.get("nullable", True)
-        if not isinstance(data_type, str) or not isinstance(nullable, bool):
-            raise ControlError(f"{where}: type must be a string and nullable a boolean.", attr=where)
-        return Column(raw["name"], data_type, nullable)
-    raise ControlError(f"{where}: a column is a name or {{name, type, nullable}}.", attr=where)
-
-
-def _names(raw: Any, where: str, columns: dict[str, Column]) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
-        raise ControlError(f"{where} must be a list of column names.", attr=where)
-    missing = [n for n in raw if n not in columns]
-    if missing:
-        raise ControlError(f"{where} names unknown column(s): {', '.join(missing)}.", attr=where)
-    return list(raw)
-
-
-def _table(raw: Any, i: int) -> DiscoveredTable:
-    where = f"tables__{i}"
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
-        raise ControlError(f"{where}: a table is an object with a non-empty name.", attr=where)
-    unknown = set(raw) - _TABLE_KEYS
-    if unknown:
-        raise ControlError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}.", attr=where)
-    cols_raw = raw.get("columns", [{"name": "id", "type": "string", "nullable": False}])
-    if not isinstance(cols_raw, list):
-        raise ControlError(f"{where}__columns must be a list.", attr=f"{where}__columns")
-    columns = {c.name: c for c in (_column(c, f"{where}__columns__{j}") for j, c in enumerate(cols_raw))}
-    webhook_only = raw.get("webhook_only", False)
-    if not isinstance(webhook_only, bool):
-        raise ControlError(f"{where}__webhook_only must be a boolean.", attr=f"{where}__webhook_only")
-    pks = _names(raw.get("primary_keys", ["id"] if "id" in columns else []), f"{where}__primary_keys", columns)
-    default_cursors = [] if webhook_only else [n for n, c in columns.items() if c.data_type in _CURSOR_TYPES]
-    cursors = _names(raw.get("incremental_fields", default_cursors), f"{where}__incremental_fields", columns)
-    for key in ("label", "description"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise ControlError(f"{where}__{key} must be a string or null.", attr=f"{where}__{key}")
-    return DiscoveredTable(
-        name=raw["name"],
-        columns=tuple(columns.values()),
-        primary_keys=tuple(pks),
-        incremental_fields=tuple(
-            IncrementalField(n, columns[n].data_type, n, columns[n].data_type, columns[n].nullable) for n in cursors
-        ),
-        label=raw.get("label"),
-        description=raw.get("description"),
-        webhook_only=webhook_only,
-        supports_webhooks=bool(raw.get("supports_webhooks", webhook_only)),
-        incremental_available=bool(cursors),
-        append_available=bool(cursors),
-    )
-
-
-def parse_tables(payload: Any) -> list[DiscoveredTable]:
-    """`{"tables": [...]}` → tables; ControlError naming the first bad entry."""
-    tables_raw = _object(payload).get("tables")
-    if not isinstance(tables_raw, list):
-        raise ControlError("tables must be a list.", attr="tables")
-    tables = [_table(t, i) for i, t in enumerate(tables_raw)]
-    names = [t.name for t in tables]
-    if len(set(names)) != len(names):
-        raise ControlError("table names must be unique.", attr="tables")
-    return tables
-
-
-def table_spec(table: DiscoveredTable) -> dict[str, Any]:
-    """A table in the PUT body's shape (what GET shows)."""
-    return {
-        "name": table.name,
-        "columns": [{"name": c.name, "type": c.data_type, "nullable": c.nullable} for c in table.columns],
-        "webhook_only": table.webhook_only,
-        "primary_keys": list(table.primary_keys),
-        "incremental_fields": [f.field for f in table.incremental_fields],
-        "label": table.label,
-        "description": table.description,
-        "supports_webhooks": table.supports_webhooks,
-    }
+async def patch_job(request: Request) -> JSONResponse:
+    """`{"status"}`: how a sync ended (e.g. stopped by a billing limit), as the jobs list then shows it."""
+    state = get_state(request)
+    job = state.store.get_job(request.path_params["job_id"])
+    if job is None:
+        return control_error(ControlError("Job not found.", status=404))
+    try:
+        data = _object(await read_json(request))
+        if set(data) != {"status"} or data["status"] not in JOB_STATUSES:
+            raise ControlError(f'Expected {{"status": one of {", ".join(JOB_STATUSES)}}}.', attr="status")
+    except ControlError as exc:
+        return control_error(exc)
+    state.store.set_job_status(job.id, JOB_STATUSES[data["status"]])
+    fresh = state.store.get_job(job.id)
+    assert fresh is not None
+    schema = state.store.schemas_by_id([fresh.schema_id]).get(fresh.schema_id) if fresh.schema_id else None
+    return JSONResponse(render_job(fresh, schema))
 
 
 def _simulated(request: Request) -> SimulatedUpstream:
@@ -189,7 +132,9 @@ async def put_upstream(request: Request) -> JSONResponse:
     incremental_fields, create)."""
     try:
         upstream = _simulated(request)
-        tables = parse_tables(await read_json(request))
+        tables = parse_table_specs(await read_json(request))
+    except TableSpecError as exc:
+        return control_error(ControlError(exc.detail, attr=exc.attr))
     except ControlError as exc:
         return control_error(exc)
     upstream.replace_tables(tables)
@@ -238,6 +183,7 @@ def state_control_routes() -> list[BaseRoute]:
     """The routes to pass as `control_routes(..., more=...)`, each with and without a trailing slash."""
     table = [
         ("/schemas/{schema_id}", patch_schema, ["PATCH"]),
+        ("/jobs/{job_id}", patch_job, ["PATCH"]),
         ("/upstreams/{source_type}", get_upstream, ["GET"]),
         ("/upstreams/{source_type}", put_upstream, ["PUT"]),
         ("/teams/{team_id}", patch_team, ["PATCH"]),

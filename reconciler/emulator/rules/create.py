@@ -1,8 +1,9 @@
 """`POST /external_data_sources/`: PostHog's create pipeline, step by step (reference/posthog-api.md §8.3).
 
-Validation order is the contract: serializer fields (DRF family), direct-mode rules, prefix rules, config
-shape, live credential check, discovery, `payload.schemas` checks, then one atomic insert — so a failed
-create never leaves a row. Business-rule failures use the `{"message": ...}` family.
+Validation order is the contract: serializer fields (DRF family), direct-mode rules, prefix rules, billing
+pause, config shape, live credential check, discovery, `payload.schemas` checks, then one atomic insert — so a
+failed create never leaves a row. Business-rule failures use the `{"message": ...}` family. What each row
+keeps is `schema_rows.py`'s.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from reconciler.emulator.rules.config import (
     trim_top_level,
 )
 from reconciler.emulator.rules.drf_fields import char_field, choice_field, required_field
+from reconciler.emulator.rules.schema_rows import RowContext, created_row
+from reconciler.emulator.rules.syncs import refuse_if_billing_paused
 from reconciler.emulator.state import EmulatorState
-from reconciler.emulator.store import NewSchema, PrefixConflict
-from reconciler.emulator.upstreams.types import DiscoveredTable, UpstreamError
+from reconciler.emulator.store import PrefixConflict
+from reconciler.emulator.upstreams.types import DiscoveredTable, Upstream, UpstreamError
 
 __all__ = [
     "ACCESS_METHODS",
@@ -86,22 +89,28 @@ def not_emulated(source_type: str) -> ApiProblem:
     return ApiProblem.message(f"Source type '{source_type}' is not supported by the local emulator.")
 
 
-def _check_schemas(
-    items: Any, tables: Mapping[str, DiscoveredTable], job_inputs: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Step 11: `payload.schemas` rules, in PostHog's order."""
+def _cdc_names(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The enabled items asking for CDC, sorted (PostHog names them as a sorted set)."""
+    return sorted({i["name"] for i in items if i.get("should_sync") and i.get("sync_type") == "cdc"})
+
+
+def _check_schemas(items: Any, tables: Mapping[str, DiscoveredTable], cdc_enabled: bool) -> list[dict[str, Any]]:
+    """Step 11: `payload.schemas` rules, in PostHog's order. A CDC table needs CDC on for the source (the
+    payload's `cdc_enabled`, a Postgres source, the team's CDC flag) and a real primary-key constraint
+    upstream: PostHog queries the constraints, so neither an `id` column nor the item's
+    `primary_key_columns` counts (§16)."""
     if not isinstance(items, list) or not items:
         raise ApiProblem.message("Schemas not given")
     named = [i if isinstance(i, dict) else {} for i in items]
     if any(not isinstance(i.get("name"), str) or i["name"] not in tables for i in named):
         raise ApiProblem.message("Schemas given do not exist in source")
-    cdc = [i["name"] for i in named if i.get("should_sync") and i.get("sync_type") == "cdc"]
-    if cdc and str(job_inputs.get("cdc_enabled")).lower() != "true":
+    cdc = _cdc_names(named)
+    if cdc and not cdc_enabled:
         raise ApiProblem.message(
             "CDC must be enabled on the source before selecting it as a sync type. "
             f"The following schemas requested CDC: {', '.join(cdc)}."
         )
-    no_pk = [n for n in cdc if not tables[n].primary_keys and not _item(named, n).get("primary_key_columns")]
+    no_pk = [n for n in cdc if not tables[n].key_constraint]
     if no_pk:
         raise ApiProblem.message(
             f"CDC requires a primary key on each table. The following tables have no primary key: {', '.join(no_pk)}."
@@ -115,52 +124,39 @@ def _check_schemas(
     return named
 
 
-def _item(items: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any]:
-    return next(i for i in items if i.get("name") == name)
+def _check_prefix(state: EmulatorState, team_id: int, req: CreateRequest) -> None:
+    """Steps 2–4: direct query only for Postgres and MySQL, where the trimmed prefix is the display name;
+    warehouse prefixes follow the character and uniqueness rules, and a billing-paused team creates none."""
+    if req.access_method == "direct":
+        if req.source_type not in DIRECT_TYPES:
+            raise ApiProblem.message("Direct query mode is currently supported only for Postgres and MySQL sources.")
+        if not req.prefix:
+            raise ApiProblem.message("Name is required for direct query sources")
+        return
+    problem = prefix_error(req.prefix)
+    if problem:
+        raise ApiProblem.drf(400, problem)
+    check_prefix_available(state, team_id, req.source_type, req.prefix)
+    refuse_if_billing_paused(state.store, team_id)
 
 
-def _new_schema(item: Mapping[str, Any], table: DiscoveredTable) -> NewSchema:
-    """Step 12: one row per listed item. `sync_frequency` is not read at create (6-hour default, §8.3);
-    the cursor config is kept for incremental/append; the primary key falls back to discovery's."""
-    sync_type = item.get("sync_type")
-    cursor = sync_type in ("incremental", "append", "webhook")
-    return NewSchema(
-        name=table.name,
-        label=table.label,
-        description=table.description,
-        should_sync=bool(item.get("should_sync", False)),
-        sync_type=sync_type,
-        incremental_field=item.get("incremental_field") if cursor else None,
-        incremental_field_type=item.get("incremental_field_type") if cursor else None,
-        sync_frequency="5min" if sync_type == "cdc" else "6hour",
-        sync_time_of_day=item.get("sync_time_of_day"),
-        primary_key_columns=item.get("primary_key_columns") or (list(table.primary_keys) or None),
-        cdc_table_mode=item.get("cdc_table_mode") or "consolidated",
-        enabled_columns=item.get("enabled_columns"),
-        available_columns=[
-            {"name": c.name, "data_type": c.data_type, "is_nullable": c.nullable} for c in table.columns
-        ],
-        webhook_only=table.webhook_only,
-    )
+async def _discover(st: SourceType, upstream: Upstream, job_inputs: Mapping[str, Any]) -> list[DiscoveredTable]:
+    """Step 8, the live credential check, then step 10, discovery."""
+    try:
+        await run_in_threadpool(upstream.check_credentials, st.name, job_inputs)
+    except UpstreamError as exc:
+        raise ApiProblem.message(exc.message or "Invalid credentials") from None
+    try:
+        return await run_in_threadpool(upstream.discover, st.name, job_inputs)
+    except UpstreamError:
+        raise ApiProblem.server_error() from None  # §8.3 step 10: not caught by PostHog → 500
 
 
 async def create_source(state: EmulatorState, team_id: int, created_by: str | None, data: Mapping[str, Any]) -> str:
     """Run the create pipeline for `team_id` (the caller authorised it); returns the new source id or raises
     ApiProblem."""
     req = parse_create(data)
-    # Step 2: direct query only for Postgres and MySQL.
-    if req.access_method == "direct" and req.source_type not in DIRECT_TYPES:
-        raise ApiProblem.message("Direct query mode is currently supported only for Postgres and MySQL sources.")
-    # Step 3: prefix. Direct: the trimmed prefix is the display name; warehouse: character + uniqueness rules.
-    prefix = req.prefix
-    if req.access_method == "direct":
-        if not prefix:
-            raise ApiProblem.message("Name is required for direct query sources")
-    else:
-        problem = prefix_error(prefix)
-        if problem:
-            raise ApiProblem.drf(400, problem)
-        check_prefix_available(state, team_id, req.source_type, prefix)
+    _check_prefix(state, team_id, req)
     # Step 5: top-level strings trimmed. Step 7: required fields (presence only).
     payload = trim_top_level(req.payload)
     st: SourceType | None = state.catalog.get(req.source_type)
@@ -172,30 +168,24 @@ async def create_source(state: EmulatorState, team_id: int, created_by: str | No
     invalid = invalid_values(st, job_inputs)
     if missing or invalid:
         raise ApiProblem.message(invalid_config_message(missing, invalid))
-    # Step 8: live credential check; steps 10–11: discovery and the schemas rules.
-    try:
-        await run_in_threadpool(upstream.check_credentials, req.source_type, job_inputs)
-    except UpstreamError as exc:
-        raise ApiProblem.message(exc.message or "Invalid credentials") from None
-    try:
-        discovered = await run_in_threadpool(upstream.discover, req.source_type, job_inputs)
-    except UpstreamError:
-        raise ApiProblem.server_error() from None  # §8.3 step 10: not caught by PostHog → 500
-    tables = {t.name: t for t in discovered}
-    items = _check_schemas(payload.get("schemas"), tables, job_inputs)
+    tables = {t.name: t for t in await _discover(st, upstream, job_inputs)}
+    cdc_enabled = bool(payload.get("cdc_enabled")) and st.cdc and team_id in state.cdc_teams
+    items = _check_schemas(payload.get("schemas"), tables, cdc_enabled)
+    direct = req.access_method == "direct"
+    ctx = RowContext(direct=direct, column_selection=st.supports_column_selection)
     try:
         source = state.store.create_source(
             team_id=team_id,
             source_type=req.source_type,
-            prefix=prefix,
+            prefix=req.prefix,
             description=req.description,
             access_method=req.access_method,
             created_via=req.created_via,
             created_by=created_by,
             job_inputs=job_inputs,
             revenue_enabled=revenue_analytics_defaults(req.source_type)["enabled"],  # §6
-            schemas=[_new_schema(i, tables[i["name"]]) for i in items],
-            check_prefix=req.access_method == "warehouse",
+            schemas=[created_row(i, tables[i["name"]], ctx) for i in items],
+            check_prefix=not direct,
         )
     except PrefixConflict as exc:  # lost a race with a concurrent create
         raise ApiProblem.message(_PREFIX_MESSAGES[exc.kind]) from None

@@ -22,6 +22,7 @@ from reconciler.catalog import (
 )
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.rules.drf_fields import char_field, choice_field, parse_bool
+from reconciler.emulator.rules.tables import live_table
 from reconciler.emulator.store import SchemaRow
 
 __all__ = [
@@ -44,11 +45,13 @@ _TIME_FORMAT_ERROR = "Time has wrong format. Use one of these formats instead: h
 
 @dataclass(frozen=True)
 class PatchContext:
-    """What the rules need beyond the row: the team's CDC feature flag and whether the source schedules
-    syncs (warehouse sources do; direct-query ones do not)."""
+    """What the rules need beyond the row: the team's CDC feature flag, whether the team is billing-paused,
+    and whether the source schedules syncs (warehouse sources do; direct-query ones do not, and their
+    enabled schemas have a live table instead)."""
 
     cdc_enabled_for_team: bool = False
     supports_scheduled_sync: bool = True
+    billing_paused: bool = False
 
 
 def parse_time_field(value: Any, attr: str) -> time | None:
@@ -144,10 +147,12 @@ _PK_LOCKED = (
 def schema_changes(row: SchemaRow, data: Mapping[str, Any], ctx: PatchContext) -> dict[str, Any]:
     """Apply §9.3 to `data` against `row`; returns `{column: value}` for `Store.update_schemas`.
 
-    Read-only keys are ignored. The order of the checks is PostHog's: field validation, enabled_columns,
-    CDC flag, webhook-only, the per-sync-type cursor/primary-key rules, the 1-minute floor, the time of
-    day, "Sync type must be set up first", CDC primary key on enable. Each step returns its own changes."""
+    Read-only keys are ignored. The order of the checks is PostHog's: field validation, the billing gate on
+    a CDC table mode change, enabled_columns, CDC flag, webhook-only, the per-sync-type cursor/primary-key
+    rules, the 1-minute floor, the time of day, "Sync type must be set up first", CDC primary key on enable;
+    then a direct-query schema's live table follows. Each step returns its own changes."""
     clean = _validate_fields(data)
+    _check_table_mode_billing(row, data, ctx)
     if "enabled_columns" in clean:
         _check_enabled_columns(row, clean["enabled_columns"])
     changes = _sync_type_change(row, clean, ctx)
@@ -157,7 +162,54 @@ def schema_changes(row: SchemaRow, data: Mapping[str, Any], ctx: PatchContext) -
     changes |= _should_sync_change(row, clean, ctx, changes.get("primary_key_columns", row.primary_key_columns))
     if "enabled_columns" in clean:
         changes["enabled_columns"] = clean["enabled_columns"]
+    if not ctx.supports_scheduled_sync:
+        changes |= _live_table_change(row, changes)
     return changes
+
+
+#: The physical tables each CDC table mode writes to (PostHog's `_CDC_WRITE_TARGETS_BY_TABLE_MODE`).
+_CDC_WRITE_TARGETS = {
+    "consolidated": frozenset({"consolidated"}),
+    "cdc_only": frozenset({"cdc_history"}),
+    "both": frozenset({"consolidated", "cdc_history"}),
+}
+
+
+def _check_table_mode_billing(row: SchemaRow, data: Mapping[str, Any], ctx: PatchContext) -> None:
+    """A CDC table mode that adds a write target needs a full re-snapshot, which a billing-paused team may
+    not start (§16)."""
+    if row.sync_type != "cdc" or "cdc_table_mode" not in data or not ctx.billing_paused:
+        return
+    new_mode = data.get("cdc_table_mode")
+    added = _CDC_WRITE_TARGETS.get(new_mode or "", frozenset()) - _CDC_WRITE_TARGETS.get(
+        row.cdc_table_mode, frozenset()
+    )
+    if new_mode != row.cdc_table_mode and added:
+        raise _invalid(
+            "Monthly sync limit reached. Please increase your billing limit before changing the CDC table mode "
+            "— a full re-snapshot would be required."
+        )
+
+
+def _live_table_change(row: SchemaRow, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Direct-query: enabling a schema exposes its live table at once, a new column selection re-projects an
+    exposed one, disabling hides it (§16)."""
+    enabling = changes.get("should_sync") is True and not row.should_sync
+    enabled_columns = changes.get("enabled_columns", row.enabled_columns)
+    reproject = "enabled_columns" in changes and enabled_columns != row.enabled_columns and row.should_sync
+    if enabling or (reproject and row.synced_table is not None):
+        table = live_table(
+            row.name,
+            row.available_columns,
+            enabled_columns,
+            primary_key=row.primary_key_columns,
+            incremental_field=row.incremental_field,
+            existing=row.synced_table,
+        )
+        return {"synced_table": table}
+    if changes.get("should_sync") is False and row.should_sync:
+        return {"synced_table": None}
+    return {}
 
 
 def _sync_type_change(row: SchemaRow, clean: Mapping[str, Any], ctx: PatchContext) -> dict[str, Any]:

@@ -8,34 +8,17 @@ schema `status: Completed`, `last_synced_at` and a `table` object; the source's 
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from reconciler.emulator.problems import ApiProblem
-from reconciler.emulator.store import JobRow, SchemaRow, SourceRow, Store
+from reconciler.emulator.rules.tables import SIMULATED_ROWS, synced_table
+from reconciler.emulator.store import JobRow, Store
 
-__all__ = ["BILLING_PAUSED", "SIMULATED_ROWS", "refuse_if_billing_paused", "settle", "start_sync", "synced_table"]
+__all__ = ["BILLING_PAUSED", "refuse_if_billing_paused", "settle", "start_sync"]
 
 #: §8.6, §9.4: any live schema of the team `Paused` (billing) blocks reload and resync.
 BILLING_PAUSED = "Monthly sync limit reached. Please increase your billing limit to resume syncing."
-
-#: Rows every simulated sync reports (deterministic on purpose).
-SIMULATED_ROWS = 100
-
-
-def synced_table(source: SourceRow, schema: SchemaRow) -> dict[str, Any]:
-    """The schema's `table` after its first sync (§7 `{"id","name","columns","row_count"}`), named as PostHog
-    names warehouse tables: prefix + source type + "_" + schema name, lower-cased, non-alphanumerics → "_"."""
-    name = re.sub(r"[^a-z0-9_]", "_", f"{source.prefix or ''}{source.source_type}_{schema.name}".lower())
-    columns = [
-        {"key": c.get("name"), "name": c.get("name"), "type": c.get("data_type"), "schema_valid": True}
-        for c in schema.available_columns
-        if isinstance(c, dict) and (schema.enabled_columns is None or c.get("name") in schema.enabled_columns)
-    ]
-    return {"id": str(uuid.uuid4()), "name": name, "columns": columns, "row_count": SIMULATED_ROWS}
 
 
 def refuse_if_billing_paused(store: Store, team_id: int) -> None:

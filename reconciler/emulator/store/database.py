@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Database"]
+__all__ = ["Database", "page_window"]
 
 _SCHEMA_VERSION = 1
 _DDL = """
@@ -79,6 +79,15 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_source ON jobs (source_id, created_at);
 """
+
+
+def page_window(count: int, limit: int, offset: int) -> tuple[int, int] | None:
+    """(LIMIT, OFFSET) for a page of `count` rows, or None when the page is empty (offset past the end):
+    DRF's LimitOffsetPagination answers such a page without a query, so a huge `offset` is an empty 200,
+    and a huge `limit` means "the rest" (SQLite integers stop at 2**63 - 1; reference §5, §16)."""
+    if offset >= count:
+        return None
+    return min(limit, count), offset
 
 
 class Database:

@@ -102,6 +102,11 @@ class JobTable(Database):
                     (job["schema_id"],),
                 )
 
+    def set_job_status(self, job_id: str, status: str) -> None:
+        """Set a job's status as it stands (the control API's simulated outcomes); nothing else changes."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET status = ? WHERE id = ?", (status, job_id))
+
     def running_jobs(self, *, started_before: str | None = None) -> list[JobRow]:
         """Running jobs, oldest first; with `started_before`, only those created at or before it."""
         sql, params = "SELECT * FROM jobs WHERE status = 'Running'", []

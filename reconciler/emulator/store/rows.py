@@ -140,6 +140,8 @@ class NewSchema:
     enabled_columns: list[str] | None = None
     available_columns: list[dict[str, Any]] = field(default_factory=list)
     webhook_only: bool = False
+    #: A direct-query schema's live table exists from the moment the schema is enabled (§16).
+    synced_table: dict[str, Any] | None = None
 
 
 def loads_or_none(text: str | None) -> Any:

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.catalog import SCHEMA_WRITABLE_FIELDS
-from reconciler.emulator.store.database import Database
+from reconciler.emulator.store.database import Database, page_window
 from reconciler.emulator.store.rows import NewSchema, SchemaRow, dumps_or_none, now_iso, schema_row
 
 __all__ = ["SCHEMA_UPDATABLE", "SchemaTable", "insert_schema"]
 
 #: Schema columns `update_schemas` may set; the JSON-encoded ones among them.
-SCHEMA_UPDATABLE = frozenset({*SCHEMA_WRITABLE_FIELDS, "status", "latest_error"})
-_JSON_SCHEMA_COLUMNS = frozenset({"primary_key_columns", "enabled_columns"})
+SCHEMA_UPDATABLE = frozenset({*SCHEMA_WRITABLE_FIELDS, "status", "latest_error", "synced_table"})
+_JSON_SCHEMA_COLUMNS = frozenset({"primary_key_columns", "enabled_columns", "synced_table"})
 
 
 def insert_schema(db: sqlite3.Connection, source_id: str, team_id: int, s: NewSchema) -> str:
@@ -27,8 +27,8 @@ def insert_schema(db: sqlite3.Connection, source_id: str, team_id: int, s: NewSc
     db.execute(
         "INSERT INTO schemas (id, source_id, team_id, name, label, description, should_sync, sync_type,"
         " incremental_field, incremental_field_type, sync_frequency, sync_time_of_day, primary_key_columns,"
-        " cdc_table_mode, enabled_columns, available_columns, webhook_only, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " cdc_table_mode, enabled_columns, available_columns, webhook_only, synced_table, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             schema_id,
             source_id,
@@ -47,6 +47,7 @@ def insert_schema(db: sqlite3.Connection, source_id: str, team_id: int, s: NewSc
             dumps_or_none(s.enabled_columns),
             json.dumps(s.available_columns),
             int(s.webhook_only),
+            dumps_or_none(s.synced_table),
             now_iso(),
         ),
     )
@@ -93,10 +94,10 @@ class SchemaTable(Database):
         base = f"FROM schemas s JOIN sources src ON src.id = s.source_id WHERE {where}"
         with self._lock:
             count = self._db.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT s.* {base} ORDER BY s.created_at DESC, s.rowid DESC LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            ).fetchall()
+            window = page_window(count, limit, offset)
+            rows = [] if window is None else self._db.execute(
+                f"SELECT s.* {base} ORDER BY s.created_at DESC, s.rowid DESC LIMIT ? OFFSET ?", (*params, *window)
+            ).fetchall()  # fmt: skip
         return count, [schema_row(r) for r in rows]
 
     def update_schemas(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
@@ -128,13 +129,21 @@ class SchemaTable(Database):
         )
         return bool(rows)
 
-    def reconcile_schemas(self, source_id: str, team_id: int, discovered: Sequence[NewSchema]) -> tuple[int, int]:
+    def reconcile_schemas(
+        self,
+        source_id: str,
+        team_id: int,
+        discovered: Sequence[NewSchema],
+        *,
+        fill_primary_keys: bool = False,
+        keep_synced_missing: bool = True,
+    ) -> tuple[int, int]:
         """§8.7 refresh semantics. New names → rows with should_sync false; a soft-deleted row of the same
         name is restored instead (old config kept); live names gone upstream → soft-deleted if they never
-        synced a table, else kept disabled with status Completed. Returns (added, deleted)."""
-        added = deleted = 0
+        synced a table (or always, without `keep_synced_missing`: direct-query sources), else kept disabled
+        with status Completed. With `fill_primary_keys` (SQL sources), a row without a primary key takes the
+        discovered one. Returns (added, deleted)."""
         seen = {d.name: d for d in discovered}
-        stamp = now_iso()
         with self._tx() as db:
             rows = [
                 schema_row(r)
@@ -147,31 +156,16 @@ class SchemaTable(Database):
             for r in rows:
                 if r.deleted:
                     dead.setdefault(r.name, r)
+            added = 0
             for name, d in seen.items():
-                if name in live:
-                    db.execute(
-                        "UPDATE schemas SET label = ?, description = ?, available_columns = ?, webhook_only = ?"
-                        " WHERE id = ?",
-                        (d.label, d.description, json.dumps(d.available_columns), int(d.webhook_only), live[name].id),
-                    )
-                elif name in dead:
-                    db.execute(
-                        "UPDATE schemas SET deleted = 0, deleted_at = NULL, label = ?, description = ?,"
-                        " available_columns = ?, webhook_only = ? WHERE id = ?",
-                        (d.label, d.description, json.dumps(d.available_columns), int(d.webhook_only), dead[name].id),
-                    )
-                    added += 1
-                else:
+                existing = live.get(name) or dead.get(name)
+                if existing is None:
                     insert_schema(db, source_id, team_id, d)
-                    added += 1
-            for name, r in live.items():
-                if name in seen:
-                    continue
-                if r.synced_table is None and r.last_synced_at is None:
-                    db.execute("UPDATE schemas SET deleted = 1, deleted_at = ? WHERE id = ?", (stamp, r.id))
-                    deleted += 1
                 else:
-                    db.execute("UPDATE schemas SET should_sync = 0, status = 'Completed' WHERE id = ?", (r.id,))
+                    _refresh_row(db, existing, d, fill_primary_keys)
+                added += name not in live
+            gone = [r for name, r in live.items() if name not in seen]
+            deleted = _retire_rows(db, gone, keep_synced_missing)
         return added, deleted
 
     def schemas_by_id(self, schema_ids: Sequence[str]) -> dict[str, SchemaRow]:
@@ -179,3 +173,32 @@ class SchemaTable(Database):
             return {}
         marks = ", ".join("?" for _ in schema_ids)
         return {r["id"]: schema_row(r) for r in self._query(f"SELECT * FROM schemas WHERE id IN ({marks})", schema_ids)}
+
+
+def _refresh_row(db: sqlite3.Connection, row: SchemaRow, found: NewSchema, fill_primary_keys: bool) -> None:
+    """A discovered table's facts onto its row (restoring a soft-deleted one, whose settings are kept)."""
+    primary_key = row.primary_key_columns
+    if fill_primary_keys and not primary_key:
+        primary_key = found.primary_key_columns
+    db.execute(
+        "UPDATE schemas SET deleted = 0, deleted_at = NULL, label = ?, description = ?, available_columns = ?,"
+        " webhook_only = ?, primary_key_columns = ? WHERE id = ?",
+        (found.label, found.description, json.dumps(found.available_columns), int(found.webhook_only),
+         dumps_or_none(primary_key), row.id),
+    )  # fmt: skip
+
+
+def _retire_rows(db: sqlite3.Connection, rows: Sequence[SchemaRow], keep_synced: bool) -> int:
+    """Rows whose table vanished upstream: soft-deleted (table too), or kept disabled if they synced a table
+    and `keep_synced`. Returns how many were soft-deleted."""
+    stamp = now_iso()
+    deleted = 0
+    for r in rows:
+        if keep_synced and (r.synced_table is not None or r.last_synced_at is not None):
+            db.execute("UPDATE schemas SET should_sync = 0, status = 'Completed' WHERE id = ?", (r.id,))
+        else:
+            db.execute(
+                "UPDATE schemas SET deleted = 1, deleted_at = ?, synced_table = NULL WHERE id = ?", (stamp, r.id)
+            )
+            deleted += 1
+    return deleted

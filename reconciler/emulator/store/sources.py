@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.emulator.store.database import Database
+from reconciler.emulator.store.database import Database, page_window
 from reconciler.emulator.store.rows import (
     UNSET,
     NewSchema,
@@ -106,10 +106,11 @@ class SourceTable(Database):
             params.append(term)
         with self._lock:
             count = self._db.execute(f"SELECT COUNT(*) FROM sources WHERE {where}", params).fetchone()[0]
-            rows = self._db.execute(
+            window = page_window(count, limit, offset)
+            rows = [] if window is None else self._db.execute(
                 f"SELECT * FROM sources WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            ).fetchall()
+                (*params, *window),
+            ).fetchall()  # fmt: skip
         return count, [source_row(r) for r in rows]
 
     def update_source(

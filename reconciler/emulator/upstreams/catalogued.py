@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.catalog import Field, SourceType, TableSpec
 from reconciler.emulator.upstreams.simulated import SAMPLE_DATABASE, CredentialRule, SimulatedUpstream
-from reconciler.emulator.upstreams.types import Column, DiscoveredTable, IncrementalField, UpstreamError
+from reconciler.emulator.upstreams.types import DiscoveredTable, IncrementalField, UpstreamError
 
 __all__ = ["Integrations", "catalogued_upstream", "integration_rule"]
 
@@ -104,14 +104,13 @@ def _credential_rule(st: SourceType) -> CredentialRule:
 
 
 def _table(spec: TableSpec, st: SourceType) -> DiscoveredTable:
+    """An API table as PostHog's discovery reports it: cursors and webhook support, no columns and no keys
+    (API sources report neither, §16)."""
     cursors = tuple(
         IncrementalField(c.label, c.type, c.field, c.field_type) for c in spec.cursors if not spec.webhook_only
     )
-    columns = (Column("id", "string", False), *(Column(c.field, c.field_type) for c in cursors))
     return DiscoveredTable(
         name=spec.name,
-        columns=tuple({c.name: c for c in columns}.values()),
-        primary_keys=("id",),
         incremental_fields=cursors,
         webhook_only=spec.webhook_only,
         supports_webhooks=spec.supports_webhooks,
@@ -130,8 +129,6 @@ def _tables(st: SourceType) -> tuple[DiscoveredTable, ...]:
     return tuple(
         DiscoveredTable(
             name=name,
-            columns=(Column("id", "string", False), Column("updated_at", "datetime")),
-            primary_keys=("id",),
             incremental_fields=(IncrementalField("updated_at", "datetime", "updated_at", "datetime"),),
             incremental_available="incremental" in st.sync_modes,
             append_available="append" in st.sync_modes,

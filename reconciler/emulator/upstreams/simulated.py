@@ -175,18 +175,10 @@ _STRIPE_WEBHOOK_TABLES = frozenset(
 
 
 def _stripe_table(name: str) -> DiscoveredTable:
+    """No columns and no keys: Stripe's discovery reports neither (§16)."""
     webhook_only = name == "Discount"  # §10: Discount can only be synced via webhooks
-    columns: tuple[Column, ...] = (
-        Column("id", "string", False),
-        Column("object", "string"),
-        Column("livemode", "boolean"),
-    )
-    if not webhook_only:
-        columns += (Column("created", "integer", False),)
     return DiscoveredTable(
         name=name,
-        columns=columns,
-        primary_keys=("id",),
         # §10: PostHog labels Stripe's cursor created_at/datetime while the field to send is created/integer.
         incremental_fields=() if webhook_only else (IncrementalField("created_at", "datetime", "created", "integer"),),
         webhook_only=webhook_only,
@@ -196,16 +188,13 @@ def _stripe_table(name: str) -> DiscoveredTable:
     )
 
 
-def _plain_table(name: str, cursor: tuple[str, str] | None = None, extra: tuple[Column, ...] = ()) -> DiscoveredTable:
-    columns = (Column("id", "string", False), *extra)
+def _plain_table(name: str, cursor: tuple[str, str] | None = None) -> DiscoveredTable:
+    """An API table: its cursor, no columns and no keys (API sources report neither, §16)."""
     fields: tuple[IncrementalField, ...] = ()
     if cursor is not None:
-        columns += (Column(cursor[0], cursor[1], False),)
         fields = (IncrementalField(cursor[0], cursor[1], cursor[0], cursor[1]),)
     return DiscoveredTable(
         name=name,
-        columns=columns,
-        primary_keys=("id",),
         incremental_fields=fields,
         incremental_available=cursor is not None,
         append_available=cursor is not None,
@@ -231,6 +220,7 @@ def _sql_table(name: str, columns: tuple[tuple[str, str, bool], ...], cursors: t
         name=name,
         columns=tuple(Column(n, t, nullable) for n, t, nullable in columns),
         primary_keys=("id",),
+        key_constraint=("id",),
         incremental_fields=tuple(
             IncrementalField(c, types[c], c, types[c], nullable=c != "id", is_indexed=c == "id") for c in cursors
         ),
@@ -240,7 +230,7 @@ def _sql_table(name: str, columns: tuple[tuple[str, str, bool], ...], cursors: t
 
 
 #: A small warehouse-shaped database for simulated SQL-like types (Snowflake, BigQuery, MSSQL; and
-#: Postgres/MySQL in tests that must not need a real server).
+#: Postgres/MySQL in tests that must not need a real server). Every table has an `id` primary key.
 SAMPLE_DATABASE = (
     _sql_table(
         "customers",

@@ -212,6 +212,7 @@ def _table(
         name=name,
         columns=tuple(columns),
         primary_keys=tuple(detected),
+        key_constraint=tuple(primary_keys),
         incremental_fields=tuple(candidates),
         incremental_available=bool(candidates),
         append_available=bool(candidates),

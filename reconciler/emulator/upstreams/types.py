@@ -44,9 +44,16 @@ class IncrementalField:
 
 @dataclass(frozen=True)
 class DiscoveredTable:
+    """One table as discovery reports it (PostHog's `SourceSchema`). `columns` are reported by SQL upstreams
+    only (API sources report none). `primary_keys` is PostHog's `detected_primary_keys`: None when the
+    upstream reports none (API sources); SQL upstreams report the key constraint, else `["id"]` when an `id`
+    column exists, else `[]`. `key_constraint` is the real primary-key constraint, what PostHog queries
+    before it accepts a CDC table (empty for API sources and for tables without one)."""
+
     name: str
     columns: tuple[Column, ...] = ()
-    primary_keys: tuple[str, ...] = ()
+    primary_keys: tuple[str, ...] | None = None
+    key_constraint: tuple[str, ...] = ()
     incremental_fields: tuple[IncrementalField, ...] = ()
     label: str | None = None
     description: str | None = None
