@@ -2,15 +2,21 @@
 
 Manifests wrap every `secret('NAME')` value in a Secret; renderers only ever see its status.
 `reveal()` is meant to be called in exactly one place: where the API client builds a request body.
-`redact` is the one place that cuts secret values (and credential-shaped text) out of text we show.
+`redact` is the one place that cuts secret values (and credential-shaped text) out of text we show: in every
+form a server may echo them (escaped, encoded, line by line, cut short), not only as they were sent.
 Must not know: anything else in the project (imports nothing internal).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NoReturn
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "REDACTED",
@@ -18,6 +24,7 @@ __all__ = [
     "Secret",
     "SecretUnavailable",
     "collect_secrets",
+    "echo_forms",
     "has_secret",
     "redact",
     "reveal_all",
@@ -32,6 +39,9 @@ SECRET_MASK = "(secret)"
 REDACTED = "[redacted]"
 #: Shorter known values are not cut out: they would blank ordinary words.
 _MIN_REDACT_LENGTH = 4
+#: A text this long that starts a known value's form is cut out too: a server that cuts its message short
+#: still shows the start of what it echoes. Also the shortest line of a multi-line value cut out on its own.
+_MIN_PREFIX = 8
 
 
 class SecretUnavailable(LookupError):
@@ -156,25 +166,107 @@ _CREDENTIAL_SHAPES = (
 
 def redact(value: Any, known: Iterable[str] = (), *, credential_shapes: bool = False) -> Any:
     """Copy of `value` (a text, or every text inside a JSON-like structure) with each `known` secret value
-    (longest first, so overlaps go too; values under 4 characters are left alone) replaced by `[redacted]`.
+    replaced by `[redacted]` in every form a server may echo it (`echo_forms`), and any start of such a form
+    of 8 characters or more (a message cut short). Values under 4 characters are left alone.
 
     With `credential_shapes`, also anything credential-shaped (URL passwords, `password=…`, bearer tokens,
     Stripe/PostHog keys, PEM private keys): for free text from upstreams, such as a source's `latest_error`.
     """
-    values = sorted({v for v in known if len(v) >= _MIN_REDACT_LENGTH}, key=lambda v: (-len(v), v))
-    return _redact(value, values, credential_shapes)
+    needles = _needles(frozenset(v for v in known if len(v) >= _MIN_REDACT_LENGTH))
+    return _redact(value, needles, credential_shapes)
 
 
-def _redact(value: Any, values: list[str], shapes: bool) -> Any:
+@dataclass(frozen=True)
+class _Needles:
+    """The forms of a set of known values, ready to find in one pass over a text."""
+
+    by_head: dict[str, tuple[str, ...]]  # first 8 characters → every form that starts with them
+    short: tuple[str, ...]  # forms of 4 to 7 characters: found whole only
+
+
+@lru_cache(maxsize=16)
+def _needles(known: frozenset[str]) -> _Needles:
+    """Built once per set of values (drift redacts many texts with the same values)."""
+    by_head: dict[str, list[str]] = {}
+    short: list[str] = []
+    for form in sorted({f for value in known for f in echo_forms(value)}):
+        if len(form) >= _MIN_PREFIX:
+            by_head.setdefault(form[:_MIN_PREFIX], []).append(form)
+        else:
+            short.append(form)
+    return _Needles({head: tuple(forms) for head, forms in by_head.items()}, tuple(short))
+
+
+#: How a server may show a value it was sent: as sent, JSON-escaped (ASCII-only or not), as Python's repr,
+#: URL-encoded (path or form style), HTML-escaped. Applied twice: a JSON body echoed inside JSON is escaped twice.
+_ENCODINGS: tuple[Callable[[str], str], ...] = (
+    lambda v: json.dumps(v)[1:-1],
+    lambda v: json.dumps(v, ensure_ascii=False)[1:-1],
+    lambda v: repr(v)[1:-1],
+    lambda v: v.encode("unicode_escape").decode("ascii"),
+    lambda v: quote(v, safe=""),
+    lambda v: quote(v),
+    lambda v: quote_plus(v),
+    lambda v: html.escape(v),
+)
+
+
+def echo_forms(value: str) -> set[str]:
+    """Every text that shows `value` as an echoing server might: the value and each of its lines (a multi-line
+    secret such as a PEM key printed line by line), in every encoding of `_ENCODINGS`, once or twice over."""
+    forms = {value} | {line.strip() for line in value.splitlines() if len(line.strip()) >= _MIN_PREFIX}
+    for _ in range(2):
+        forms |= {encode(form) for form in forms for encode in _ENCODINGS}
+    return {f for f in forms if len(f) >= _MIN_REDACT_LENGTH}
+
+
+def _spans(text: str, needles: _Needles) -> Iterator[tuple[int, int]]:
+    """(start, end) of every form, or start of a form at least 8 characters long, that appears in `text`."""
+    for at in range(len(text) - _MIN_PREFIX + 1):
+        forms = needles.by_head.get(text[at : at + _MIN_PREFIX])
+        if forms:
+            yield at, at + max(_common_prefix(text, at, form) for form in forms)
+    for form in needles.short:
+        at = text.find(form)
+        while at != -1:
+            yield at, at + len(form)
+            at = text.find(form, at + 1)
+
+
+def _common_prefix(text: str, at: int, form: str) -> int:
+    n = _MIN_PREFIX
+    while n < len(form) and at + n < len(text) and text[at + n] == form[n]:
+        n += 1
+    return n
+
+
+def _cut(text: str, needles: _Needles) -> str:
+    """`text` with every span a needle covers (overlaps merged) replaced by one `[redacted]`."""
+    spans = sorted(_spans(text, needles))
+    if not spans:
+        return text
+    out, last = [], 0
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        if next_start <= end:
+            end = max(end, next_end)
+            continue
+        out += [text[last:start], REDACTED]
+        last, start, end = end, next_start, next_end
+    out += [text[last:start], REDACTED, text[end:]]
+    return "".join(out)
+
+
+def _redact(value: Any, needles: _Needles, shapes: bool) -> Any:
     if isinstance(value, str):
-        for secret in values:
-            value = value.replace(secret, REDACTED)
+        if needles.by_head or needles.short:
+            value = _cut(value, needles)
         if shapes:
             for pattern in _CREDENTIAL_SHAPES:
                 value = pattern.sub(lambda m: m.group("keep") + REDACTED, value)
         return value
     if isinstance(value, Mapping):
-        return {k: _redact(v, values, shapes) for k, v in value.items()}
+        return {k: _redact(v, needles, shapes) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redact(v, values, shapes) for v in value]
+        return [_redact(v, needles, shapes) for v in value]
     return value

@@ -147,3 +147,53 @@ def test_redact_known_values_and_shapes_together() -> None:
         redact("value TOPSECRETVALUE here, password=hunter22", ["TOPSECRETVALUE"], credential_shapes=True)
         == "value [redacted] here, password=[redacted]"
     )
+
+
+# ---- every form an echoing server shows (issue 17, item 4) ------------------------------------------------
+
+_PEM_BODY = "\n".join(f"MIIEv{i}QIBADANBgkqhkiG9w0BAQEFAASC{i}CANARYpem{i}line" for i in range(4))
+#: Secrets that leaked whole through an echoing server before: PEM keys (newlines), quotes and backslashes.
+HARD_SECRETS = {
+    "ssh-key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{_PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----\n",
+    "snowflake-key": f"-----BEGIN PRIVATE KEY-----\r\n{_PEM_BODY}\r\n-----END PRIVATE KEY-----",
+    "bigquery-key": f"-----BEGIN RSA PRIVATE KEY-----\\n{_PEM_BODY}\\n-----END RSA PRIVATE KEY-----\\n",
+    "quotes": 'pa"ss\'wo\\rd-CANARY-q',
+    "unicode": "pässwörd-CANARY-ü\t€",
+    "spaces": "correct horse CANARY battery staple",
+    "url-ish": "a&b=c?d/e#f%20CANARY+g",
+}
+
+
+def _shown(value: str) -> dict[str, list[str]]:
+    """What an echoing server may show of `value`, by form (the same forms tests/reliability/hostile_kit echoes)."""
+    from urllib.parse import quote, quote_plus
+
+    lines = [line for line in value.splitlines() if len(line.strip()) >= 8]
+    return {
+        "raw": [value],
+        "json-escaped": [json.dumps(value), json.dumps(value, ensure_ascii=False), json.dumps(json.dumps(value))],
+        "repr": [repr(value), repr(json.dumps(value))],
+        "url-encoded": [quote(value, safe=""), quote_plus(value), quote(json.dumps(value), safe="")],
+        "lines": lines + [json.dumps(line) for line in lines],
+        "prefix": [value[:8], value[: max(8, len(value) // 2)], value[:-1], json.dumps(value)[:20]],
+        "html": [f"<pre>{value.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</pre>"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(HARD_SECRETS))
+@pytest.mark.parametrize("form", ["raw", "json-escaped", "repr", "url-encoded", "lines", "prefix", "html"])
+def test_every_echoed_form_of_a_secret_is_cut_out(name: str, form: str) -> None:
+    value = HARD_SECRETS[name]
+    for shown in _shown(value)[form]:
+        text = f"upstream said: cannot use {shown} (code 42)"
+        cut = redact(text, [value])
+        assert cut.startswith("upstream said: cannot use ") and cut.endswith(" (code 42)"), cut
+        assert "CANARY" not in cut, (form, shown, cut)
+        assert "[redacted]" in cut
+
+
+def test_prefix_cutting_keeps_the_text_around_and_leaves_short_coincidences() -> None:
+    value = "s3cr3t-value-that-is-long"
+    assert redact(f"x {value[:12]}… y", [value]) == "x [redacted]… y"
+    assert redact(f"x {value[:7]} y", [value]) == f"x {value[:7]} y"  # under 8 characters: could be anything
+    assert redact("abcd and abcdefgh", ["abcdefghij", "abcd"]) == "[redacted] and [redacted]"

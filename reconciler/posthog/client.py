@@ -1,9 +1,10 @@
 """The PostHog API client: every call the planner and applier make, over httpx, returning LiveState models.
 
 Knows HTTP and PostHog's wire format (paths, paging, error bodies, retries, pacing); knows nothing of
-manifests or plans. This module and its helper `transport.py` (total deadline, response-size cap) are the only
-ones that import httpx: its exceptions are translated in one place (`_translate_transport_errors`) into
-`ApiUnavailable`/`RequestNotSent`/`DeadlineExceeded`, so nothing above it needs httpx. Secret values are revealed
+manifests or plans. This module and its helper `transport.py` (sending one request within a total deadline and a
+response-size cap) are the only ones that import httpx: its exceptions are translated in one place
+(`transport.translate_transport_errors`) into `ApiUnavailable`/`RequestNotSent`/`DeadlineExceeded`, so nothing
+above them needs httpx. Secret values are revealed
 only in `_send_once`, where a request body becomes bytes.
 """
 
@@ -15,7 +16,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -27,19 +27,15 @@ from reconciler.catalog import BULK_SCHEMA_FIELDS, Catalog, load_catalog
 from reconciler.errors import (
     AmbiguousCreate,
     ApiError,
-    ApiUnavailable,
     ConfigError,
-    DeadlineExceeded,
     NotFound,
     PersonalKeyNotAllowed,
-    RequestNotSent,
 )
-from reconciler.loopback import is_loopback
-from reconciler.posthog.errors import connect_failure, error_from_response
+from reconciler.posthog.errors import error_from_response
 from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 from reconciler.posthog.ratelimit import ANNOUNCE_AFTER, RateLimiter
 from reconciler.posthog.retry import Decision, Outcome, Replay, RetryPolicy, decide
-from reconciler.posthog.transport import Deadline, bound_by_deadline, read_capped, request_deadline
+from reconciler.posthog.transport import bound_by_deadline, send_bounded
 from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
 from reconciler.settings import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Settings
 
@@ -180,38 +176,6 @@ def build_client(
         deadline=settings.deadline,
         max_response_bytes=settings.max_response_bytes,
     )
-
-
-_STREAM_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
-
-
-@contextmanager
-def _translate_transport_errors(method: str, url: httpx.URL, deadline: Deadline) -> Generator[None, None, None]:
-    """The one place httpx exceptions become reconciler errors. The request (and its body, which may hold
-    secrets) is not chained: only the exception's class and text travel on. A failed connection names the
-    URL tried (the host as reconciler understood it) and the likely fix."""
-    try:
-        yield
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        shown = str(url.copy_with(query=None))
-        if isinstance(exc, httpx.ConnectError):
-            cause, hint = connect_failure(shown, str(exc), loopback=is_loopback(url.host))
-        else:
-            cause, hint = f"{type(exc).__name__}: {exc}", "check --host / POSTHOG_HOST, the port and any firewall"
-        raise RequestNotSent(f"{method} {shown}: could not connect: {cause}", hint=hint) from None
-    except httpx.TimeoutException as exc:
-        if not deadline.passed:
-            raise ApiUnavailable(
-                f"{method} {url.path}: request did not complete ({type(exc).__name__}: {exc})"
-            ) from None
-        raise DeadlineExceeded(
-            f"{method} {url.path}: no complete answer within {deadline.seconds:g} s (the server answers too slowly)",
-            hint="check --host; on a very slow link raise RECONCILER_REQUEST_DEADLINE",
-        ) from None
-    except httpx.HTTPError as exc:
-        raise ApiUnavailable(
-            f"{method} {url.path}: request did not complete ({type(exc).__name__}: {str(exc) or 'no detail'})"
-        ) from None
 
 
 class PostHogClient:
@@ -521,14 +485,6 @@ class PostHogClient:
     def _url(self, call: _Call) -> str:
         return call.url if "://" in call.url else self.base_path + call.url
 
-    def _full_url(self, url: str) -> httpx.URL:
-        """`url` as httpx sends it: a relative one under the base URL's path (a self-hosted PostHog may live
-        under one)."""
-        if "://" in url:
-            return httpx.URL(url)
-        base = self._http.base_url
-        return base.copy_with(raw_path=base.raw_path.rstrip(b"/") + url.encode())
-
     def _send_once(self, call: _Call) -> httpx.Response:
         url = self._url(call)
         try:
@@ -544,23 +500,7 @@ class PostHogClient:
             call.method, url, params=dict(call.params) if call.params else None, json=body, timeout=timeout
         )
         seconds = self._deadline * (SLOW_DEADLINE_FACTOR if call.slow else 1)
-        with (
-            request_deadline(seconds) as deadline,
-            _translate_transport_errors(call.method, self._full_url(url), deadline),
-        ):
-            response = self._http.send(request, stream=True)
-            try:
-                content = read_capped(response, self._max_response_bytes)
-            finally:
-                response.close()
-        # The body was read (and bounded) above: hand on a plain response holding it, already decoded.
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _STREAM_HEADERS]
-        reason = (
-            {"reason_phrase": response.extensions["reason_phrase"]} if "reason_phrase" in response.extensions else {}
-        )
-        return httpx.Response(
-            response.status_code, headers=headers, content=content, request=request, extensions=reason
-        )
+        return send_bounded(self._http, request, deadline=seconds, max_bytes=self._max_response_bytes)
 
     def _request(self, call: _Call) -> httpx.Response | None:
         """Send with pacing and retries. None only for a DELETE that a retry found already done."""
@@ -633,11 +573,16 @@ class PostHogClient:
         except RecursionError:
             body = "(an error body nested too deeply to read)"
         # A server or proxy that echoes what we sent (a password in a connection error, the Authorization
-        # header in a debug page) must not carry it into our messages: blank every value we revealed.
+        # header in a debug page) must not carry it into our messages: cut every value we revealed, in every
+        # form it may come back in (escaped, encoded, line by line, cut short; secret.redact).
         secrets = [*secret_values(call.body), *self._key_values()]
+        try:
+            shown = redact(body, secrets) if secrets else body
+        except RecursionError:
+            shown = "(an error body nested too deeply to read)"
         return error_from_response(
             response.status_code,
-            redact(body, secrets) if secrets else body,
+            shown,
             headers=response.headers,
             method=response.request.method,
             path=response.request.url.path,

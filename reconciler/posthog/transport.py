@@ -8,9 +8,12 @@ trips a per-read timeout and holds a request forever, and an answer is read whol
   gets at most the time left, so the request ends by then whatever the server does (status line and headers
   included). `bound_by_deadline(http)` installs that at the socket layer of an httpx client's connection pools;
 * `read_capped(response, limit)`: reads a streamed response's decoded body in chunks and stops past `limit`
-  bytes, so a huge (or gzip-bombed) answer costs at most the cap.
+  bytes, so a huge (or gzip-bombed) answer costs at most the cap;
+* `send_bounded(http, request, ...)`: both, around one request, with httpx's exceptions translated into ours
+  (`translate_transport_errors`, the one place that happens).
 
-Knows httpx and httpcore; nothing of PostHog. Only posthog/client.py uses it.
+Knows httpx and httpcore and how a failed connection is worded; nothing of PostHog's API. Only posthog/client.py
+uses it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +30,18 @@ from typing import Any
 import httpcore
 import httpx
 
-from reconciler.errors import ResponseTooLarge
+from reconciler.errors import ApiUnavailable, DeadlineExceeded, RequestNotSent, ResponseTooLarge
+from reconciler.loopback import is_loopback
+from reconciler.posthog.errors import connect_failure
 
-__all__ = ["Deadline", "bound_by_deadline", "read_capped", "request_deadline"]
+__all__ = [
+    "Deadline",
+    "bound_by_deadline",
+    "read_capped",
+    "request_deadline",
+    "send_bounded",
+    "translate_transport_errors",
+]
 
 log = logging.getLogger("reconciler.posthog")
 _state = threading.local()
@@ -163,3 +175,49 @@ _HINT = (
     "is --host pointing at PostHog? A project with very many sources and tables may need a higher "
     "RECONCILER_MAX_RESPONSE_MB"
 )
+
+
+_STREAM_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+@contextmanager
+def translate_transport_errors(method: str, url: httpx.URL, deadline: Deadline) -> Generator[None, None, None]:
+    """The one place httpx exceptions become reconciler errors. The request (and its body, which may hold
+    secrets) is not chained: only the exception's class and text travel on. A failed connection names the
+    URL tried (the host as reconciler understood it) and the likely fix."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        shown = str(url.copy_with(query=None))
+        if isinstance(exc, httpx.ConnectError):
+            cause, hint = connect_failure(shown, str(exc), loopback=is_loopback(url.host))
+        else:
+            cause, hint = f"{type(exc).__name__}: {exc}", "check --host / POSTHOG_HOST, the port and any firewall"
+        raise RequestNotSent(f"{method} {shown}: could not connect: {cause}", hint=hint) from None
+    except httpx.TimeoutException as exc:
+        if not deadline.passed:
+            raise ApiUnavailable(
+                f"{method} {url.path}: request did not complete ({type(exc).__name__}: {exc})"
+            ) from None
+        raise DeadlineExceeded(
+            f"{method} {url.path}: no complete answer within {deadline.seconds:g} s (the server answers too slowly)",
+            hint="check --host; on a very slow link raise RECONCILER_REQUEST_DEADLINE",
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ApiUnavailable(
+            f"{method} {url.path}: request did not complete ({type(exc).__name__}: {str(exc) or 'no detail'})"
+        ) from None
+
+
+def send_bounded(http: httpx.Client, request: httpx.Request, *, deadline: float, max_bytes: int) -> httpx.Response:
+    """Send `request` and read its whole answer within `deadline` seconds and `max_bytes` (decoded), or raise
+    one of our errors. The answer comes back as a plain response holding its body, already decoded."""
+    with request_deadline(deadline) as bound, translate_transport_errors(request.method, request.url, bound):
+        response = http.send(request, stream=True)
+        try:
+            content = read_capped(response, max_bytes)
+        finally:
+            response.close()
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _STREAM_HEADERS]
+    reason = {"reason_phrase": response.extensions["reason_phrase"]} if "reason_phrase" in response.extensions else {}
+    return httpx.Response(response.status_code, headers=headers, content=content, request=request, extensions=reason)
