@@ -2,7 +2,7 @@
 
 Options that always travel together are groups that hand the command one typed value: `connection`
 (--host, --project, --api-path → `Connection`) and `manifests` (PATHS, --catalog, --allow-env,
---allow-literal-secrets → `ManifestOptions`). Light on purpose: `reconciler --help` imports this.
+--allow-secret, --allow-literal-secrets → `ManifestOptions`). Light on purpose: `reconciler --help` imports this.
 Must not know: what a command does with its options (that is `commands/`).
 """
 
@@ -21,6 +21,7 @@ __all__ = [
     "allow_delete",
     "allow_env",
     "allow_literal_secrets",
+    "allow_secret",
     "auto_approve",
     "catalog",
     "catalog_out",
@@ -101,7 +102,15 @@ allow_env = click.option(
     "allow_env",
     multiple=True,
     metavar="PATTERN",
-    help="Only let env()/secret() read variables matching PATTERN (fnmatch; repeatable).",
+    help="Only let env() read variables matching PATTERN (fnmatch; repeatable). env() never reads a secret: "
+    "reconciler's own keys, names like *_KEY or *TOKEN, --allow-secret's, or any variable read with secret().",
+)
+allow_secret = click.option(
+    "--allow-secret",
+    "allow_secret",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only let secret() read variables matching PATTERN (fnmatch; repeatable). Never reconciler's own keys.",
 )
 allow_literal_secrets = click.option(
     "--allow-literal-secrets", is_flag=True, help="Accept literal values in secret fields."
@@ -110,7 +119,9 @@ require_secrets = click.option(
     "--require-secrets", is_flag=True, help="Fail when a secret() variable is unset (as apply does)."
 )
 #: PATHS and the flags that say how to read them, handed to the command as `manifests: ManifestOptions`.
-manifests: Decorator = _grouped("manifests", ManifestOptions, paths, catalog, allow_env, allow_literal_secrets)
+manifests: Decorator = _grouped(
+    "manifests", ManifestOptions, paths, catalog, allow_env, allow_secret, allow_literal_secrets
+)
 
 # ---- which PostHog ------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from reconciler.credentials import API_KEY_ENV
 from reconciler.errors import ConfigError
 from reconciler.loopback import is_loopback
 from reconciler.rate_spec import DEFAULT_RATE_LIMIT, parse_rate_limit
@@ -45,7 +46,7 @@ __all__ = [
 
 HOST_ENV = "POSTHOG_HOST"
 PROJECT_ENV = "POSTHOG_PROJECT_ID"
-KEY_ENV = "POSTHOG_PERSONAL_API_KEY"
+KEY_ENV = API_KEY_ENV
 RATE_LIMIT_ENV = "RECONCILER_RATE_LIMIT"
 DEADLINE_ENV = "RECONCILER_REQUEST_DEADLINE"
 MAX_RESPONSE_ENV = "RECONCILER_MAX_RESPONSE_MB"

@@ -73,7 +73,7 @@ RULES = (
     # Leaves: they import nothing of ours (rate_spec only the error tree).
     *(
         Rule(f"reconciler.{leaf}", "leaf module", only_internal=())
-        for leaf in ("errors", "secret", "ownership", "wording", "loopback")
+        for leaf in ("errors", "secret", "ownership", "wording", "loopback", "credentials")
     ),
     Rule("reconciler.rate_spec", "leaf module (only the error tree)", only_internal=("reconciler.errors",)),
     Rule(
@@ -134,9 +134,9 @@ RULES = (
     ),
     Rule(
         "reconciler.manifest",
-        "only templates.py reads the environment (env()/secret())",
+        "only templates.py and variables.py (which variables they may read) read the environment",
         forbidden=ENVIRONMENT,
-        exempt=("reconciler.manifest.templates",),
+        exempt=("reconciler.manifest.templates", "reconciler.manifest.variables"),
     ),
     Rule("reconciler.posthog", "the API layer knows neither manifests nor plans", forbidden=ABOVE_POSTHOG),
     Rule(
@@ -183,9 +183,9 @@ RULES = (
     ),
     Rule(
         "reconciler",
-        "only manifest/templates.py renders templates",
+        "only manifest/templates.py (and its bounded sandbox) renders templates",
         forbidden=("jinja2",),
-        exempt=("reconciler.manifest.templates",),
+        exempt=("reconciler.manifest.templates", "reconciler.manifest.template_sandbox"),
     ),
     Rule(
         "reconciler",

@@ -157,7 +157,7 @@ HARD_SECRETS = {
     "ssh-key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{_PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----\n",
     "snowflake-key": f"-----BEGIN PRIVATE KEY-----\r\n{_PEM_BODY}\r\n-----END PRIVATE KEY-----",
     "bigquery-key": f"-----BEGIN RSA PRIVATE KEY-----\\n{_PEM_BODY}\\n-----END RSA PRIVATE KEY-----\\n",
-    "quotes": 'pa"ss\'wo\\rd-CANARY-q',
+    "quotes": "pa\"ss'wo\\rd-CANARY-q",
     "unicode": "pässwörd-CANARY-ü\t€",
     "spaces": "correct horse CANARY battery staple",
     "url-ish": "a&b=c?d/e#f%20CANARY+g",

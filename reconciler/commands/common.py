@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reconciler.catalog import Catalog
 from reconciler.commands.options import ManifestOptions
+from reconciler.credentials import FINGERPRINT_KEY_ENV
 from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state, resolve_catalog
 from reconciler.manifest.files import collect_files
 from reconciler.manifest.models import DesiredState
@@ -29,15 +30,13 @@ __all__ = [
     "now",
 ]
 
-FINGERPRINT_KEY_ENV = "RECONCILER_FINGERPRINT_KEY"
-
 
 def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalog) -> DesiredState:
     """Load and validate manifests (raises ManifestInvalid with every error). Secrets may be absent."""
     return load_desired_state(
         options.effective_paths,
         catalog=catalog,
-        load_options=LoadOptions(allow_env=options.allow_env or None, environ=env),
+        load_options=LoadOptions.from_flags(options.allow_env, options.allow_secret, env),
         validate_options=ValidateOptions(allow_literal_secrets=options.allow_literal_secrets),
     )
 

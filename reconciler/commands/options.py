@@ -23,12 +23,14 @@ class Connection:
 
 @dataclass(frozen=True)
 class ManifestOptions:
-    """Which manifests to read and how: PATHS, `--catalog`, `--allow-env`, `--allow-literal-secrets`."""
+    """Which manifests to read and how: PATHS, `--catalog`, `--allow-env`, `--allow-secret`,
+    `--allow-literal-secrets`."""
 
     paths: tuple[Path, ...] = ()
     catalog: str | None = None  # None: the default of commands.context.catalog_spec
     allow_env: tuple[str, ...] = ()
     allow_literal_secrets: bool = False
+    allow_secret: tuple[str, ...] = ()
 
     @property
     def effective_paths(self) -> tuple[Path, ...]:

@@ -57,7 +57,7 @@ def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
     report = check_manifests(
         manifests.effective_paths,
         catalog=offline_catalog(manifests.catalog, os.environ),
-        load_options=LoadOptions(allow_env=manifests.allow_env or None),
+        load_options=LoadOptions.from_flags(manifests.allow_env, manifests.allow_secret),
         validate_options=ValidateOptions(allow_literal_secrets=manifests.allow_literal_secrets),
         require_secrets=flags.require_secrets,
     )

@@ -15,7 +15,7 @@ from reconciler.errors import ManifestError
 from reconciler.manifest.document import Document
 from reconciler.manifest.files import collect_files, read_manifest
 from reconciler.manifest.templates import LoadOptions, TemplateRenderer
-from reconciler.manifest.yaml_marks import parse_documents
+from reconciler.manifest.yaml_marks import located_error, parse_documents
 
 __all__ = ["load_documents"]
 
@@ -35,4 +35,24 @@ def load_documents(
         docs, errs = parse_documents(str(path), text, renderer)
         documents.extend(docs)
         errors.extend(errs)
-    return documents, errors
+    return documents, errors + _env_reads_of_secrets(renderer)
+
+
+def _env_reads_of_secrets(renderer: TemplateRenderer) -> list[ManifestError]:
+    """An `env()` of a variable some template reads with `secret()`: env() values are printed, so a pull request
+    could otherwise publish a secret by reading it both ways (checked once every file is read)."""
+    errors = []
+    for read in renderer.env_reads:
+        used = renderer.secret_uses.get(read.name)
+        if used is not None:
+            errors.append(
+                located_error(
+                    read.mark,
+                    read.path,
+                    f"env('{read.name}') is not allowed: the manifests read this variable with secret() "
+                    f"({used.file}:{used.line}), and env() values are printed",
+                    hint=f"read it with secret('{read.name}') here too",
+                    reference="template-error",
+                )
+            )
+    return errors

@@ -1,33 +1,31 @@
-"""Template scalars: jinja2's immutable sandbox with `StrictUndefined`, bounded output, and the only two
-functions a manifest may call, `secret('NAME')` (→ `Secret`) and `env('NAME', default)`.
+"""Template scalars: jinja2's immutable sandbox (bounded: `template_sandbox.py`) with `StrictUndefined`, and the
+only two functions a manifest may call, `secret('NAME')` (→ `Secret`) and `env('NAME', default)`.
 
-`LoadOptions` says which environment variables templates may read. jinja2 is imported only when a template
-is more than a bare `{{ secret('X') }}` / `{{ env('X') }}` call. Must not know: files, YAML, source types.
+Which variables they may read is `variables.py`'s `LoadOptions`. jinja2 is imported only when a template is
+more than a bare `{{ secret('X') }}` / `{{ env('X') }}` call. Values are checked as they are read: a NUL or a
+byte that is not UTF-8 in a variable is an error at the template, never a crash later. Must not know: files,
+YAML, source types.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import os
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.manifest.document import Mark, NodePath, SecretRef
+from reconciler.manifest.variables import LoadOptions
 from reconciler.secret import Secret
 
 __all__ = [
-    "MAX_RENDERED_CHARS",
     "TEMPLATE_START",
+    "EnvRead",
     "LoadOptions",
     "TemplateProblem",
     "TemplateRenderer",
     "literal_template",
 ]
 
-#: Characters one rendered template may produce.
-MAX_RENDERED_CHARS = 65_536
 #: A string holding one of these is a template.
 TEMPLATE_START = ("{{", "{%", "{#")
 
@@ -52,26 +50,6 @@ def literal_template(text: str) -> str:
         return text
     out = text.replace("{", "{{ '{' }}").replace("\r", "{{ '\\r' }}")
     return out[:-1] + "{{ '\\n' }}" if out.endswith("\n") else out
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """What templates may read.
-
-    `allow_env`: fnmatch patterns of environment variable names `env()`/`secret()` may read; None means
-    any. Restricting it matters in CI: a pull request from a fork could otherwise template
-    `env('POSTHOG_PERSONAL_API_KEY')` into a description and have the plan comment publish it.
-    """
-
-    allow_env: tuple[str, ...] | None = None
-    environ: Mapping[str, str] | None = None
-
-    def lookup(self, name: str) -> str | None:
-        env = os.environ if self.environ is None else self.environ
-        return env.get(name)
-
-    def allowed(self, name: str) -> bool:
-        return self.allow_env is None or any(fnmatch.fnmatchcase(name, p) for p in self.allow_env)
 
 
 class TemplateProblem(Exception):
@@ -105,25 +83,65 @@ class _SecretSlot:
         return self._refuse()
 
 
+@dataclass(frozen=True, slots=True)
+class EnvRead:
+    """One `env('NAME')` call: which variable and where (checked against every `secret()` once loading ends)."""
+
+    name: str
+    path: NodePath
+    mark: Mark
+
+
 class TemplateRenderer:
-    """Renders template scalars; creates the sandboxed jinja2 environment only if a full template needs it."""
+    """Renders template scalars for one load; creates the bounded sandbox only if a full template needs it.
+
+    Records every `env()` read and the first `secret()` use of each variable (`env_reads`, `secret_uses`), so
+    the loader can refuse an `env()` of a variable read as a secret anywhere in the manifests.
+    """
 
     def __init__(self, options: LoadOptions) -> None:
         self.options = options
+        self.env_reads: list[EnvRead] = []
+        self.secret_uses: dict[str, Mark] = {}
         self._env: Any = None
+        self._budget: Any = None
         self._compiled: dict[str, Any] = {}
         self._slots: list[_SecretSlot] = []
+        self._at: tuple[NodePath, Mark] | None = None
+
+    def start_document(self) -> None:
+        """Each YAML document gets the full render budget (template_sandbox.RenderBudget)."""
+        if self._budget is not None:
+            self._budget.start_document()
 
     # --- functions available to templates -------------------------------------------------------
     def _check_name(self, fn: str, name: object) -> str:
         if not isinstance(name, str) or not re.fullmatch(_NAME, name):
             raise TemplateProblem(f"{fn}() needs an environment variable name, e.g. {fn}('MY_VAR')")
-        if not self.options.allowed(name):
-            raise TemplateProblem(
-                f"{fn}('{name}') is not allowed: the variable does not match any --allow-env pattern",
-                hint="allowed patterns: " + ", ".join(self.options.allow_env or ()),
-            )
+        refusal = self.options.secret_refusal(name) if fn == "secret" else self.options.env_refusal(name)
+        if refusal is not None:
+            raise TemplateProblem(*refusal)
+        if fn == "secret" and self._at is not None:
+            self.secret_uses.setdefault(name, self._at[1])
+        elif fn == "env" and self._at is not None:
+            self.env_reads.append(EnvRead(name, *self._at))
         return name
+
+    def _value(self, name: str) -> str | None:
+        """The variable's value, if set; refused if it could not travel in a request or be printed."""
+        value = self.options.lookup(name)
+        if value is None:
+            return None
+        if "\x00" in value:
+            raise TemplateProblem(f"environment variable '{name}' contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TemplateProblem(
+                f"environment variable '{name}' holds bytes that are not UTF-8",
+                hint="set it to UTF-8 text (the value is not shown)",
+            ) from None
+        return value
 
     def secret(self, name: object) -> _SecretSlot:
         slot = _SecretSlot(self._check_name("secret", name), len(self._slots))
@@ -134,10 +152,8 @@ class TemplateRenderer:
 
     def env(self, name: object, default: Any = _MISSING) -> Any:
         checked = self._check_name("env", name)
-        value = self.options.lookup(checked)
+        value = self._value(checked)
         if value is not None:
-            if "\x00" in value:
-                raise TemplateProblem(f"environment variable '{checked}' contains a NUL character")
             return value
         if default is self._MISSING:
             raise TemplateProblem(
@@ -150,36 +166,74 @@ class TemplateRenderer:
     def render(self, text: str, path: NodePath, mark: Mark, refs: list[SecretRef]) -> Any:
         if "\x00" in text:  # NUL marks secret slots in rendered output; refuse it in the input
             raise TemplateProblem("a template may not contain NUL characters")
+        self._at = (path, mark)
         fast = _FAST_CALL.match(text)
         if fast is not None:
             fn, name = fast.group(1), fast.group(3)
             if fn == "env":
                 return self.env(name)
             self._check_name("secret", name)
-            value = self.options.lookup(name)
+            value = self._value(name)
             refs.append(SecretRef(name, path, mark, bool(value)))  # empty counts as unset, as for Secret
             return Secret(name, value)
         return self._render_full(text, path, mark, refs)
 
     def _environment(self) -> Any:
         if self._env is None:
-            self._env = _make_environment(self.secret, self.env)
+            from reconciler.manifest.template_sandbox import RenderBudget, make_environment
+
+            self._env = make_environment({"secret": self.secret, "env": self.env}, _finalize)
+            self._budget = RenderBudget()
         return self._env
 
     def _render_full(self, text: str, path: NodePath, mark: Mark, refs: list[SecretRef]) -> Any:
+        out = self._run(text)
+        if out == _NONE_SLOT:
+            return None
+        out = out.replace(_NONE_SLOT, "")
+        used = [self._slot(m.group(1)) for m in _SECRET_SLOT.finditer(out)]
+        if "\x00" in _SECRET_SLOT.sub("", out):
+            raise TemplateProblem("a template may not output NUL characters")
+        if not used:
+            return out
+        values: dict[int, str | None] = {}
+        for slot in used:
+            value = self._value(slot.name)
+            values[slot.index] = value
+            refs.append(SecretRef(slot.name, path, mark, bool(value)))  # empty counts as unset, as for Secret
+        name = "+".join(dict.fromkeys(s.name for s in used))
+        if any(v is None for v in values.values()):
+            return Secret(name, None)
+        return Secret(name, _SECRET_SLOT.sub(lambda m: values[int(m.group(1))] or "", out))
+
+    def _slot(self, index: str) -> _SecretSlot:
+        """The secret() call a slot marker in the output stands for; a marker no call made is refused."""
+        if len(index) > 6 or int(index) >= len(self._slots):
+            raise TemplateProblem("a template may not output NUL characters")
+        return self._slots[int(index)]
+
+    def _run(self, text: str) -> str:
+        """Compile (cached) and render `text` in the bounded sandbox; every failure becomes a TemplateProblem."""
         import jinja2
         from jinja2.exceptions import SecurityError
+
+        from reconciler.manifest.template_sandbox import TemplateTooCostly, read_output
 
         env = self._environment()
         self._slots = []
         try:
-            template = self._compiled.get(text)
-            if template is None:
-                template = env.from_string(text)
-                self._compiled[text] = template
-            out = template.render()
+            with self._budget.running():
+                template = self._compiled.get(text)
+                if template is None:
+                    template = env.from_string(text)
+                    self._compiled[text] = template
+                return str(read_output(template))
         except TemplateProblem:
             raise
+        except TemplateTooCostly as exc:
+            raise TemplateProblem(
+                f"template too costly: {exc.message}", hint="templates are for small substitutions, not computation"
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateProblem(f"template syntax error: {exc.message}") from None
         except jinja2.UndefinedError as exc:
@@ -191,58 +245,18 @@ class TemplateRenderer:
         except jinja2.TemplateError as exc:
             raise TemplateProblem(f"template error: {exc.message or type(exc).__name__}") from None
         except (ArithmeticError, TypeError, ValueError, LookupError, MemoryError, RecursionError) as exc:
-            raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
-        if len(out) > MAX_RENDERED_CHARS:
-            raise TemplateProblem(f"template renders to more than {MAX_RENDERED_CHARS} characters")
-        if out == _NONE_SLOT:
-            return None
-        out = out.replace(_NONE_SLOT, "")
-        used = [self._slots[int(m.group(1))] for m in _SECRET_SLOT.finditer(out)]
-        if not used:
-            return out
-        values: dict[int, str | None] = {}
-        for slot in used:
-            value = self.options.lookup(slot.name)
-            values[slot.index] = value
-            refs.append(SecretRef(slot.name, path, mark, bool(value)))  # empty counts as unset, as for Secret
-        name = "+".join(dict.fromkeys(s.name for s in used))
-        if any(v is None for v in values.values()):
-            return Secret(name, None)
-        return Secret(name, _SECRET_SLOT.sub(lambda m: values[int(m.group(1))] or "", out))
+            raise TemplateProblem(f"template error: {type(exc).__name__}: {_short(exc)}") from None
 
 
-def _make_environment(secret: Callable[[object], _SecretSlot], env: Callable[..., Any]) -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:199] + "…"
 
-    class _Sandbox(ImmutableSandboxedEnvironment):
-        # The stock sandbox lets `'a' * 10**9` through; bound repetition and powers.
-        intercepted_binops = frozenset({"*", "**"})
 
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if (
-                operator == "**"
-                and isinstance(left, int)
-                and isinstance(right, int)
-                and max(1, abs(left).bit_length()) * right > 64 * MAX_RENDERED_CHARS
-            ):
-                raise SecurityError("power too large")
-            if operator == "*" and (isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple)):
-                size = (len(left) if hasattr(left, "__len__") else len(right)) * (
-                    right if isinstance(right, int) else left if isinstance(left, int) else 1
-                )
-                if size > MAX_RENDERED_CHARS:
-                    raise SecurityError("repetition too large")
-            return super().call_binop(context, operator, left, right)
-
-    def finalize(value: Any) -> Any:
-        if isinstance(value, _SecretSlot):
-            return f"\x00S{value.index}\x00"
-        if value is None:
-            return _NONE_SLOT
-        return value
-
-    environment = _Sandbox(undefined=StrictUndefined, finalize=finalize, autoescape=False)
-    environment.globals = {"secret": secret, "env": env}
-    return environment
+def _finalize(value: Any) -> Any:
+    """Every `{{ }}` output passes here: a secret becomes its slot marker, None its own marker."""
+    if isinstance(value, _SecretSlot):
+        return f"\x00S{value.index}\x00"
+    if value is None:
+        return _NONE_SLOT
+    return value

@@ -15,7 +15,7 @@ from reconciler.errors import ManifestError
 from reconciler.manifest.document import Document, Mark, NodePath
 from reconciler.manifest.templates import TEMPLATE_START, TemplateProblem, TemplateRenderer
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "parse_documents"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "located_error", "parse_documents"]
 
 #: Nodes one file may expand to (aliases counted each time they are used): stops alias bombs early.
 MAX_NODES = 200_000
@@ -49,6 +49,7 @@ def parse_documents(name: str, text: str, renderer: TemplateRenderer) -> tuple[l
         if node is None:
             continue
         doc = Document(file=name, index=index, data=None)
+        renderer.start_document()
         builder = _Builder(doc, renderer)
         try:
             doc.data = builder.build(node, (), 0)
@@ -59,6 +60,20 @@ def parse_documents(name: str, text: str, renderer: TemplateRenderer) -> tuple[l
         if doc.data is not None:  # an empty document (`---` alone) declares nothing
             documents.append(doc)
     return documents, errors
+
+
+def located_error(mark: Mark, path: NodePath, message: str, **kw: Any) -> ManifestError:
+    """An error at `mark`, naming the source address and field that `path` leads to."""
+    address, rest = (str(path[1]), path[2:]) if len(path) >= 2 and path[0] == "sources" else (None, path)
+    return ManifestError(
+        message,
+        file=mark.file,
+        line=mark.line,
+        column=mark.column,
+        address=address,
+        field=".".join(str(p) for p in rest) or None,
+        **kw,
+    )
 
 
 def _tag(tag: str) -> str:
@@ -96,17 +111,7 @@ class _Builder:
         return Mark.pack(node.start_mark.line + 1, node.start_mark.column + 1)
 
     def _error(self, node: yaml.Node, message: str, path: NodePath = (), **kw: Any) -> ManifestError:
-        m = self._mark(node)
-        address, rest = (str(path[1]), path[2:]) if len(path) >= 2 and path[0] == "sources" else (None, path)
-        return ManifestError(
-            message,
-            file=m.file,
-            line=m.line,
-            column=m.column,
-            address=address,
-            field=".".join(str(p) for p in rest) or None,
-            **kw,
-        )
+        return located_error(self._mark(node), path, message, **kw)
 
     def build(self, node: yaml.Node, path: NodePath, depth: int) -> Any:
         self.nodes += 1
@@ -192,6 +197,24 @@ class _Builder:
                     pairs.append((str(key_node.value), key_node, value_node))
         return pairs
 
+    def _number(self, node: yaml.ScalarNode, path: NodePath) -> Any:
+        """An int or float; one with more digits than Python converts (4,300) is an error, not a crash."""
+        try:
+            if node.tag == _YAML_TAG + "int":
+                return _SCALARS.construct_yaml_int(node)
+            return _SCALARS.construct_yaml_float(node)
+        except ValueError:
+            self.errors.append(
+                self._error(
+                    node,
+                    f"number with {len(node.value)} characters is too long",
+                    path,
+                    hint="quote it if it is meant as text",
+                    reference="invalid-manifest",
+                )
+            )
+            return None
+
     def _scalar(self, node: yaml.ScalarNode, path: NodePath) -> Any:
         tag = node.tag
         value = node.value
@@ -207,11 +230,9 @@ class _Builder:
             return None
         if tag == _YAML_TAG + "bool":
             return _SCALARS.construct_yaml_bool(node)
-        if tag == _YAML_TAG + "int":
+        if tag in (_YAML_TAG + "int", _YAML_TAG + "float"):
             # YAML 1.1 reads 12:30:00 as a base-60 integer; keep what was written instead.
-            return value if ":" in value else _SCALARS.construct_yaml_int(node)
-        if tag == _YAML_TAG + "float":
-            return value if ":" in value else _SCALARS.construct_yaml_float(node)
+            return value if ":" in value else self._number(node, path)
         if tag == _YAML_TAG + "timestamp":
             return value  # dates stay the text written (e.g. secrets_version: 2026-11-01)
         raise _Abort(self._error(node, f"YAML tag {_tag(tag)} is not allowed", path, reference="yaml-tag"))

@@ -147,21 +147,22 @@ def test_every_example_command_parses_with_the_cli() -> None:
 
 
 def test_allow_env_patterns_of_the_examples_accept_the_example_manifest(capsys: pytest.CaptureFixture[str]) -> None:
-    """The workflows' --allow-env lists let examples/sources.yaml through, and apply.yml sets its secrets."""
+    """The workflows' --allow-env / --allow-secret lists let examples/sources.yaml through, every workflow that
+    reads manifests passes them, and apply.yml sets the secrets."""
     example = str(ROOT / "examples" / "sources.yaml")
-    checked = 0
+    checked = set()
     for where, argv in _all_commands():
-        patterns = [argv[i + 1] for i, word in enumerate(argv) if word == "--allow-env"]
-        if not patterns:
+        flags = [a for i, word in enumerate(argv) if word in ("--allow-env", "--allow-secret") for a in argv[i : i + 2]]
+        if not flags:
             continue
-        assert run_cli(["validate", example, *[a for p in patterns for a in ("--allow-env", p)]]) == 0, (
-            where,
-            capsys.readouterr().err,
-        )
-        checked += 1
-    assert checked >= 4  # validate and plan in plan.yml and gitlab-ci.yml
-    assert run_cli(["validate", example, "--allow-env", "APP_DB_*"]) == 1  # the check has teeth
+        assert run_cli(["validate", example, *flags]) == 0, (where, capsys.readouterr().err)
+        checked.add(argv[0])
+    assert checked == {"plan", "apply", "drift"}
+    # The checks have teeth: a secret the list does not name, and an env() of a name --allow-secret claims.
+    assert run_cli(["validate", example, "--allow-secret", "APP_DB_*"]) == 1
     assert "secret('STRIPE_SECRET_KEY') is not allowed" in capsys.readouterr().err
+    assert run_cli(["validate", example, "--allow-secret", "APP_DB_*", "--allow-secret", "STRIPE_*"]) == 1
+    assert "env('APP_DB_HOST') is not allowed: --allow-secret names it a secret variable" in capsys.readouterr().err
     lines = Path(example).read_text(encoding="utf-8").splitlines()
     names = set(re.findall(r"secret\('([A-Z0-9_]+)'\)", "\n".join(x for x in lines if not x.lstrip().startswith("#"))))
     env = _load("apply.yml")["jobs"]["apply"]["env"]
@@ -188,7 +189,10 @@ def test_plan_workflow_posts_one_comment_and_saves_the_plan() -> None:
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
     steps = _steps(workflow, "plan")
     plan = steps["Plan"]["run"]
-    assert "reconciler plan manifests/ --allow-env 'APP_DB_*' --allow-env 'STRIPE_*' \"$@\"" in plan
+    assert (
+        "reconciler plan manifests/ --allow-env 'APP_DB_HOST' --allow-secret 'APP_DB_PASSWORD' "
+        "--allow-secret 'STRIPE_*' \"$@\"" in plan
+    )
     assert "--format markdown --out plan.json --detailed-exitcode" in plan and "> plan.md" in plan
     upload = steps["actions/upload-artifact@v4"]
     assert upload["with"]["name"] == "reconciler-plan" and upload["with"]["path"] == "plan.json"

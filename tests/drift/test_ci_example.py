@@ -20,7 +20,10 @@ def test_workflow_schedules_drift_and_manages_one_issue() -> None:
     assert workflow["permissions"] == {"contents": "read", "issues": "write"}
     steps = {step.get("name"): step for step in workflow["jobs"]["drift"]["steps"]}
     check = steps["Check for drift"]["run"]
-    assert "reconciler drift manifests/ --allow-env 'APP_DB_*' --allow-env 'STRIPE_*' --format markdown" in check
+    assert (
+        "reconciler drift manifests/ --allow-env 'APP_DB_HOST' --allow-secret 'APP_DB_PASSWORD' "
+        "--allow-secret 'STRIPE_*' --format markdown"
+    ) in check
     # The default --fail-on: tables PostHog knows but does not sync are reported without failing the check.
     assert "--output drift.md" in check and not re.search(r"^\s*reconciler drift .*--fail-on", check, re.MULTILINE)
     assert 'if [ "$code" = 1 ]; then exit 1; fi' in check

@@ -79,16 +79,61 @@ def test_env_defaults_and_none(tmp_path: Path) -> None:
     assert errors == [] and doc.data == {"a": "v", "b": "dflt", "c": None, "d": "x-"}
 
 
-def test_allow_env_restricts_env_and_secret(tmp_path: Path) -> None:
+def test_allow_env_and_allow_secret_are_separate_lists(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
-    path.write_text("a: \"{{ env('APP_HOST') }}\"\nb: \"{{ secret('POSTHOG_PERSONAL_API_KEY') }}\"\n")
-    options = LoadOptions(allow_env=("APP_*",), environ={"APP_HOST": "h", "POSTHOG_PERSONAL_API_KEY": CANARY})
+    path.write_text(
+        "a: \"{{ env('APP_HOST') }}\"\nb: \"{{ secret('APP_DB_PW') }}\"\nc: \"{{ secret('STRIPE_KEY') }}\"\n"
+        "d: \"{{ env('APP_REGION') }}\"\n"
+    )
+    environ = {"APP_HOST": "h", "APP_DB_PW": CANARY, "STRIPE_KEY": CANARY, "APP_REGION": "eu"}
+    options = LoadOptions(allow_env=("APP_*",), allow_secret=("APP_DB_*",), environ=environ)
     docs, errors = load_documents([path], options)
-    assert docs[0].data["a"] == "h"
+    assert docs[0].data["a"] == "h" and docs[0].data["d"] == "eu"
+    assert docs[0].data["b"] == Secret("APP_DB_PW", CANARY)
     assert [str(e).splitlines()[0] for e in errors] == [
-        f"{path}:2:4: b: secret('POSTHOG_PERSONAL_API_KEY') is not allowed: the variable does not match any "
-        "--allow-env pattern"
+        f"{path}:3:4: c: secret('STRIPE_KEY') is not allowed: the variable does not match any --allow-secret pattern"
     ]
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{{ env('POSTHOG_PERSONAL_API_KEY') }}", "reconciler's own credential"),
+        ("{{ env('RECONCILER_FINGERPRINT_KEY', 'x') }}", "reconciler's own credential"),
+        ("{{ secret('POSTHOG_PERSONAL_API_KEY') }}", "reconciler's own credential"),
+        ("{{ secret('RECONCILER_FINGERPRINT_KEY') }}", "reconciler's own credential"),
+        ("{{ env('STRIPE_SECRET_KEY') }}", "the name marks a secret"),
+        ("{{ env('GH_TOKEN') }}", "the name marks a secret"),
+        ("{{ env('DB_PASSWORD') }}", "the name marks a secret"),
+        ("{{ env('AWS_SECRET_ACCESS_KEY') }}", "the name marks a secret"),
+        ("{{ env('APP_PASS') }}", "the name marks a secret"),
+        ("{{ env('APP_AUTH', 'x') }}", "the name marks a secret"),
+        ("x {{ env('APP_IN_BOTH') }}", "the manifests read this variable with secret()"),
+    ],
+)
+def test_what_templates_may_never_read_whatever_the_patterns(tmp_path: Path, template: str, problem: str) -> None:
+    """Reconciler's own keys, names that mark secrets, and variables read as secrets elsewhere: never by env(),
+    with or without --allow-env / --allow-secret (issue 17, item 2)."""
+    path = tmp_path / "m.yaml"
+    path.write_text(f'a: "{template}"\nb: "{{{{ secret(\'APP_IN_BOTH\') }}}}"\n')
+    environ = {n: CANARY for n in ("POSTHOG_PERSONAL_API_KEY", "RECONCILER_FINGERPRINT_KEY", "STRIPE_SECRET_KEY",
+               "GH_TOKEN", "DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "APP_PASS", "APP_AUTH", "APP_IN_BOTH")}  # fmt: skip
+    for options in (
+        LoadOptions(environ=environ),
+        LoadOptions(allow_env=("*",), environ=environ),
+        LoadOptions(allow_env=("*",), allow_secret=("*",), environ=environ),
+    ):
+        _, errors = load_documents([path], options)
+        expected = (problem,) if options.allow_secret is None else (problem, "--allow-secret names it a secret")
+        assert [e.line for e in errors] == [1] and any(p in str(errors[0]) for p in expected), (options, errors)
+        assert CANARY not in str(errors[0])
+
+
+def test_names_that_do_not_mark_a_secret_stay_readable_by_env() -> None:
+    from reconciler.manifest.variables import looks_secret
+
+    assert not any(looks_secret(n) for n in ("APP_DB_HOST", "PORT", "REGION", "PASSENGER_COUNT", "AUTHOR", "PATH"))
+    assert all(looks_secret(n) for n in ("API_KEY", "APIKEY", "x_token", "PG_PASSWD", "TLS_CERT", "DB_DSN", "MY_PAT"))
 
 
 @pytest.mark.parametrize(
