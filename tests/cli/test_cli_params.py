@@ -54,7 +54,17 @@ def test_group_defaults() -> None:
 def test_groups_show_their_options_in_declared_order() -> None:
     command, _ = _probe()
     names = [param.name for param in command.params]
-    assert names == ["paths", "catalog", "allow_env", "allow_literal_secrets", "host", "project", "api_path", "prune"]
+    assert names == [
+        "paths",
+        "catalog",
+        "allow_env",
+        "allow_secret",
+        "allow_literal_secrets",
+        "host",
+        "project",
+        "api_path",
+        "prune",
+    ]
 
 
 def _option(command: str, name: str) -> click.Parameter:
