@@ -254,11 +254,12 @@ drift_output = click.option(
 fail_on = click.option(
     "--fail-on",
     "fail_on",
-    default="all",
+    default="changed,missing,unmanaged,tables,health",
     show_default=True,
     metavar="CATEGORIES",
     callback=_categories,
-    help="Comma-separated categories that make the exit code 2: changed, missing, unmanaged, tables, health (or all).",
+    help="Comma-separated categories that make the exit code 2: changed, missing, unmanaged, tables, unsynced, "
+    "health, or all (unsynced: tables PostHog knows but does not sync, its normal state).",
 )
 
 # ---- import -------------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.commands.common import ManifestOptions, catalog_for, connect, load_state
-from reconciler.drift.model import Category, DriftReport
+from reconciler.commands.common import now as current_time
+from reconciler.drift.model import DEFAULT_FAIL_ON, Category, DriftReport
 from reconciler.drift.report import build_drift, known_secret_values
 from reconciler.settings import Settings
 
@@ -18,7 +19,7 @@ __all__ = ["DriftOutcome", "DriftRequest", "run_drift"]
 @dataclass(frozen=True)
 class DriftRequest:
     manifests: ManifestOptions
-    fail_on: frozenset[Category] = field(default_factory=lambda: frozenset(Category))
+    fail_on: frozenset[Category] = DEFAULT_FAIL_ON
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def run_drift(
         catalog,
         host=settings.host,
         project=settings.project,
-        now=now or datetime.now(UTC),
+        now=now or current_time(env),
         known_secrets=known_secret_values(desired),
     )
     return DriftOutcome(report, requests, request.fail_on)

@@ -1,6 +1,6 @@
 """What differs between one declared source and its live match, as drift findings: `changed` (readable fields,
 description, revenue config, type and prefix) and `tables` (settings, tables PostHog lacks, discovered tables),
-each with who most likely made the difference. Pure.
+each with who made the difference where that can be known (type and prefix), else "unknown". Pure.
 
 The comparing itself is plan's (`plan/diff.py`: `diff_config`, `diff_tables`, `revenue_changes`), so drift and
 plan cannot disagree about what differs; this module only sorts and words it.
@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.catalog import DEFAULT_SYNC_FREQUENCY, SourceType, revenue_analytics_defaults
+from reconciler.catalog import SourceType, revenue_analytics_defaults
 from reconciler.drift.model import Category, Finding
 from reconciler.manifest.models import DesiredSource
 from reconciler.plan.diff import diff_config, diff_tables, revenue_changes
@@ -22,51 +22,9 @@ from reconciler.posthog.models import LiveSource
 
 __all__ = ["changed_findings", "table_findings"]
 
-#: PostHog's value for a table setting nobody set (§7, §8.3): what "default" means for attribution.
-_TABLE_DEFAULTS: dict[str, Any] = {
-    "should_sync": False,
-    "sync_type": None,
-    "incremental_field": None,
-    "incremental_field_type": None,
-    "sync_frequency": DEFAULT_SYNC_FREQUENCY,
-    "sync_time_of_day": None,
-    "primary_key_columns": None,
-    "enabled_columns": None,
-    "cdc_table_mode": "consolidated",
-}
-
-
-def _config_default(st: SourceType | None, path: str) -> Any:
-    """The catalog default of a dotted `config.<field>[.<child>]` path; None when it declares none."""
-    if st is None:
-        return None
-    parts = path.split(".")[1:]
-    if not parts:
-        return None
-    top = st.field(parts[0]) or next((f for f in st.fields if f.stored_name == parts[0]), None)
-    if top is None:
-        return None
-    if len(parts) == 1:
-        return top.default
-    if parts[1] == "selection":
-        return top.default
-    if parts[1] == "enabled":
-        return False if top.kind in ("switch-group", "ssh-tunnel") else None
-    child = next((f for f in top.walk() if f.stored_name == parts[-1] and f is not top), None)
-    return child.default if child is not None else None
-
-
-def _same_default(value: Any, default: Any) -> bool:
-    if value is None or value == "":
-        return True
-    return value == default or str(value) == str(default)
-
-
-def _attribution(posthog_value: Any, default: Any) -> str:
-    """Who most likely made the difference: PostHog holding a non-default value the manifest does not
-    have points at an edit in PostHog (UI or API); PostHog holding the default points at a manifest
-    change that was not applied yet (or a reset in PostHog)."""
-    return "manifest" if _same_default(posthog_value, default) else "posthog"
+#: Who made a difference, when drift cannot know: with no history, an edit in PostHog (UI or API) and a manifest
+#: change that was not applied yet leave the same two values behind.
+UNKNOWN = "unknown"
 
 
 def _show(value: Any) -> Any:
@@ -109,18 +67,19 @@ def changed_findings(
         return out  # configs of different types cannot be compared field by field
     for diff in diff_config(st, spec, source).diffs:
         if not diff.secret:
-            out.append(_field(diff.path, diff.new, diff.old, _attribution(diff.old, _config_default(st, diff.path))))
+            out.append(_field(diff.path, diff.new, diff.old, UNKNOWN))
     if "description" in spec.given and (spec.description or None) != (user_text or None):
-        out.append(_field("description", spec.description, user_text, _attribution(user_text, None)))
+        out.append(_field("description", spec.description, user_text, UNKNOWN))
     defaults = revenue_analytics_defaults(source.source_type)
     have = source.revenue_analytics.model_dump() if source.revenue_analytics is not None else defaults
     for key, want in revenue_changes(spec, have).items():
-        out.append(_field(f"revenue_analytics.{key}", want, have.get(key), _attribution(have.get(key), defaults[key])))
+        out.append(_field(f"revenue_analytics.{key}", want, have.get(key), UNKNOWN))
     return out
 
 
 def table_findings(spec: DesiredSource, source: LiveSource) -> list[Finding]:
-    """`tables` findings: listed tables' settings and presence, and the tables PostHog has that are not listed."""
+    """`tables` findings: listed tables' settings and presence, and the unlisted tables PostHog syncs; the unlisted
+    tables it knows without syncing them are `unsynced` (its normal state after refresh_schemas)."""
     result = diff_tables(spec, source)
     out: list[Finding] = []
     listed = set(spec.tables)
@@ -133,7 +92,7 @@ def table_findings(spec: DesiredSource, source: LiveSource) -> list[Finding]:
             continue  # already what the policy asks for
         out.append(
             Finding(
-                Category.TABLES,
+                Category.TABLES if syncing else Category.UNSYNCED,
                 "discovered",
                 f"table {name} is in PostHog ({'syncing' if syncing else 'not syncing'}) but not listed "
                 f"(unlisted_tables: {spec.unlisted_tables})",
@@ -160,9 +119,6 @@ def _table_diff(diff: FieldDiff, listed: set[str]) -> list[Finding]:
             )
         ]
     key = parts[2]
-    who = _attribution(diff.old, _TABLE_DEFAULTS.get(key))
-    if key == "should_sync":
-        who = "posthog" if diff.old is False and diff.new is True else who
     return [
         Finding(
             Category.TABLES,
@@ -172,6 +128,6 @@ def _table_diff(diff: FieldDiff, listed: set[str]) -> list[Finding]:
             table=name,
             manifest=_show(diff.new),
             posthog=_show(diff.old),
-            likely_changed_by=who,
+            likely_changed_by=UNKNOWN,
         )
     ]

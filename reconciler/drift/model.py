@@ -12,6 +12,8 @@ from typing import Any
 
 __all__ = [
     "CATEGORIES",
+    "DEFAULT_FAIL_ON",
+    "DEFAULT_FAIL_ON_SPEC",
     "DRIFT_FORMAT_VERSION",
     "Category",
     "DriftReport",
@@ -31,10 +33,16 @@ class Category(Enum):
     MISSING = "missing"
     UNMANAGED = "unmanaged"
     TABLES = "tables"
+    #: Tables PostHog knows (discovered by refresh_schemas) that the manifest does not list and that do not sync:
+    #: PostHog's normal state after a table is added, so reported without failing the check by default.
+    UNSYNCED = "unsynced"
     HEALTH = "health"
 
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+#: What fails the check (exit 2) when `--fail-on` is not given: everything but `unsynced`.
+DEFAULT_FAIL_ON: frozenset[Category] = frozenset(Category) - {Category.UNSYNCED}
+DEFAULT_FAIL_ON_SPEC = ",".join(c.value for c in Category if c in DEFAULT_FAIL_ON)
 
 
 def parse_categories(spec: str) -> frozenset[Category]:
@@ -57,10 +65,13 @@ def parse_categories(spec: str) -> frozenset[Category]:
 class Finding:
     """One thing drift found. Which fields are set depends on `kind`:
 
-    - changed / `field`: `path`, `manifest`, `posthog`, `likely_changed_by` ("posthog" | "manifest");
+    - changed / `field`: `path`, `manifest`, `posthog`, `likely_changed_by` ("manifest" where PostHog cannot
+      have made the difference — type, prefix, a tombstone —, else "unknown": with no history, an edit in
+      PostHog and a manifest change not applied yet look the same);
     - missing / `not-in-posthog`; unmanaged / `unmanaged` or `orphaned` (with `hint`), `duplicate-owner`;
     - tables / `settings` (`table`, `path`, `manifest`, `posthog`), `not-in-posthog` (`table`),
-      `discovered` (`table`, `posthog` = whether PostHog syncs it);
+      `discovered` (`table`, `posthog` = true: an unlisted table PostHog syncs);
+    - unsynced / `discovered` (`table`, `posthog` = false: an unlisted table PostHog knows but does not sync);
     - health / `source-status`, `table-status` (`status`, `latest_error`), `stale` (`table`,
       `last_synced_at`, `frequency`).
     Values never hold a secret: config diffs come from non-secret fields only and errors are redacted.

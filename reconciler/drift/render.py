@@ -38,6 +38,7 @@ _SYMBOL = {
     Category.MISSING: "-",
     Category.UNMANAGED: "?",
     Category.TABLES: "~",
+    Category.UNSYNCED: "·",
     Category.HEALTH: "!",
 }
 _FINDING_KEYS = (
@@ -52,7 +53,10 @@ _FINDING_KEYS = (
     "frequency",
     "hint",
 )
-_WHO = {"posthog": "likely changed in PostHog", "manifest": "likely a manifest change not applied yet"}
+_WHO = {
+    "manifest": "a manifest change not applied yet",
+    "unknown": "who changed it: unknown",
+}
 
 
 # ---- JSON --------------------------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ def drift_to_dict(report: DriftReport, fail_on: Iterable[Category] = tuple(Categ
         "tool_version": __version__,
         "target": {"host": report.host, "project": report.project},
         "checked_at": report.checked_at,
-        "drift": report.found(),
+        "drift": report.found(set(Category) - {Category.UNSYNCED}),
         "fail_on": chosen,
         "failed": report.found(Category(c) for c in chosen),
         "summary": {**report.counts(), "sources_declared": report.declared, "sources_live": report.live},
@@ -100,8 +104,12 @@ def render_drift_json(report: DriftReport, fail_on: Iterable[Category] = tuple(C
 
 def _summary(report: DriftReport) -> str:
     counts = report.counts()
-    if not report.found():
-        return f"No drift: {report.declared} declared source(s) match PostHog, {report.live} live source(s) checked."
+    if not report.found(set(Category) - {Category.UNSYNCED}):
+        unsynced = counts[Category.UNSYNCED.value]
+        also = f"; {unsynced} table(s) PostHog knows without syncing them (unsynced)" if unsynced else ""
+        return (
+            f"No drift: {report.declared} declared source(s) match PostHog, {report.live} live source(s) checked{also}."
+        )
     return "Drift: " + ", ".join(f"{counts[c]} {c}" for c in CATEGORIES) + "."
 
 

@@ -4,7 +4,6 @@ objects), and the CLI refuses before any request that writes (against the emulat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +87,10 @@ sources:
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with start_emulator(control=True) as emulator:
-        for name, value in emulator.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_CANARYreview")
-        yield emulator
+def emu(cli_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    emulator = cli_emulator()
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_CANARYreview")
+    return emulator
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -11,7 +11,6 @@ pull-request job makes it) and applied later where the values are set.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,10 @@ sources:
 
 
 @pytest.fixture
-def emu(start_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with start_emulator(control=True) as emulator:
-        for name, value in emulator.cli_env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("NO_COLOR", "1")
-        yield emulator
+def emu(cli_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    emulator = cli_emulator()
+    monkeypatch.setenv("NO_COLOR", "1")
+    return emulator
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

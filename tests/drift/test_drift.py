@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.catalog import load_catalog
 from reconciler.drift.health import frequency_interval
-from reconciler.drift.model import Category, DriftReport, Finding, parse_categories
+from reconciler.drift.model import DEFAULT_FAIL_ON, Category, DriftReport, Finding, parse_categories
 from reconciler.drift.report import build_drift, known_secret_values
 from reconciler.manifest import LoadOptions, load_desired_state
 from reconciler.ownership import format_trailer
@@ -121,24 +121,32 @@ def findings(report: DriftReport) -> list[tuple[str | None, str, str, str | None
 def test_matching_source_has_no_drift(tmp_path: Path) -> None:
     report = drift(desired(tmp_path, STRIPE), stripe())
     assert report.sources == () and not report.found()
-    assert report.counts() == {"changed": 0, "missing": 0, "unmanaged": 0, "tables": 0, "health": 0}
+    assert report.counts() == {"changed": 0, "missing": 0, "unmanaged": 0, "tables": 0, "unsynced": 0, "health": 0}
     assert (report.declared, report.live, report.checked_at) == (1, 1, "2026-11-26T12:00:00Z")
 
 
-def test_ui_edit_of_a_readable_field_is_changed_and_attributed_to_posthog(tmp_path: Path) -> None:
+def test_a_readable_field_that_differs_is_changed_and_who_changed_it_is_unknown(tmp_path: Path) -> None:
     report = drift(desired(tmp_path, STRIPE), stripe(account="acct_UI", description="Edited in the UI"))
     [source] = report.sources
+    # An edit in the UI and a manifest change not applied yet leave the same two values: drift cannot tell.
     assert [(f.path, f.manifest, f.posthog, f.likely_changed_by) for f in source.findings] == [
-        ("config.stripe_account_id", "acct_1", "acct_UI", "posthog"),
-        ("description", "Production Stripe", "Edited in the UI", "posthog"),
+        ("config.stripe_account_id", "acct_1", "acct_UI", "unknown"),
+        ("description", "Production Stripe", "Edited in the UI", "unknown"),
     ]
     assert source.findings[0].message == "config.stripe_account_id: 'acct_1' in the manifest, 'acct_UI' in PostHog"
 
 
-def test_posthog_holding_the_default_points_at_an_unapplied_manifest_change(tmp_path: Path) -> None:
+def test_a_manifest_only_edit_is_not_blamed_on_posthog(tmp_path: Path) -> None:
+    # PostHog holds what an earlier apply set; the manifest moved on and was not applied yet.
+    [source] = drift(desired(tmp_path, STRIPE.replace("acct_1", "acct_new")), stripe()).sources
+    [finding] = source.findings
+    assert (finding.manifest, finding.posthog, finding.likely_changed_by) == ("acct_new", "acct_1", "unknown")
     [source] = drift(desired(tmp_path, STRIPE), stripe(account=None)).sources
     [finding] = source.findings
-    assert (finding.path, finding.posthog, finding.likely_changed_by) == ("config.stripe_account_id", None, "manifest")
+    assert (finding.path, finding.posthog, finding.likely_changed_by) == ("config.stripe_account_id", None, "unknown")
+    # A prefix cannot change in place in PostHog: that difference can only be the manifest's.
+    [source] = drift(desired(tmp_path, STRIPE.replace("prefix: stripe_prod", "prefix: stripe_new")), stripe()).sources
+    assert [(f.path, f.likely_changed_by) for f in source.findings] == [("prefix", "manifest")]
 
 
 def test_missing_and_unmanaged_and_orphaned(tmp_path: Path) -> None:
@@ -184,13 +192,19 @@ def test_table_settings_listed_unknown_and_discovered(tmp_path: Path) -> None:
         ("stripe_prod", "tables", "settings", "tables.Charge.should_sync"),
         ("stripe_prod", "tables", "settings", "tables.Customer.sync_frequency"),
         ("stripe_prod", "tables", "not-in-posthog", "Refund"),
-        ("stripe_prod", "tables", "discovered", "Invoice"),
-        ("stripe_prod", "tables", "discovered", "Payout"),
+        ("stripe_prod", "unsynced", "discovered", "Invoice"),  # known, not syncing: PostHog's normal state
+        ("stripe_prod", "tables", "discovered", "Payout"),  # syncing, though no manifest lists it
     ]
     charge, customer = report.sources[0].findings[:2]
     # Charge's frequency is not in the manifest: not managed, not drift.
-    assert (charge.manifest, charge.posthog, charge.likely_changed_by) == (True, False, "posthog")
-    assert (customer.manifest, customer.posthog, customer.likely_changed_by) == ("24hour", "1hour", "posthog")
+    assert (charge.manifest, charge.posthog, charge.likely_changed_by) == (True, False, "unknown")
+    assert (customer.manifest, customer.posthog, customer.likely_changed_by) == ("24hour", "1hour", "unknown")
+    assert report.found(DEFAULT_FAIL_ON) and not drift(desired(tmp_path, STRIPE), stripe(schemas=[
+        schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
+        schema("Charge", should_sync=True, sync_type="append", incremental_field="created",
+               incremental_field_type="integer"),
+        schema("Invoice"),
+    ])).found(DEFAULT_FAIL_ON)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -305,6 +319,6 @@ def test_revenue_analytics_changes(tmp_path: Path) -> None:
     )
     [source] = drift(desired(tmp_path, body), off).sources
     assert [(f.path, f.manifest, f.posthog, f.likely_changed_by) for f in source.findings] == [
-        ("revenue_analytics.enabled", True, False, "posthog"),  # Stripe's default is on: someone turned it off
-        ("revenue_analytics.include_invoiceless_charges", False, True, "manifest"),  # PostHog's default
+        ("revenue_analytics.enabled", True, False, "unknown"),
+        ("revenue_analytics.include_invoiceless_charges", False, True, "unknown"),
     ]

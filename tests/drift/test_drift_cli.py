@@ -158,6 +158,7 @@ def test_every_category_through_the_api_and_the_control_api(
         "missing": 1,
         "unmanaged": 1,
         "tables": report["summary"]["tables"],
+        "unsynced": report["summary"]["unsynced"],
         "health": 2,
         "sources_declared": 2,
         "sources_live": 2,
@@ -168,7 +169,7 @@ def test_every_category_through_the_api_and_the_control_api(
     prod = by_address["stripe_prod"]["findings"]
     changed = [f for f in prod if f["category"] == "changed"]
     assert [(f["path"], f["manifest"], f["posthog"], f["likely_changed_by"]) for f in changed] == [
-        ("config.stripe_account_id", "acct_1", "acct_UI", "posthog")
+        ("config.stripe_account_id", "acct_1", "acct_UI", "unknown")
     ]
     settings = [f for f in prod if f["kind"] == "settings"]
     assert [(f["table"], f["path"], f["manifest"], f["posthog"]) for f in settings] == [
@@ -176,7 +177,8 @@ def test_every_category_through_the_api_and_the_control_api(
     ]
     discovered = sorted(f["table"] for f in prod if f["kind"] == "discovered")
     assert "Quote" in discovered
-    assert report["summary"]["tables"] == 1 + len(discovered)
+    assert all(f["category"] == "unsynced" for f in prod if f["kind"] == "discovered")  # none of them syncs
+    assert (report["summary"]["tables"], report["summary"]["unsynced"]) == (1, len(discovered))
     health = [f for f in prod if f["category"] == "health"]
     assert [(f["kind"], f["table"], f["status"]) for f in health] == [
         ("source-status", None, "Failed"),
@@ -190,8 +192,8 @@ def test_every_category_through_the_api_and_the_control_api(
     code, out, _ = cli(capsys, "drift", str(manifest))
     assert code == 2
     assert (
-        "  ~ changed   config.stripe_account_id: 'acct_1' in the manifest, 'acct_UI' in PostHog (likely "
-        "changed in PostHog)\n" in out
+        "  ~ changed   config.stripe_account_id: 'acct_1' in the manifest, 'acct_UI' in PostHog (who changed "
+        "it: unknown)\n" in out
     )
     assert "  ! health    table Charge status is Failed: Invalid API Key provided: [redacted]\n" in out
     assert (
@@ -204,7 +206,7 @@ def test_every_category_through_the_api_and_the_control_api(
     assert code == 2 and out == "" and f"Wrote the drift report to {report_file}" in err
     markdown = report_file.read_text()
     assert markdown.startswith("### reconciler drift\n")
-    assert "| Changed | Missing | Unmanaged | Tables | Health |" in markdown
+    assert "| Changed | Missing | Unmanaged | Tables | Unsynced | Health |" in markdown
     assert CANARY not in markdown and len(markdown) <= 65_536
     assert stats(emu)["GET /api/projects/{project_id}/external_data_sources/"] == 3
     assert all(key.startswith("GET ") for key in stats(emu))

@@ -29,10 +29,10 @@ REPORT = DriftReport(
                     path="config.stripe_account_id",
                     manifest="acct_1",
                     posthog="acct_2",
-                    likely_changed_by="posthog",
+                    likely_changed_by="unknown",
                 ),
                 Finding(
-                    Category.TABLES,
+                    Category.UNSYNCED,
                     "discovered",
                     "table Quote is in PostHog (not syncing) but not listed (unlisted_tables: report)",
                     table="Quote",
@@ -74,8 +74,8 @@ def test_text_golden() -> None:
 Drift check of project 12345 on https://eu.posthog.com at 2026-11-26T12:00:00Z
 
 stripe_prod (Stripe, prefix stripe_prod, id src-1)
-  ~ changed   config.stripe_account_id: 'acct_1' in the manifest, 'acct_2' in PostHog (likely changed in PostHog)
-  ~ tables    table Quote is in PostHog (not syncing) but not listed (unlisted_tables: report)
+  ~ changed   config.stripe_account_id: 'acct_1' in the manifest, 'acct_2' in PostHog (who changed it: unknown)
+  · unsynced  table Quote is in PostHog (not syncing) but not listed (unlisted_tables: report)
   ! health    table Charge status is Failed: boom \\u001b[31m<b>@team</b>
 
 Zendesk:support (Zendesk, prefix support, id src-2)
@@ -83,7 +83,7 @@ Zendesk:support (Zendesk, prefix support, id src-2)
 
 Warning: two live sources claim address 'x'
 
-Drift: 1 changed, 0 missing, 1 unmanaged, 1 tables, 1 health.
+Drift: 1 changed, 0 missing, 1 unmanaged, 0 tables, 1 unsynced, 1 health.
 """
     )
 
@@ -101,7 +101,8 @@ def test_json_document() -> None:
         "changed": 1,
         "missing": 0,
         "unmanaged": 1,
-        "tables": 1,
+        "tables": 0,
+        "unsynced": 1,
         "health": 1,
         "sources_declared": 2,
         "sources_live": 2,
@@ -127,7 +128,7 @@ def test_json_document() -> None:
         "table": None,
         "manifest": "acct_1",
         "posthog": "acct_2",
-        "likely_changed_by": "posthog",
+        "likely_changed_by": "unknown",
         "status": None,
         "latest_error": None,
         "last_synced_at": None,
@@ -140,11 +141,11 @@ def test_json_document() -> None:
 def test_markdown_escapes_posthog_text() -> None:
     markdown = render_drift_markdown(REPORT)
     assert markdown.startswith("### reconciler drift\n\nProject <code>12345</code> on <code>https://eu.posthog.com")
-    assert "| 1 | 0 | 1 | 1 | 1 |" in markdown
+    assert "| 1 | 0 | 1 | 0 | 1 | 1 |" in markdown
     assert "<b>" not in markdown and "@team" not in markdown and "&#64;team" in markdown
     assert (
         "<details><summary><code>stripe&#95;prod</code> (Stripe prefix <code>stripe&#95;prod</code>): "
-        "1 changed, 1 tables, 1 health</summary>" in markdown
+        "1 changed, 1 unsynced, 1 health</summary>" in markdown
     )
 
 

@@ -26,7 +26,7 @@ from gitops_world import GitHubWorld, GitLabWorld, PostHog  # noqa: E402
 
 @pytest.fixture
 def upstream_db() -> Iterator[str]:
-    """A fresh schema in the local Postgres (db `test`, trust auth) with three tables; yields its name."""
+    """A fresh schema in the local Postgres (db `test`, trust auth) with four tables; yields its name."""
     schema = f"gitops_{secrets.token_hex(4)}"
     conn: psycopg.Connection[Any] = psycopg.connect(
         host="127.0.0.1", port=5432, dbname="test", user="postgres", autocommit=True
@@ -39,6 +39,7 @@ def upstream_db() -> Iterator[str]:
         )
         conn.execute(f"CREATE TABLE {schema}.events (id bigserial PRIMARY KEY, name text, created_at timestamptz)")
         conn.execute(f"CREATE TABLE {schema}.orders (id bigserial PRIMARY KEY, total numeric)")
+        conn.execute(f"CREATE TABLE {schema}.audit_log (id bigserial PRIMARY KEY, note text)")  # never listed
         yield schema
     finally:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
