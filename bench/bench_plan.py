@@ -142,7 +142,7 @@ def breakdown(sources: int, tables: int, workdir: Path) -> list[tuple[str, float
 
         t = time.perf_counter()  # the CLI's look for `project:` before the real load
         manifest_project([manifests])
-        mark("commands.context.manifest_project (YAML pre-read for project:)", t)
+        mark("commands.context.manifest_project (line scan for project:)", t)
         t = time.perf_counter()
         catalog = catalog_for("bundled", None)
         desired = load_state(ManifestOptions(paths=(manifests,)), {**os.environ, **env}, catalog)

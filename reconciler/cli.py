@@ -95,6 +95,7 @@ def serve(**flags: Any) -> None:
 
 @cli.command()
 @p.manifests
+@p.connection
 @p.output_format("text", "json", help="Output format; json is documented in docs/manifest.md.")
 @p.require_secrets
 def validate(**flags: Any) -> int:

@@ -136,7 +136,8 @@ _project = click.option(
     "--project",
     default=None,
     metavar="ID",
-    help="Project (environment) id; else POSTHOG_PROJECT_ID, else the manifest's project:.",
+    help="Project (environment) id; else POSTHOG_PROJECT_ID, else the manifest's project: (a pin: naming "
+    "another project is refused).",
 )
 _api_path = click.option(
     "--api-path",

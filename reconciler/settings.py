@@ -70,6 +70,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 #: and httpx would then print the whole header in its error.
 _KEY_CHARS = re.compile(r"[\x21-\x7e]+\Z")
 _PROJECT = re.compile(r"^(\d+|@current)$")  # a team id, or PostHog's `@current` alias (§1)
+_CURRENT = "@current"  # the key's own project: it cannot be compared with a pinned id offline
 #: A page URL copied from the browser (`https://eu.posthog.com/project/123/data-warehouse`), not a host.
 _PROJECT_PAGE = re.compile(r"^(?P<base>.*?)/(?:api/)?(?:projects?|environments)/(?P<id>\d+)(?:/.*)?$")
 _NO_HOST_HINT = (
@@ -171,6 +172,7 @@ def resolve_settings(
     host: str | None = None,
     project: str | None = None,
     manifest_project: str | int | None = None,
+    manifest_where: str | None = None,
     api_path: str | None = None,
     rate_limit: str | None = None,
     timeout: float | None = None,
@@ -179,7 +181,9 @@ def resolve_settings(
     """Settings from flags (keyword arguments), then `env`, then the manifest's `project:`.
 
     Precedence: `--host` > POSTHOG_HOST; `--project` > POSTHOG_PROJECT_ID > manifest; the key only from
-    POSTHOG_PERSONAL_API_KEY. `--host local` needs no key or project (the emulator's defaults apply).
+    POSTHOG_PERSONAL_API_KEY. `--host local` needs no key or project (the emulator's defaults apply). A manifest's
+    `project:` is a pin, not a default: a flag or variable naming another project is an error
+    (`project-mismatch`; `manifest_where` says where the pin is, for the message).
     """
     raw_host = host if host is not None else env.get(HOST_ENV)
     if raw_host is None or not raw_host.strip():
@@ -191,20 +195,7 @@ def resolve_settings(
     if path not in API_PATHS:
         raise ConfigError(f"--api-path must be one of {', '.join(API_PATHS)}, not {path!r}", reference="bad-config")
 
-    if project is not None and str(project).strip():
-        resolved_project, origin = _project(project, "--project"), "--project"
-    elif env.get(PROJECT_ENV, "").strip():
-        resolved_project, origin = _project(env[PROJECT_ENV], PROJECT_ENV), PROJECT_ENV
-    elif manifest_project is not None and str(manifest_project).strip():
-        resolved_project, origin = _project(manifest_project, "the manifest's project:"), "manifest"
-    elif local:
-        resolved_project, origin = LOCAL_DEFAULT_PROJECT, "--host local default"
-    else:
-        raise ConfigError(
-            "no PostHog project configured",
-            hint=f"pass --project ID, set {PROJECT_ENV}, or add `project:` to the manifest",
-            reference="no-project",
-        )
+    resolved_project, origin = _resolve_project(env, project, manifest_project, manifest_where, local=local)
 
     key_value = env.get(KEY_ENV, "").strip()
     if key_value:
@@ -235,6 +226,44 @@ def resolve_settings(
         deadline=_positive(env, DEADLINE_ENV, DEFAULT_DEADLINE),
         max_response_bytes=int(max_response_mb * 2**20),
         max_wait=_positive(env, MAX_WAIT_ENV, DEFAULT_MAX_WAIT),
+    )
+
+
+def _resolve_project(
+    env: Mapping[str, str],
+    flag: str | None,
+    manifest: str | int | None,
+    manifest_where: str | None,
+    *,
+    local: bool,
+) -> tuple[str, str]:
+    """The project and which setting named it. The one place a project is chosen (and a pin checked)."""
+    pinned = _project(manifest, "the manifest's project:") if manifest is not None and str(manifest).strip() else None
+    if flag is not None and str(flag).strip():
+        named: tuple[str, str] | None = (_project(flag, "--project"), "--project")
+    elif env.get(PROJECT_ENV, "").strip():
+        named = (_project(env[PROJECT_ENV], PROJECT_ENV), PROJECT_ENV)
+    else:
+        named = None
+    if named is not None and pinned is not None and _CURRENT not in (named[0], pinned) and named[0] != pinned:
+        where = f" ({manifest_where})" if manifest_where else ""
+        raise ConfigError(
+            f"the manifests pin project {pinned}{where}, but {named[1]} names project {named[0]}: "
+            "refusing to plan or apply against another project",
+            hint=f"drop {named[1]} (the manifests' project: is used), or change `project:` in the manifests "
+            "if they really belong to the other project",
+            reference="project-mismatch",
+        )
+    if named is not None:
+        return named
+    if pinned is not None:
+        return pinned, "manifest"
+    if local:
+        return LOCAL_DEFAULT_PROJECT, "--host local default"
+    raise ConfigError(
+        "no PostHog project configured",
+        hint=f"pass --project ID, set {PROJECT_ENV}, or add `project:` to the manifest",
+        reference="no-project",
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,6 +46,7 @@ __all__ = [
 @dataclass(frozen=True)
 class ValidateFlags:
     manifests: ManifestOptions
+    connection: Connection = field(default_factory=Connection)  # only `--catalog live` connects
     fmt: Literal["text", "json"] = "text"
     require_secrets: bool = False
 
@@ -56,7 +57,9 @@ def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
     manifests = flags.manifests
     report = check_manifests(
         manifests.effective_paths,
-        catalog=offline_catalog(manifests.catalog, os.environ),
+        catalog=offline_catalog(
+            manifests.catalog, os.environ, lambda: settings_for(flags.connection, manifests.paths, os.environ)
+        ),
         load_options=LoadOptions.from_flags(manifests.allow_env, manifests.allow_secret),
         validate_options=ValidateOptions(allow_literal_secrets=manifests.allow_literal_secrets),
         require_secrets=flags.require_secrets,
@@ -215,7 +218,9 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
         confirm=_confirmer(flags, console),
         reporter=ProgressReporter(stderr) if console.color(stderr) else LineReporter(stderr),
     )
-    outcome = run_apply(settings_for(flags.connection, manifests.paths, os.environ), request, os.environ)
+    # A saved plan records its project (apply refuses it elsewhere); no manifests are read for it.
+    settings = settings_for(flags.connection, None if saved else manifests.paths, os.environ)
+    outcome = run_apply(settings, request, os.environ)
     if outcome.report is None:
         console.out(
             "No changes. PostHog already matches the manifests." if flags.fmt == "text" else _NOTHING_TO_APPLY_JSON
@@ -269,7 +274,6 @@ class ImportFlags:
 def import_task(flags: ImportFlags, console: Console) -> ExitCode:
     from reconciler.commands.importer import ImportRequest, run_import
     from reconciler.importer import parse_selector
-    from reconciler.settings import resolve_settings
 
     selectors = tuple(parse_selector(s) for s in flags.selects) if flags.selects else None
     out = Path(flags.out_text) if flags.out_text is not None else None
@@ -277,11 +281,9 @@ def import_task(flags: ImportFlags, console: Console) -> ExitCode:
     request = ImportRequest(
         selectors=selectors, out=out, force=flags.force, catalog=flags.catalog, out_is_dir=out_is_dir
     )
-    # No manifests are read: the project comes from --project or POSTHOG_PROJECT_ID only.
-    connection = flags.connection
-    settings = resolve_settings(
-        os.environ, host=connection.host, project=connection.project, api_path=connection.api_path
-    )
+    # Importing into a manifest tree (or over a file) that pins `project:` honours the pin, as plan does.
+    pinned = (out,) if out is not None and out.exists() else None
+    settings = settings_for(flags.connection, pinned, os.environ)
     outcome = run_import(settings, request)
     for warning in outcome.warnings:
         console.err(f"Warning: {warning}")

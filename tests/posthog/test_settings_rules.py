@@ -13,13 +13,29 @@ KEY_ENV = {"POSTHOG_PERSONAL_API_KEY": "phx_canary_settings"}
 
 def test_flags_beat_environment_which_beats_manifest() -> None:
     env = {**KEY_ENV, "POSTHOG_HOST": "https://eu.posthog.com", "POSTHOG_PROJECT_ID": "200"}
-    s = resolve_settings(env, host="https://us.posthog.com", project="100", manifest_project="300")
+    s = resolve_settings(env, host="https://us.posthog.com", project="100")
     assert (s.host, s.project, s.project_origin) == ("https://us.posthog.com", "100", "--project")
-    s = resolve_settings(env, manifest_project="300")
+    s = resolve_settings(env, project="300", manifest_project="300")
+    assert (s.project, s.project_origin) == ("300", "--project")
+    s = resolve_settings(env)
     assert (s.host, s.project, s.project_origin) == ("https://eu.posthog.com", "200", "POSTHOG_PROJECT_ID")
     s = resolve_settings({**KEY_ENV, "POSTHOG_HOST": "us.posthog.com"}, manifest_project=300)
     assert (s.host, s.project, s.project_origin) == ("https://us.posthog.com", "300", "manifest")
     assert s.api_path == "projects" and s.rate_limit == "480/minute,4800/hour" and s.base_url == s.host
+
+
+def test_a_manifest_project_is_a_pin_that_flags_and_environment_may_not_contradict() -> None:
+    env = {**KEY_ENV, "POSTHOG_HOST": "https://eu.posthog.com", "POSTHOG_PROJECT_ID": "200"}
+    for kwargs, origin in (({"project": "100"}, "--project 100"), ({}, "POSTHOG_PROJECT_ID 200")):
+        with pytest.raises(ConfigError) as caught:
+            resolve_settings(env, manifest_project="300", manifest_where="m.yaml:2", **kwargs)
+        assert caught.value.reference == "project-mismatch"
+        name, number = origin.split()
+        assert caught.value.message.startswith(
+            f"the manifests pin project 300 (m.yaml:2), but {name} names project {number}"
+        )
+    # `@current` is the key's own project: nothing to compare offline.
+    assert resolve_settings(env, project="@current", manifest_project="300").project == "@current"
 
 
 def test_no_host_is_a_clear_error_never_a_silent_fake() -> None:
