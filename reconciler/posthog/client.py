@@ -1,42 +1,30 @@
-"""The PostHog API client: every call the planner and applier make, over httpx, returning LiveState models.
+"""The PostHog API client: every call the planner and applier make, returning LiveState models.
 
-Knows HTTP and PostHog's wire format (paths, paging, error bodies, retries, pacing); knows nothing of
-manifests or plans. This module and its helper `transport.py` (sending one request within a total deadline and a
-response-size cap) are the only ones that import httpx: its exceptions are translated in one place
+Knows PostHog's endpoints and wire format (paths, paging, response shapes, wire quirks such as the bulk schema
+update's per-table fallback); knows nothing of manifests or plans. Sending is `session.py`'s job (pacing,
+retries, deadlines, error translation; the one place secrets are revealed); `transport.py` bounds one request.
+Those three are the only modules that import httpx: its exceptions are translated in one place
 (`transport.translate_transport_errors`) into `ApiUnavailable`/`RequestNotSent`/`DeadlineExceeded`, so nothing
-above them needs httpx. Secret values are revealed
-only in `_send_once`, where a request body becomes bytes.
+above them needs httpx.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
-from reconciler import __version__
 from reconciler.catalog import BULK_SCHEMA_FIELDS, Catalog, load_catalog
-from reconciler.errors import (
-    AmbiguousCreate,
-    ApiError,
-    ConfigError,
-    NotFound,
-    PersonalKeyNotAllowed,
-)
-from reconciler.posthog.errors import error_from_response
+from reconciler.errors import AmbiguousCreate, ApiError, ConfigError, PersonalKeyNotAllowed
 from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
-from reconciler.posthog.ratelimit import ANNOUNCE_AFTER, RateLimiter
-from reconciler.posthog.retry import Decision, Outcome, Replay, RetryPolicy, decide
-from reconciler.posthog.transport import bound_by_deadline, send_bounded
-from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
+from reconciler.posthog.ratelimit import RateLimiter
+from reconciler.posthog.retry import Replay, RetryPolicy
+from reconciler.posthog.session import USER_AGENT, BearerAuth, Call, RequestStats, Session, build_http_client
 from reconciler.settings import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Settings
 
 __all__ = [
@@ -52,98 +40,13 @@ __all__ = [
 log = logging.getLogger("reconciler.posthog")
 _M = TypeVar("_M")
 
-USER_AGENT = f"reconciler/{__version__}"
 #: PostHog's list pagination has no max page size (§5), so one request can bring back hundreds of sources.
 #: 1000 keeps a 300-source project at one list request (the target is ceil(N/100); fewer is better) while
 #: bounding a single response. Lower it (`page_size=`) if a huge project makes the response too slow.
 DEFAULT_PAGE_SIZE = 1000
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-#: Calls where PostHog talks to the upstream before answering (credential check, table discovery, §8.3,
-#: §8.4 step 9, §8.7, §8.9) get a longer read timeout.
-SLOW_READ_TIMEOUT = 120.0
-#: The slow calls above may take this many times the total deadline (settings.py: RECONCILER_REQUEST_DEADLINE).
-SLOW_DEADLINE_FACTOR = 2.5
 _MAX_PAGES = 100_000
 _BULK_KEYS = frozenset(BULK_SCHEMA_FIELDS)
 _LIST_RESTARTS = 2
-
-
-class BearerAuth(httpx.Auth):
-    """`Authorization: Bearer <key>`, revealed per request; httpx masks the header in every repr."""
-
-    def __init__(self, key: Secret) -> None:
-        self.key = key
-
-    def __repr__(self) -> str:
-        return f"BearerAuth({self.key!r})"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.key.reveal()}"
-        yield request
-
-
-@dataclass
-class RequestStats:
-    """Requests sent (every attempt counts), by operation; thread-safe. For reports and benchmarks."""
-
-    by_operation: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _local: threading.local = field(default_factory=threading.local, repr=False)
-
-    def record(self, operation: str, *, retry: bool) -> None:
-        with self._lock:
-            self.by_operation[operation] += 1
-            self.retries += int(retry)
-        self._local.count = getattr(self._local, "count", 0) + 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_operation.values())
-
-    @property
-    def this_thread(self) -> int:
-        """Requests sent by the calling thread (workers share one client: per-step attempt counts)."""
-        return int(getattr(self._local, "count", 0))
-
-
-@dataclass(frozen=True)
-class _Call:
-    operation: str  # a name for logs and stats: "list_sources", "create_source", ...
-    method: str
-    url: str  # relative to the project (`external_data_sources/`), or absolute (a `next` link)
-    params: Mapping[str, Any] | None = None
-    body: Any = None  # may hold Secret values: revealed only when sent
-    replay: Replay = Replay.ALWAYS
-    slow: bool = False
-    on_ambiguous: Callable[[ApiError], ApiError] | None = None
-    #: A DELETE retried after an ambiguous failure may find the row already gone: that is success.
-    gone_ok_on_retry: bool = False
-
-
-def build_http_client(
-    base_url: str,
-    api_key: Secret | None,
-    *,
-    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-    transport: httpx.BaseTransport | None = None,
-) -> httpx.Client:
-    """An httpx client for one PostHog host: bearer auth, user agent, timeouts, no redirects.
-
-    Redirects are not followed: a redirect to another origin would be a surprise we want to see. The client's
-    connection pools honour `transport.request_deadline` (a scripted `transport` is left as it is).
-    """
-    http = httpx.Client(
-        base_url=base_url,
-        auth=BearerAuth(api_key) if api_key is not None else None,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        timeout=timeout,
-        follow_redirects=False,
-        transport=transport,
-    )
-    if transport is None:
-        bound_by_deadline(http)
-    return http
 
 
 def build_client(
@@ -202,18 +105,18 @@ class PostHogClient:
         if api_path not in ("projects", "environments"):
             raise ConfigError(f"--api-path must be 'projects' or 'environments', not {api_path!r}")
         self._http = http
-        self._limiter = limiter
-        self._retry = retry_policy
         self._catalog = catalog if catalog is not None else load_catalog()
         self._page_size = page_size
         self._owns_http = owns_http
-        self._deadline = deadline
-        self._max_response_bytes = max_response_bytes
         self.project = project
         self.api_path = api_path
         # Both families reach the same viewset; the id is the team/environment id in both (§1).
         self.base_path = f"/api/{api_path}/{project}/"
-        self.stats = RequestStats()
+        self._session = Session(
+            http, limiter, retry_policy,
+            base_path=self.base_path, deadline=deadline, max_response_bytes=max_response_bytes,
+        )  # fmt: skip
+        self.stats: RequestStats = self._session.stats
         self._bulk_refused = threading.Event()  # learned once (403 to personal keys), then per table
 
     def __repr__(self) -> str:
@@ -264,7 +167,7 @@ class PostHogClient:
         return self.fetch_live_state().find(source_type, prefix)
 
     def get_source(self, source_id: str) -> LiveSource:
-        return self._source(self._json(_Call("get_source", "GET", f"external_data_sources/{source_id}/")))
+        return self._source(self._session.json(Call("get_source", "GET", f"external_data_sources/{source_id}/")))
 
     def create_source(
         self,
@@ -296,11 +199,11 @@ class PostHogClient:
                 hint="re-list the sources and look for this (type, prefix) before creating it again",
             )
 
-        call = _Call(
+        call = Call(
             "create_source", "POST", "external_data_sources/", body=body,
             replay=Replay.IF_NOT_SENT, slow=True, on_ambiguous=ambiguous,
         )  # fmt: skip
-        data = self._json(call)
+        data = self._session.json(call)
         if not isinstance(data, Mapping) or "id" not in data:
             raise ApiError(f"create_source: expected {{'id': ...}}, got {type(data).__name__}")
         return str(data["id"])
@@ -310,26 +213,28 @@ class PostHogClient:
 
         Returns the full source object PostHog answers with (typed values; normalised like a GET).
         """
-        call = _Call(
+        call = Call(
             "patch_source", "PATCH", f"external_data_sources/{source_id}/", body=dict(changes),
             slow="job_inputs" in changes,  # sending job_inputs makes PostHog re-probe the upstream (§8.4 step 9)
         )  # fmt: skip
-        return self._source(self._json(call))
+        return self._source(self._session.json(call))
 
     def delete_source(self, source_id: str) -> None:
         """Soft delete (204, §8.5). A retry that finds the source already gone counts as done."""
-        self._request(_Call("delete_source", "DELETE", f"external_data_sources/{source_id}/", gone_ok_on_retry=True))
+        self._session.request(
+            Call("delete_source", "DELETE", f"external_data_sources/{source_id}/", gone_ok_on_retry=True)
+        )
 
     def reload_source(self, source_id: str) -> None:
         """Trigger a sync now (§8.6). Not replayed once it may have arrived: each call starts a sync."""
-        self._request(
-            _Call("reload_source", "POST", f"external_data_sources/{source_id}/reload/", replay=Replay.IF_NOT_SENT)
+        self._session.request(
+            Call("reload_source", "POST", f"external_data_sources/{source_id}/reload/", replay=Replay.IF_NOT_SENT)
         )
 
     def refresh_schemas(self, source_id: str) -> RefreshResult:
         """Re-discover upstream tables; new ones get schema rows with `should_sync=false` (§8.7). Idempotent."""
-        call = _Call("refresh_schemas", "POST", f"external_data_sources/{source_id}/refresh_schemas/", slow=True)
-        return self._model(RefreshResult.model_validate, self._json(call))
+        call = Call("refresh_schemas", "POST", f"external_data_sources/{source_id}/refresh_schemas/", slow=True)
+        return self._model(RefreshResult.model_validate, self._session.json(call))
 
     def patch_revenue_config(
         self,
@@ -343,10 +248,10 @@ class PostHogClient:
             k: v for k, v in (("enabled", enabled), ("include_invoiceless_charges", include_invoiceless_charges))
             if v is not None
         }  # fmt: skip
-        call = _Call(
+        call = Call(
             "patch_revenue_config", "PATCH", f"external_data_sources/{source_id}/revenue_analytics_config/", body=body
         )
-        return self._source(self._json(call))
+        return self._source(self._session.json(call))
 
     def jobs(
         self,
@@ -365,12 +270,14 @@ class PostHogClient:
         names = list(schemas)
         if names:
             params["schemas"] = names
-        data = self._json(_Call("jobs", "GET", f"external_data_sources/{source_id}/jobs/", params=params or None))
+        data = self._session.json(
+            Call("jobs", "GET", f"external_data_sources/{source_id}/jobs/", params=params or None)
+        )
         return [self._model(LiveJob.from_wire, row) for row in self._list_body(data, "jobs")]
 
     def wizard(self) -> dict[str, Any]:
         """Every source type's form definition (§8.11); `Catalog.from_wizard` turns it into a catalog."""
-        data = self._json(_Call("wizard", "GET", "external_data_sources/wizard/"))
+        data = self._session.json(Call("wizard", "GET", "external_data_sources/wizard/"))
         if not isinstance(data, dict):
             raise ApiError(f"wizard: expected an object, got {type(data).__name__}")
         return data
@@ -389,8 +296,8 @@ class PostHogClient:
         body.pop("schemas", None)
         if access_method is not None:
             body["access_method"] = access_method
-        call = _Call("database_schema", "POST", "external_data_sources/database_schema/", body=body, slow=True)
-        data = self._json(call)
+        call = Call("database_schema", "POST", "external_data_sources/database_schema/", body=body, slow=True)
+        data = self._session.json(call)
         return [self._model(PreflightTable.from_wire, row) for row in self._list_body(data, "database_schema")]
 
     def source_prefix(self, source_type: str, prefix: str | None, *, access_method: str | None = None) -> None:
@@ -402,14 +309,14 @@ class PostHogClient:
             body["prefix"] = prefix
         if access_method is not None:
             body["access_method"] = access_method
-        self._request(_Call("source_prefix", "POST", "external_data_sources/source_prefix/", body=body))
+        self._session.request(Call("source_prefix", "POST", "external_data_sources/source_prefix/", body=body))
 
     # ---- schemas -------------------------------------------------------------------------------------
 
     def patch_schema(self, schema_id: str, changes: Mapping[str, Any]) -> LiveSchema:
         """PATCH one table's settings (§9.3); returns the schema object."""
-        call = _Call("patch_schema", "PATCH", f"external_data_schemas/{schema_id}/", body=dict(changes))
-        return self._model(LiveSchema.from_wire, self._json(call))
+        call = Call("patch_schema", "PATCH", f"external_data_schemas/{schema_id}/", body=dict(changes))
+        return self._model(LiveSchema.from_wire, self._session.json(call))
 
     def bulk_update_schemas(self, source_id: str, updates: Sequence[Mapping[str, Any]]) -> list[LiveSchema]:
         """PATCH many schemas of one source in one transaction (§8.13); each item carries its `id`.
@@ -419,11 +326,11 @@ class PostHogClient:
         """
         if not updates:
             return []
-        call = _Call(
+        call = Call(
             "bulk_update_schemas", "PATCH", f"external_data_sources/{source_id}/bulk_update_schemas/",
             body={"schemas": [dict(u) for u in updates]},
         )  # fmt: skip
-        data = self._json(call)
+        data = self._session.json(call)
         return [self._model(LiveSchema.from_wire, row) for row in self._list_body(data, "bulk_update_schemas")]
 
     def update_schemas(self, source_id: str, updates: Sequence[Mapping[str, Any]]) -> bool:
@@ -457,165 +364,19 @@ class PostHogClient:
         for _ in range(_MAX_PAGES):
             if url is None:
                 return list(rows.values()), count
-            page = self._json(_Call("list_sources", "GET", url, params=params))
+            page = self._session.json(Call("list_sources", "GET", url, params=params))
             if not isinstance(page, Mapping) or not isinstance(page.get("results"), list):
                 raise ApiError("list_sources: expected a paginated object with 'results' (§5)")
             for row in page["results"]:
                 if isinstance(row, Mapping) and "id" in row:
                     rows.setdefault(str(row["id"]), row)
             count = page["count"] if isinstance(page.get("count"), int) else None
-            url, params = self._next_url(page.get("next")), None
+            url, params = self._session.next_url(page.get("next")), None
             if url is not None:
                 if url in seen_urls:
                     raise ApiError(f"list_sources: the server's `next` link loops back to {url}")
                 seen_urls.add(url)
         raise ApiError("list_sources: too many pages")
-
-    def _next_url(self, link: Any) -> str | None:
-        """Our own origin with the `next` link's path and query (§5: next links are absolute).
-
-        The key is never sent to another origin, and a proxy that reports an internal host or `http`
-        scheme in the link does not matter.
-        """
-        if not link:
-            return None
-        target = httpx.URL(str(link))
-        return str(self._http.base_url.copy_with(raw_path=target.raw_path))
-
-    def _url(self, call: _Call) -> str:
-        return call.url if "://" in call.url else self.base_path + call.url
-
-    def _send_once(self, call: _Call) -> httpx.Response:
-        url = self._url(call)
-        try:
-            body = reveal_all(call.body) if call.body is not None else None  # the one place secrets are revealed
-        except SecretUnavailable as exc:
-            raise ConfigError(
-                f"{call.operation}: {exc}", hint=f"set {exc.name} in the environment", reference="secret-missing"
-            ) from None
-        timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if call.slow:
-            timeout = httpx.Timeout(SLOW_READ_TIMEOUT, connect=10.0)
-        request = self._http.build_request(
-            call.method, url, params=dict(call.params) if call.params else None, json=body, timeout=timeout
-        )
-        seconds = self._deadline * (SLOW_DEADLINE_FACTOR if call.slow else 1)
-        return send_bounded(self._http, request, deadline=seconds, max_bytes=self._max_response_bytes)
-
-    def _request(self, call: _Call) -> httpx.Response | None:
-        """Send with pacing and retries. None only for a DELETE that a retry found already done."""
-        attempt = 0
-        while True:
-            attempt += 1
-            self._limiter.acquire()
-            self.stats.record(call.operation, retry=attempt > 1)
-            started = time.monotonic()
-            try:
-                response = self._send_once(call)
-                elapsed = (time.monotonic() - started) * 1000
-                log.debug(
-                    "%s %s -> %d (%.0f ms, attempt %d)",
-                    call.method,
-                    response.url.path,
-                    response.status_code,
-                    elapsed,
-                    attempt,
-                )
-                if response.is_success:
-                    return response
-                raise self._error(response, call)
-            except ApiError as error:
-                if isinstance(error, NotFound) and call.gone_ok_on_retry and attempt > 1:
-                    return None
-                decision = decide(error, replay=call.replay, attempt=attempt, policy=self._retry)
-                if decision.outcome is Outcome.WAIT_TOO_LONG:
-                    raise self._wait_too_long(error, decision) from None
-                if decision.outcome is Outcome.RETRY:
-                    self._announce_retry(call, error, decision, attempt)
-                    if decision.server_pause:
-                        self._limiter.pause(decision.wait)  # the next acquire() waits, for every worker
-                    else:
-                        self._retry.sleep(decision.wait)
-                    continue
-                if decision.outcome is Outcome.AMBIGUOUS and call.on_ambiguous is not None:
-                    raise call.on_ambiguous(error) from None
-                raise
-
-    def _announce_retry(self, call: _Call, error: ApiError, decision: Decision, attempt: int) -> None:
-        """Log the retry; a wait long enough to notice is a warning (the CLI prints those on stderr)."""
-        level = logging.WARNING if decision.wait >= ANNOUNCE_AFTER else logging.INFO
-        why = "PostHog throttled the request (429)" if decision.server_pause else error.message
-        log.log(
-            level,
-            "Waiting %.0f s before retrying %s (attempt %d of %d): %s",
-            decision.wait,
-            call.operation,
-            attempt + 1,
-            self._retry.max_attempts,
-            why,
-        )
-
-    def _wait_too_long(self, error: ApiError, decision: Decision) -> ApiError:
-        """The server asked for a wait past the cap: fail now, saying so, rather than stall the run."""
-        cap = self._retry.max_wait
-        error.hint = (
-            f"PostHog asked to wait {decision.wait:.0f} s before the next request, longer than the {cap:g} s this "
-            f"run waits at once; run again later, or set RECONCILER_MAX_WAIT to {math.ceil(decision.wait)} or more"
-        )
-        error.reference = "wait-too-long"
-        return error
-
-    def _error(self, response: httpx.Response, call: _Call) -> ApiError:
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        except RecursionError:
-            body = "(an error body nested too deeply to read)"
-        # A server or proxy that echoes what we sent (a password in a connection error, the Authorization
-        # header in a debug page) must not carry it into our messages: cut every value we revealed, in every
-        # form it may come back in (escaped, encoded, line by line, cut short; secret.redact).
-        secrets = [*secret_values(call.body), *self._key_values()]
-        try:
-            shown = redact(body, secrets) if secrets else body
-        except RecursionError:
-            shown = "(an error body nested too deeply to read)"
-        return error_from_response(
-            response.status_code,
-            shown,
-            headers=response.headers,
-            method=response.request.method,
-            path=response.request.url.path,
-            reason=response.reason_phrase,
-            origin=f"{response.request.url.scheme}://{response.request.url.netloc.decode('ascii')}",
-        )
-
-    def _key_values(self) -> list[str]:
-        auth = self._http.auth
-        key = auth.key if isinstance(auth, BearerAuth) else None
-        return [key.reveal()] if key is not None and key.available else []
-
-    def _json(self, call: _Call) -> Any:
-        response = self._request(call)
-        if response is None or not response.content:
-            return None
-        try:
-            data = response.json()
-        except RecursionError:
-            raise ApiError(
-                f"{call.method} {response.url.path}: the server answered with JSON nested too deeply to read",
-                hint="is --host pointing at PostHog?",
-            ) from None
-        except ValueError:
-            raise ApiError(
-                f"{call.method} {response.url.path}: the server answered {response.status_code} with a body that "
-                "is not JSON",
-                hint="is --host pointing at PostHog?",
-            ) from None
-        # An httpx response sits in reference cycles, which the CLI collects rarely (see cli.py): let go of its
-        # body now, or a large list's 25 MB would stay in memory until the process ends.
-        response.__dict__.pop("_content", None)
-        return data
 
     @staticmethod
     def _list_body(data: Any, operation: str) -> list[Mapping[str, Any]]:

@@ -12,7 +12,7 @@ trips a per-read timeout and holds a request forever, and an answer is read whol
 * `send_bounded(http, request, ...)`: both, around one request, with httpx's exceptions translated into ours
   (`translate_transport_errors`, the one place that happens).
 
-Knows httpx and httpcore and how a failed connection is worded; nothing of PostHog's API. Only posthog/client.py
+Knows httpx and httpcore and how a failed connection is worded; nothing of PostHog's API. Only posthog/session.py
 uses it.
 """
 

@@ -232,7 +232,7 @@ def test_create_still_running_after_a_client_timeout_is_found_not_duplicated(
 ) -> None:
     """The server commits 0.6 s after the request; the client gives up at 0.3 s. Re-sending at once would race
     the first create; the executor waits, re-lists, and finds it."""
-    monkeypatch.setattr("reconciler.posthog.client.SLOW_READ_TIMEOUT", 0.3)
+    monkeypatch.setattr("reconciler.posthog.session.SLOW_READ_TIMEOUT", 0.3)
     with serve_emulator(control=True) as emu, emu.control() as control:
         control.post(
             "/faults",
