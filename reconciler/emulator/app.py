@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from reconciler.catalog import Catalog, load_catalog
 from reconciler.emulator.api import actions, schemas, sources
 from reconciler.emulator.api.auth import authenticate
+from reconciler.emulator.api.guard import RequestGuard
 from reconciler.emulator.control.traffic import control_routes
 from reconciler.emulator.control.world import state_control_routes
 from reconciler.emulator.keys import KeyRing
@@ -138,7 +139,7 @@ def create_app(
     traffic_layer = Middleware(TrafficMiddleware, control=traffic, is_known_key=lambda k: keys.get(k) is not None)
     app = Starlette(
         routes=routes,
-        middleware=[traffic_layer, *middleware],
+        middleware=[Middleware(RequestGuard), traffic_layer, *middleware],
         exception_handlers={ApiProblem: render_problem, HTTPException: _http_exception, Exception: _server_error},
     )
     app.state.emulator = state

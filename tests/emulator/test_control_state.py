@@ -79,7 +79,7 @@ def test_schema_health_refusals(emu: Emulator) -> None:
         control_error(control.patch(url, json={"should_sync": True}), 400, "Unknown field(s): should_sync.",
                       "should_sync")  # fmt: skip
         control_error(control.patch(url, json=[1]), 400, "Expected a JSON object.")
-        assert control.patch(url, content=b"{").status_code == 400
+        assert control.patch(url, content=b"{", headers={"Content-Type": "application/json"}).status_code == 400
 
 
 def test_control_api_is_absent_without_control_and_never_under_api(api: httpx.Client, emulator: Emulator) -> None:

@@ -619,6 +619,13 @@ def test_cloud_host_checks_resolve_names() -> None:
         ("db.example.com", ["::ffff:10.0.0.1"], INTERNAL),
         ("lake.postwh.com", ["10.0.0.1"], None),  # PostHog-managed hosts are allowed
         ("127.0.0.1", [], INTERNAL),
+        # 100.64.0.0/10, shared address space (issue 17 item 9): refused, literal or resolved; its edges not.
+        ("100.64.0.1", [], INTERNAL),
+        ("100.127.255.255", [], INTERNAL),
+        ("db.example.com", ["100.70.1.2"], INTERNAL),
+        ("db.example.com", ["::ffff:100.64.0.9"], INTERNAL),
+        ("100.63.255.255", [], None),
+        ("100.128.0.1", [], None),
     ],
 )
 def test_internal_host_error(host: str, addresses: list[str], expected: str | None) -> None:

@@ -6,12 +6,12 @@ check a key's project restriction, resolve the team (404), check membership (403
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
 from starlette.requests import Request
 
+from reconciler.emulator.api.guard import decode_json
 from reconciler.emulator.keys import SCOPE_OBJECT, ApiKey, KeyRing
 from reconciler.emulator.problems import ApiProblem
 
@@ -40,10 +40,10 @@ async def _presented_key(request: Request) -> tuple[str, str] | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip(), "Authorization header"
     if request.method in ("POST", "PATCH", "PUT"):
-        try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError:
-            body = None
+        # PostHog reads `request.data` here: a body DRF cannot parse fails the request (415, 400) before the key
+        # in the query string is tried.
+        raw = await request.body()
+        body = decode_json(raw, request.headers.get("content-type", "")) if raw else None
         if isinstance(body, dict) and isinstance(body.get("personal_api_key"), str):
             return body["personal_api_key"], "body"
     if "personal_api_key" in request.query_params:

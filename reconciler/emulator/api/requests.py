@@ -5,13 +5,13 @@ HTTP plumbing only; the rules live in `rules/`, the shapes in `serializers.py`, 
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 
+from reconciler.emulator.api.guard import decode_json
 from reconciler.emulator.api.serializers import render_source
 from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.rules.syncs import settle
@@ -41,15 +41,13 @@ def get_state(request: Request) -> EmulatorState:
 
 
 async def read_object(request: Request) -> dict[str, Any]:
-    """The JSON body as an object. An empty body is `{}` (DRF); malformed JSON is a parse error; any
-    other JSON value is DRF's non-field "Invalid data" error (§3)."""
+    """The JSON body as an object. An empty body is `{}` whatever its type (DRF); otherwise `decode_json`'s
+    rules (415 unless `application/json`, malformed or too deep → parse error); any other JSON value is DRF's
+    non-field "Invalid data" error (§3)."""
     raw = await request.body()
-    if not raw.strip():
+    if not raw:
         return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ApiProblem.drf(400, f"JSON parse error - {exc}", code="parse_error", type="invalid_request") from None
+    data = decode_json(raw, request.headers.get("content-type", ""))
     if not isinstance(data, dict):
         kind = {list: "list", str: "str", int: "int", float: "float", bool: "bool"}.get(type(data), "NoneType")
         raise ApiProblem.drf(400, f"Invalid data. Expected a dictionary, but got {kind}.")

@@ -14,7 +14,6 @@ are passed in as `more` routes and may use `read_json` / `control_error` for the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
+from reconciler.emulator.api.guard import decode_json
+from reconciler.emulator.problems import ApiProblem
 from reconciler.emulator.traffic.faults import FaultRuleError, parse_fault_rules
 from reconciler.emulator.traffic.middleware import TrafficControl
 
@@ -47,12 +48,12 @@ def control_error(exc: ControlError) -> JSONResponse:
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON, or ControlError."""
+    """The request body as JSON (`None` when empty), or ControlError: `decode_json`'s rules, as for the API."""
     raw = await request.body()
     try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise ControlError(f"JSON parse error - {exc}") from None
+        return decode_json(raw, request.headers.get("content-type", "")) if raw else None
+    except ApiProblem as problem:
+        raise ControlError(str(problem.body["detail"]), status=problem.status) from None
 
 
 class ControlApi:

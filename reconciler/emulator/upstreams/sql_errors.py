@@ -158,12 +158,20 @@ def system_resolver(host: str) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
 
 
+#: RFC 6598 shared address space (carrier-grade NAT; cloud VPCs use it for pods and peering). Python's
+#: `is_private` leaves it out, and so does the check at PostHog's reference commit; refused here all the same
+#: (docs/emulator.md, "Requests the emulator refuses").
+_SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+
+
 def _is_internal_ip(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is not None:
             return _is_internal_ip(str(embedded))
+    elif ip in _SHARED_ADDRESS_SPACE:
+        return True
     return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
 
 
