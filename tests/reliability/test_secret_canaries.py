@@ -9,19 +9,17 @@ Each canary is looked for raw and in encodings that would still reveal it (base6
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import io
 import json
 import logging
 import re
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from canary_kit import Canaries, forms
 from reliability_kit import fast_cli_client
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -80,40 +78,9 @@ sources:
 """
 
 
-def _forms(value: str) -> dict[str, str]:
-    raw = value.encode()
-    return {
-        "raw": value,
-        "base64": base64.b64encode(raw).decode().rstrip("="),
-        "urlsafe-base64": base64.urlsafe_b64encode(raw).decode().rstrip("="),
-        "url-encoded": urllib.parse.quote(value, safe=""),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "sha256[:12]": hashlib.sha256(raw).hexdigest()[:12],
-        "sha1": hashlib.sha1(raw).hexdigest(),
-        "md5": hashlib.md5(raw).hexdigest(),
-        "reversed": value[::-1],
-    }
-
-
-NEEDLES = {
-    f"{name}/{form}": text
-    for name, value in {**CANARIES, "ROTATED": ROTATED}.items()
-    for form, text in _forms(value).items()
-}
-
-
-def hits(text: str) -> list[str]:
-    return [label for label, needle in NEEDLES.items() if needle in text]
-
-
-def scan_tree(root: Path) -> dict[str, list[str]]:
-    found = {}
-    for path in root.rglob("*"):
-        if path.is_file():
-            found_here = hits(path.read_bytes().decode("utf-8", "replace"))
-            if found_here:
-                found[str(path.relative_to(root))] = found_here
-    return found
+CANARY_SET = Canaries({**CANARIES, "ROTATED": ROTATED})
+hits = CANARY_SET.hits
+scan_tree = CANARY_SET.scan_tree
 
 
 # ---- servers ---------------------------------------------------------------------------------------------------
@@ -276,7 +243,7 @@ def _json_part(text: str) -> str:
 def test_the_scanner_finds_every_form(tmp_path: Path) -> None:
     """The checks above can fail: every encoded form of a canary is found, in text and in files."""
     value = CANARIES["STRIPE_SECRET_KEY"]
-    for form, text in _forms(value).items():
+    for form, text in forms(value).items():
         assert f"STRIPE_SECRET_KEY/{form}" in hits(f"prefix {text} suffix"), form
     (tmp_path / "deep" / "er").mkdir(parents=True)
     (tmp_path / "deep" / "er" / "f.json").write_text(json.dumps({"k": value}))
