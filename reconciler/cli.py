@@ -145,6 +145,8 @@ def plan(**flags: Any) -> int:
 @p.sync
 @p.output_format("text", "json", help="Report format (json is for machines; progress lines still go to stderr).")
 @p.reviewed
+@p.planned_manifests
+@p.max_age
 def apply(**flags: Any) -> int:
     """Make PostHog match the manifests, or execute a saved plan (`reconciler apply plan.json`)."""
     from reconciler.commands.tasks import ApplyFlags, apply_task

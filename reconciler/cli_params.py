@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from reconciler.commands.options import Connection, ManifestOptions
+from reconciler.commands.options import Connection, ManifestOptions, parse_duration
 
 __all__ = [
     "allow_delete",
@@ -35,10 +35,12 @@ __all__ = [
     "import_all",
     "import_out",
     "manifests",
+    "max_age",
     "max_deletes",
     "output_format",
     "parallelism",
     "paths",
+    "planned_manifests",
     "preflight",
     "prune",
     "record_delete_opt_in",
@@ -231,6 +233,35 @@ reviewed = click.option(
     metavar="PATH",
     help="Saved plans people reviewed (files or directories; repeatable): refuse any change none of them showed, "
     "and deletes not shown with their opt-in (plan --allow-delete).",
+)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-age") from None
+
+
+planned_manifests = click.option(
+    "--manifests",
+    "planned_manifests",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="With a saved plan: the manifests it must have been made from (as given to plan; repeatable). "
+    "Refused when their files differ from the planned ones.",
+)
+#: Parsed into a timedelta while the command line is read.
+max_age = click.option(
+    "--max-age",
+    "max_age",
+    default=None,
+    metavar="DURATION",
+    callback=_duration,
+    help="With a saved plan: refuse it when it was saved longer ago than this (e.g. 30m, 12h, 7d).",
 )
 
 # ---- drift --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 from reconciler.plan.model import Plan
 from reconciler.secret import Secret
 
-__all__ = ["Fact", "ReviewedPlan", "Unreviewed", "review", "write_facts"]
+__all__ = ["Fact", "ReviewedPlan", "Unreviewed", "canonical", "review", "write_facts"]
 
 
 @dataclass(frozen=True, order=True)
@@ -68,7 +68,7 @@ class Unreviewed:
         return f"{self.fact.address}: {self.fact.describe()} ({why})"
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     """One spelling per value: PostHog stores scalars as strings (§6), so 5432 and "5432" are the same write."""
     if isinstance(value, Secret):
         return value.name
@@ -94,7 +94,7 @@ def _plain(value: Any) -> Any:
 def write_facts(plan: Plan) -> set[Fact]:
     """Every write the plan's steps would make (`Step.writes`), as facts."""
     return {
-        Fact(step.address, name, _canonical(value) if name != "delete" else "")
+        Fact(step.address, name, canonical(value) if name != "delete" else "")
         for change in plan.changes
         for step in change.steps
         for name, value in step.writes()

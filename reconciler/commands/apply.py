@@ -5,20 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from reconciler.apply.executor import ApplyReport, Executor, Reporter, missing_secret_steps
 from reconciler.apply.guard import ApplyPolicy, check_plan
 from reconciler.apply.review import ReviewedPlan, review
-from reconciler.apply.stale import ensure_fresh, look_now
-from reconciler.commands.common import FINGERPRINT_KEY_ENV, connect, fingerprint_key
+from reconciler.apply.stale import ensure_fresh, ensure_recent, look_now
+from reconciler.commands.common import FINGERPRINT_KEY_ENV, connect, fingerprint_key, manifest_digest, now
 from reconciler.commands.plan import PlanRequest, make_plan
 from reconciler.errors import PlanRefused, ReconcilerError
 from reconciler.plan.model import Plan
-from reconciler.plan.saved import load_plan
+from reconciler.plan.saved import SavedPlan, load_plan
 from reconciler.settings import Settings
 
-__all__ = ["ApplyOutcome", "ApplyRequest", "load_reviewed", "run_apply", "saved_plan_path"]
+__all__ = [
+    "ApplyOutcome",
+    "ApplyRequest",
+    "SavedPlanChecks",
+    "load_reviewed",
+    "refuse_misplaced_flags",
+    "run_apply",
+    "saved_plan_path",
+]
+
+
+@dataclass(frozen=True)
+class SavedPlanChecks:
+    """What `apply plan.json` is asked to check before any request: the manifests it must come from
+    (`--manifests`), its age (`--max-age`), and the allow-lists it must have been made under
+    (`--allow-env`/`--allow-secret`: compared with the plan's, never merged). None: not asked."""
+
+    manifests: tuple[Path, ...] | None = None
+    max_age: timedelta | None = None
+    allow_env: tuple[str, ...] | None = None
+    allow_secret: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,7 @@ class ApplyRequest:
     reporter: Reporter | None = None
     #: `--reviewed`: saved plans (files, or directories of them) every write of the fresh plan must appear in.
     reviewed: tuple[Path, ...] | None = None
+    checks: SavedPlanChecks = field(default_factory=SavedPlanChecks)
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,53 @@ def saved_plan_path(paths: tuple[Path, ...]) -> Path | None:
             reference="plan-and-manifests",
         )
     return plans[0] if plans else None
+
+
+def refuse_misplaced_flags(saved_plan: Path | None, flags: list[str]) -> None:
+    """One error for flags that do not fit (`ApplyFlags.misplaced_flags`), before anything is read or sent."""
+    if not flags:
+        return
+    names = ", ".join(flags)
+    if saved_plan is None:
+        raise ReconcilerError(
+            f"{names} only check a saved plan (`reconciler apply plan.json {flags[0]} …`); none was given",
+            hint="to apply manifests, drop them; to apply a saved plan, give the plan file instead of manifests",
+            reference="saved-plan-flag",
+        )
+    raise ReconcilerError(
+        f"refusing {names} with the saved plan {saved_plan}: a saved plan is applied exactly as it was reviewed, "
+        "and these would change what it does",
+        hint="nothing was sent. Plan again with them (`reconciler plan MANIFESTS… -o FILE`), review that plan and "
+        "apply it; or apply the manifests directly (`reconciler apply MANIFESTS…`)",
+        reference="saved-plan-flag",
+    )
+
+
+def _check_saved(saved: SavedPlan, file: Path, checks: SavedPlanChecks, env: Mapping[str, str]) -> None:
+    """The checks `apply plan.json` was asked for, all offline: raise before any request."""
+    for flag, given, recorded in (
+        ("--allow-env", checks.allow_env, saved.allow_env),
+        ("--allow-secret", checks.allow_secret, saved.allow_secret),
+    ):
+        if given is not None and sorted(set(given)) != sorted(set(recorded or ())):
+            made = ", ".join(recorded) if recorded else f"no {flag} (not restricted)"
+            raise PlanRefused(
+                f"{flag} {', '.join(given)} differs from the list {file} was made under ({made}): refusing it",
+                hint="the plan's own list is enforced when it is applied; plan again under the list you expect",
+                reference="saved-plan-flag",
+            )
+    if checks.manifests is not None:
+        digest = manifest_digest(checks.manifests)
+        if digest != saved.manifest_digest:
+            raise PlanRefused(
+                f"the manifests in {', '.join(map(str, checks.manifests))} are not the ones {file} was made from "
+                f"(digest {digest[:19]}…, the plan's {saved.manifest_digest[:19]}…)",
+                hint="nothing was sent. Give the same paths as to `plan` (names count, relative to each directory); "
+                "if the manifests changed since, plan again and review the new plan",
+                reference="plan-manifests-differ",
+            )
+    if checks.max_age is not None:
+        ensure_recent(saved, checks.max_age, now(env))
 
 
 def load_reviewed(paths: tuple[Path, ...], env: Mapping[str, str], settings: Settings) -> list[ReviewedPlan]:
@@ -110,6 +179,7 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
     with connect(settings) as client:
         if request.saved_plan is not None:
             saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
+            _check_saved(saved, request.saved_plan, request.checks, env)
             live = client.fetch_live_state()
             ensure_fresh(saved, host=settings.host, project=settings.project, now=look_now(saved.plan, live))
             plan = saved.plan

@@ -51,11 +51,15 @@ def catalog_for(spec: str | None, client: PostHogClient | None) -> Catalog:
 
 
 def manifest_digest(paths: Sequence[Path]) -> str:
-    """sha256 over the manifest files' names and bytes, in load order: pins what a saved plan came from."""
-    files, _ = collect_files(paths)
+    """sha256 over each manifest file's name and bytes, in load order: pins what a saved plan came from. Names
+    are relative to the directory given (a file given by itself: its own name), so a checkout elsewhere, or
+    `manifests/` given as an absolute path, has the same digest."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    for root in paths:
+        files, _ = collect_files([root])
+        for path in files:
+            name = path.relative_to(root) if root.is_dir() else Path(path.name)
+            digest.update(name.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
 
 

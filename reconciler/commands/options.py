@@ -6,10 +6,24 @@ Must not know: click, HTTP, manifests' contents.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-__all__ = ["Connection", "ManifestOptions"]
+__all__ = ["Connection", "ManifestOptions", "parse_duration"]
+
+_DURATION_PART = re.compile(r"(\d+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `30m`, `12h`, `7d` or a sum of them (`1h30m`); raises ValueError for anything else."""
+    compact = text.strip().lower()
+    parts = _DURATION_PART.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 30m, 12h, 7d or 1h30m")
+    return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from reconciler.commands.common import (
     manifest_digest,
     now,
 )
+from reconciler.commands.context import catalog_spec
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.manifest.models import DesiredState, ManifestInvalid
 from reconciler.plan.model import Plan, PlanError
@@ -83,6 +84,9 @@ def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -
             manifest_digest=manifest_digest(request.manifests.effective_paths),
             saved_at=now(env),
             allow_delete=request.allow_delete,
+            allow_env=request.manifests.allow_env or None,
+            allow_secret=request.manifests.allow_secret or None,
+            catalog=catalog_spec(request.manifests.catalog, env),
         )
         request.out.write_text(text, encoding="utf-8")
     return outcome

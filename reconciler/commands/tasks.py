@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -173,6 +174,8 @@ class ApplyFlags:
     sync: bool = False
     fmt: Literal["text", "json"] = "text"
     reviewed: tuple[Path, ...] = ()  # saved plans every write must appear in (`--reviewed`)
+    planned_manifests: tuple[Path, ...] = ()  # `--manifests`: what a saved plan must have been made from
+    max_age: timedelta | None = None  # `--max-age`: refuse a saved plan saved longer ago
 
     @property
     def saved_plan(self) -> Path | None:
@@ -181,6 +184,22 @@ class ApplyFlags:
         from reconciler.commands.apply import saved_plan_path
 
         return saved_plan_path(self.manifests.paths)
+
+    def misplaced_flags(self, saved: bool) -> list[str]:
+        """The flags given that do not fit: with a saved plan, every flag that would shape the plan (it is
+        applied as reviewed; `--allow-env`/`--allow-secret` are compared with the plan's own lists instead);
+        without one, the flags that only check a saved plan."""
+        if not saved:
+            return [name for name, on in (("--manifests", self.planned_manifests), ("--max-age", self.max_age)) if on]
+        shaping = (
+            ("--target", self.targets),
+            ("--prune", self.prune),
+            ("--sync", self.sync),
+            ("--catalog", self.manifests.catalog),
+            ("--allow-literal-secrets", self.manifests.allow_literal_secrets),
+            ("--reviewed", self.reviewed),
+        )
+        return [name for name, on in shaping if on]
 
 
 def _confirmer(flags: ApplyFlags, console: Console) -> Callable[[Plan], bool]:
@@ -204,12 +223,19 @@ def _confirmer(flags: ApplyFlags, console: Console) -> Callable[[Plan], bool]:
 def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
     from reconciler.apply.guard import ApplyPolicy
     from reconciler.apply.report import LineReporter, ProgressReporter, render_report_json, render_report_text
-    from reconciler.commands.apply import ApplyRequest, run_apply
+    from reconciler.commands.apply import ApplyRequest, SavedPlanChecks, refuse_misplaced_flags, run_apply
 
     saved = flags.saved_plan
+    refuse_misplaced_flags(saved, flags.misplaced_flags(saved is not None))
     manifests = replace(flags.manifests, paths=()) if saved else flags.manifests
     stderr = console.stderr
     request = ApplyRequest(
+        checks=SavedPlanChecks(
+            manifests=flags.planned_manifests or None,
+            max_age=flags.max_age,
+            allow_env=flags.manifests.allow_env or None,
+            allow_secret=flags.manifests.allow_secret or None,
+        ),
         reviewed=flags.reviewed or None,
         plan=_plan_request(manifests, flags.targets, flags.prune, sync=flags.sync),
         saved_plan=saved,

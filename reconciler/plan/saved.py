@@ -32,6 +32,12 @@ class SavedPlan:
     saved_at: datetime | None = None
     format_version: int = FORMAT_VERSION
     allow_delete: bool = False  # the reviewer's opt-in for the plan's deletes and replaces (`plan --allow-delete`)
+    #: The `--allow-env` / `--allow-secret` patterns the plan was made under (None: not restricted), which
+    #: `apply` enforces on the plan's secret references.
+    allow_env: tuple[str, ...] | None = None
+    allow_secret: tuple[str, ...] | None = None
+    #: The `--catalog` the plan was made with (`bundled`, `live` or a file), which `apply` validates it against.
+    catalog: str | None = None
 
 
 def save_plan(
@@ -42,6 +48,9 @@ def save_plan(
     live_fingerprints: Mapping[str, str | None] | None = None,
     saved_at: datetime | None = None,
     allow_delete: bool = False,
+    allow_env: tuple[str, ...] | None = None,
+    allow_secret: tuple[str, ...] | None = None,
+    catalog: str | None = None,
 ) -> str:
     """The saved plan file's text: the `--format json` document plus tool version, manifest digest,
     `saved_at` (when given: this module reads no clock) and per change `live_fingerprint`.
@@ -62,6 +71,9 @@ def save_plan(
         "manifest_digest": manifest_digest,
         "saved_at": saved_at.isoformat() if saved_at is not None else None,
         "allow_delete": allow_delete,
+        "allow_env": list(allow_env) if allow_env is not None else None,
+        "allow_secret": list(allow_secret) if allow_secret is not None else None,
+        "catalog": catalog,
     }
     return dumps({**head, **document})
 
@@ -112,7 +124,17 @@ def load_plan(text: str, env: Mapping[str, str]) -> SavedPlan:
         saved_at=saved_at,
         format_version=version,
         allow_delete=_opt_bool(document, "allow_delete", root),
+        allow_env=_opt_patterns(document, "allow_env", root),
+        allow_secret=_opt_patterns(document, "allow_secret", root),
+        catalog=root.opt_string("catalog"),
     )
+
+
+def _opt_patterns(document: Mapping[str, Any], key: str, root: Reader) -> tuple[str, ...] | None:
+    """An optional list of patterns (absent or null: not restricted)."""
+    if document.get(key) is None:
+        return None
+    return root.strings(key)
 
 
 def _opt_bool(document: Mapping[str, Any], key: str, root: Reader) -> bool:

@@ -77,7 +77,7 @@ def test_saved_plan_is_the_json_document_plus_its_own_fields() -> None:
     for change in saved["changes"]:
         assert "live_fingerprint" in change
         del change["live_fingerprint"]
-    for key in ("tool_version", "manifest_digest", "saved_at", "allow_delete"):
+    for key in ("tool_version", "manifest_digest", "saved_at", "allow_delete", "allow_env", "allow_secret", "catalog"):
         del saved[key]
     assert saved == rendered
 
@@ -276,5 +276,8 @@ def test_documented_example_is_a_loadable_saved_plan_written_exactly_so() -> Non
         manifest_digest=saved.manifest_digest,
         saved_at=saved.saved_at,
         allow_delete=saved.allow_delete,
+        allow_env=saved.allow_env,
+        allow_secret=saved.allow_secret,
+        catalog=saved.catalog,
     )
     assert json.loads(again) == json.loads(example)
