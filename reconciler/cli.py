@@ -42,7 +42,8 @@ class ClickConsole:
         click.echo(text, err=True)
 
     def color(self, stream: TextIO) -> bool:
-        return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        return tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
     def interactive(self) -> bool:
         return sys.stdin.isatty()
@@ -123,6 +124,7 @@ def schema(catalog: str | None) -> int:
 @p.save_plan
 @p.detailed_exitcode
 @p.preflight
+@p.verbose
 @p.full_plan_hint
 @p.record_delete_opt_in
 @p.delete_hint

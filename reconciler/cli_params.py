@@ -51,6 +51,7 @@ __all__ = [
     "serve_options",
     "sync",
     "targets",
+    "verbose",
 ]
 
 Command = Callable[..., Any]
@@ -182,6 +183,12 @@ preflight = click.option(
     "--preflight",
     is_flag=True,
     help="Check credentials and table names with PostHog's database_schema (needs secret values).",
+)
+verbose = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also show each change's API steps (with PostHog ids), as apply will run them.",
 )
 full_plan_hint = click.option(
     "--full-plan-hint",

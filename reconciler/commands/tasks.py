@@ -99,6 +99,7 @@ class PlanFlags:
     out: Path | None = None
     detailed_exitcode: bool = False
     preflight: bool = False
+    verbose: bool = False  # each change's API steps too
     full_plan_hint: str | None = None
     allow_delete: bool = False  # recorded in the saved plan: the reviewer's opt-in for deletes and replaces
     delete_hint: str | None = None
@@ -129,7 +130,15 @@ def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
     color = flags.fmt == "text" and console.color(console.stdout)
     markdown = MarkdownOptions(allow_delete=flags.allow_delete, delete_hint=flags.delete_hint)
     console.out(
-        render(outcome.plan, flags.fmt, color=color, full_plan_hint=flags.full_plan_hint, markdown=markdown), nl=False
+        render(
+            outcome.plan,
+            flags.fmt,
+            color=color,
+            verbose=flags.verbose,
+            full_plan_hint=flags.full_plan_hint,
+            markdown=markdown,
+        ),
+        nl=False,
     )
     if outcome.plan.errors:
         if flags.out is not None:

@@ -26,6 +26,7 @@ __all__ = [
     "FREQUENCY_VALUES",
     "INCREMENTAL_FIELD_TYPE_VALUES",
     "SYNC_TYPE_VALUES",
+    "TABLE_API_NAMES",
     "UNLISTED_POLICIES",
     "Defaults",
     "DesiredSource",
@@ -120,6 +121,11 @@ class TableSettings(_Model):
     cdc_table_mode: CdcTableMode | None = None
 
     _no_null = field_validator("sync", "frequency", "cdc_table_mode", mode="before")(_not_null)
+
+
+#: Table settings whose PostHog schema field has another name: manifest key → PostHog's (§7). Plans and drift
+#: speak the manifest's names; only requests and the JSON plan's steps use PostHog's.
+TABLE_API_NAMES: Mapping[str, str] = {"sync": "should_sync", "frequency": "sync_frequency"}
 
 
 class RevenueAnalytics(_Model):

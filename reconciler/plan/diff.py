@@ -18,7 +18,7 @@ from reconciler.catalog import (
     SYNC_TYPES_WITH_PRIMARY_KEY,
     SourceType,
 )
-from reconciler.manifest.models import DesiredSource, TableSettings
+from reconciler.manifest.models import TABLE_API_NAMES, DesiredSource, TableSettings
 from reconciler.plan.model import FieldDiff, Impact
 from reconciler.posthog.models import LiveSchema, LiveSource
 from reconciler.posthog.normalise import normalise_config
@@ -28,14 +28,13 @@ __all__ = [
     "CREATE_SCHEMA_KEYS",
     "ConfigDiff",
     "TableDiff",
+    "against_live",
     "api_table_settings",
     "diff_config",
     "diff_tables",
     "revenue_changes",
 ]
 
-#: Manifest table keys → PostHog schema fields (§7).
-_API_NAMES = {"sync": "should_sync", "frequency": "sync_frequency"}
 #: Keys PostHog reads from `payload.schemas[]` at create; `sync_frequency` is not among them (§8.3).
 CREATE_SCHEMA_KEYS = (
     "should_sync",
@@ -141,7 +140,7 @@ def api_table_settings(settings: TableSettings) -> dict[str, Any]:
         if name not in settings.given:
             continue
         value = getattr(settings, name)
-        out[_API_NAMES.get(name, name)] = list(value) if isinstance(value, tuple) else value
+        out[TABLE_API_NAMES.get(name, name)] = list(value) if isinstance(value, tuple) else value
     out.setdefault("should_sync", True)
     return out
 
@@ -149,6 +148,31 @@ def api_table_settings(settings: TableSettings) -> dict[str, Any]:
 def _live_value(schema: LiveSchema, api_name: str) -> Any:
     value = getattr(schema, api_name)
     return list(value) if isinstance(value, tuple) else value
+
+
+def _dig(values: Mapping[str, Any], keys: list[str]) -> Any:
+    for key in keys[:-1]:
+        inner = values.get(key)
+        values = inner if isinstance(inner, Mapping) else {}
+    return values.get(keys[-1])
+
+
+def against_live(diffs: list[FieldDiff], live: LiveSource) -> list[FieldDiff]:
+    """A replace's create diffs (`config.<path>`, `tables.<name>`) with their old values taken from the source it
+    deletes, so the plan shows what stays the same and what moves; secret fields stay value-less."""
+    out: list[FieldDiff] = []
+    for diff in diffs:
+        head, _, rest = diff.path.partition(".")
+        old = diff.old
+        if diff.secret:
+            pass
+        elif head == "config":
+            old = _dig(live.config, rest.split("."))
+        elif head == "tables" and isinstance(diff.new, Mapping):
+            schema = live.schema_named(rest)
+            old = None if schema is None else {k: _live_value(schema, k) for k in diff.new}
+        out.append(FieldDiff(diff.path, old, diff.new, diff.secret))
+    return out
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 from reconciler.plan.steps import DeleteSource, Step
 
 __all__ = [
+    "IMMUTABLE_FIELDS",
     "Action",
     "FieldDiff",
     "Impact",
@@ -42,6 +43,10 @@ class Action(Enum):
     def is_destructive(self) -> bool:
         """Deletes the live source (and its synced data)."""
         return self in (Action.REPLACE, Action.DELETE)
+
+
+#: Source fields PostHog cannot change in place: a difference in any of them forces a replace.
+IMMUTABLE_FIELDS = ("type", "prefix", "access_method")
 
 
 class Impact(Enum):
@@ -102,6 +107,11 @@ class SourceChange:
     live_id: str | None = None
     live_fingerprint: str | None = None  # of the normalised live object; stale-plan detection
     unlisted_tables: tuple[str, ...] = ()  # live tables the manifest does not list (policy `report`)
+
+    @property
+    def never_existed(self) -> bool:
+        """A `state: absent` tombstone for a source PostHog does not have: nothing to do, nothing to show."""
+        return self.action is Action.NOOP and self.live_id is None
 
     @property
     def headline_impact(self) -> Impact | None:

@@ -18,7 +18,8 @@ from typing import Any
 from reconciler.catalog import Catalog, SourceType, revenue_analytics_defaults
 from reconciler.identity import declared_of, match_sources
 from reconciler.manifest.models import DesiredSource, DesiredState
-from reconciler.plan.diff import api_table_settings, diff_tables, revenue_changes
+from reconciler.manifest.problems import did_you_mean
+from reconciler.plan.diff import against_live, api_table_settings, diff_tables, revenue_changes
 from reconciler.plan.fingerprint import values_part, version_part
 from reconciler.plan.model import (
     Action,
@@ -188,10 +189,16 @@ class _Planner:
     def replace_change(self, spec: DesiredSource, live: LiveSource, reasons: tuple[str, ...]) -> SourceChange:
         self.refuse_if_protected(spec, "replaced (deleted and created again)")
         steps, create_diffs, status = self.create_steps(spec)
+        # Old values from the source it deletes: `type`, `prefix`, `access_method` force the replace (IMMUTABLE_FIELDS).
         diffs = [FieldDiff("type", live.source_type, spec.type)] if spec.type != live.source_type else []
         if (spec.prefix or None) != live.prefix:
             diffs.append(FieldDiff("prefix", live.prefix, spec.prefix))
-        diffs += create_diffs
+        if live.access_method not in (None, "warehouse"):
+            diffs.append(FieldDiff("access_method", live.access_method, "warehouse"))
+        old_text = self.identity.trailer(live).user_text
+        if old_text is not None or spec.description is not None:
+            diffs.append(FieldDiff("description", old_text, spec.description))
+        diffs += against_live(create_diffs, live)
         return SourceChange(
             spec.address,
             spec.type,
@@ -265,9 +272,10 @@ class _Planner:
                 orphaned.append(OrphanedSource(source.id, address, source.source_type, source.prefix))
         if targets is not None:
             for unknown in sorted(targets - declared - {c.address for c in changes}):
-                self.errors.append(
-                    PlanError(f"--target {unknown}: no manifest declares this address", unknown, "unknown-target")
-                )
+                known = declared | {o.address for o in orphaned}
+                message = f"--target {unknown}: no manifest declares this address{did_you_mean(unknown, sorted(known))}"
+                self.errors.append(PlanError(message, unknown, "unknown-target"))
+            self.warnings.insert(0, _targeting_notice(targets))
         for address, spec in sorted(self.desired.sources.items()):
             # A duplicated owner is reported (errors) and neither source is compared or touched.
             if (targets is None or address in targets) and identity.duplicated(address) is None:
@@ -283,6 +291,14 @@ class _Planner:
             errors=tuple(self.errors),
             warnings=tuple(self.warnings),
         )
+
+
+def _targeting_notice(targets: frozenset[str]) -> str:
+    """Terraform's "resource targeting is in effect", in our words: what a targeted plan leaves out."""
+    return (
+        f"targeting is in effect (--target {', '.join(sorted(targets))}): changes to other sources are not "
+        "planned, so this plan may not show everything that differs; plan without --target before relying on it"
+    )
 
 
 def _source_id(steps: Iterable[Step]) -> str | None:

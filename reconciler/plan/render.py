@@ -44,13 +44,15 @@ def render(
     fmt: Format,
     *,
     color: bool = False,
+    verbose: bool = False,
     full_plan_hint: str | None = None,
     markdown: MarkdownOptions | None = None,
 ) -> str:
-    """Dispatch on `--format`; `color` applies to text only, `full_plan_hint` and `markdown` to markdown only."""
+    """Dispatch on `--format`; `color` applies to text only, `verbose` (API steps) to text and markdown,
+    `full_plan_hint` and `markdown` to markdown only (JSON always holds the steps)."""
     renderers: dict[str, Callable[[], str]] = {
-        "text": lambda: render_text(plan, color=color),
-        "markdown": lambda: render_markdown(plan, full_plan_hint=full_plan_hint, options=markdown),
+        "text": lambda: render_text(plan, color=color, verbose=verbose),
+        "markdown": lambda: render_markdown(plan, full_plan_hint=full_plan_hint, options=markdown, verbose=verbose),
         "json": lambda: render_json(plan),
     }
     if fmt not in renderers:

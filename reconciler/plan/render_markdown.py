@@ -1,9 +1,12 @@
 """Markdown rendering of a Plan: one GitHub pull-request comment, never over GitHub's 65,536-character limit.
 
-Summary table first, then errors and data-loss warnings, then one collapsible `<details>` section per
-changed source (its body is the text renderer's, in a code block). When the comment would be too long,
-whole sections are left out from the end and a closing note says how many and where the full plan is.
-Every user-provided string outside a code block is escaped for both HTML and markdown.
+A one-line headline (`Plan: 3 to create, 1 to update (impact: full-resync), …`), then errors and data-loss
+warnings, then the changes in a ```` ```diff ```` block so GitHub colours the lines: the text renderer's rows
+with each line's `+`/`-`/`~` moved to the first column (`~` written `!`, which GitHub's diff highlighter
+colours as a change). A long plan gets one collapsed `<details>` per source instead (destructive ones open).
+When the comment would be too long, whole sections are left out from the end and a closing note says how many
+and where the full plan is. Outside code blocks, user strings are escaped only where markdown or HTML would
+misrender them (`escape_markdown`); inside, only a fence longer than any backtick run is needed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.plan.model import Plan, PlanError, SourceChange
-from reconciler.plan.render_text import change_body, change_header, clean, shown_changes, summary_line
+from reconciler.plan.render_rows import Row, change_header, change_rows, clean, shown_changes, summary_line, unlisted
+from reconciler.plan.render_text import row_line
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MarkdownOptions", "escape_markdown", "render_failed_markdown", "render_markdown"]
 
@@ -31,15 +35,19 @@ class MarkdownOptions:
 GITHUB_COMMENT_LIMIT = 65_536
 #: Longest body one source's section may have before its own lines are cut.
 SECTION_LIMIT = 12_000
+#: A plan with more diff lines than this (or more sources than _LONG_SOURCES) gets a collapsed section per source.
+_LONG_LINES = 60
+_LONG_SOURCES = 8
 #: At most this many items in the errors / warnings / unmanaged / drops-data lists before "and N more".
 LIST_LIMIT = 20
 #: User strings (messages, names) are cut to this many characters in lists and headers.
 _ITEM_LIMIT = 300
 
-# HTML-significant characters, markdown syntax and `@` (a mention would notify people), written as
-# numeric entities: they render the same whether GitHub treats the spot as markdown or as HTML.
-# `$` (math), `#` (issue links) and `|` (table cells) included.
-_ESCAPED = re.compile(r"[&<>\"'`*_\[\]|~\\@$#]")
+# What markdown or inline HTML would misread, written as numeric entities (they render the same whether GitHub
+# treats the spot as markdown or as HTML, e.g. inside <summary>): HTML's `&<>`, `@` (a mention notifies people),
+# `#` before a digit (an issue link), emphasis/code/strike/math/table characters, `[` (no link or task box
+# starts without it), and `_` only at a word's edge (`old_mysql` renders as written; `_x_` would be italic).
+_ESCAPED = re.compile(r"[&<>@*`\[~|\\$]|#(?=\d)|(?<![^\W_])_|_(?![^\W_])")
 
 
 def escape_markdown(text: str, max_length: int = _ITEM_LIMIT) -> str:
@@ -76,26 +84,62 @@ def _fence(lines: Sequence[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _section(change: SourceChange) -> str:
-    symbol, rest = change_header(change)
-    impact = change.headline_impact
-    summary = f"<b>{escape_markdown(symbol.strip())}</b> {escape_markdown(rest)}"
-    if impact is not None:
-        summary += f" · {escape_markdown(impact.value)}"
-    body = change_body(change)
-    if sum(len(line) + 1 for line in body) > SECTION_LIMIT:
-        kept: list[str] = []
-        size = 0
-        for line in body:
-            if size + len(line) + 1 > SECTION_LIMIT - 100:
-                break
-            kept.append(line)
-            size += len(line) + 1
-        kept.append(f"… {len(body) - len(kept)} more lines not shown (see the full plan)")
-        body = kept
-    fence = _fence(body)
+_MOVABLE = re.compile(r"^( *)([-+~])(?= )")
+
+
+def _diff_line(line: str) -> str:
+    """A text line as a ```diff line: its symbol moved to the first column (`~` as `!`, coloured as a change),
+    everything else starting with a space so GitHub never reads it as a diff marker."""
+    moved = _MOVABLE.sub(lambda m: ("!" if m.group(2) == "~" else m.group(2)) + m.group(1), line, count=1)
+    return moved if moved[:1] in ("+", "-", "!", " ", "") else " " + moved
+
+
+def _change_lines(change: SourceChange, verbose: bool, *, dedent: int = 0) -> list[str]:
+    """The header and body lines as in the terminal, as diff lines; `dedent` removes the body's indentation
+    (in a source's own section, under a summary that is its header)."""
+    head, rest = change_header(change)
+    rows = (row_line(r)[dedent:] for r in change_rows(change, verbose=verbose))
+    return [_diff_line(f"{head}  {rest}"), *map(_diff_line, rows)]
+
+
+def _cut(lines: list[str]) -> list[str]:
+    if sum(len(line) + 1 for line in lines) <= SECTION_LIMIT:
+        return lines
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > SECTION_LIMIT - 100:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return [*kept, f" … {len(lines) - len(kept)} more lines not shown (see the full plan)"]
+
+
+def _diff_block(lines: Sequence[str]) -> list[str]:
+    fence = _fence(lines)
+    return [fence + "diff", *lines, fence]
+
+
+def _section(change: SourceChange, verbose: bool) -> str:
+    """One source's collapsed section (destructive ones open), its lines in a diff block."""
+    head, rest = change_header(change)
+    summary = f"<b>{escape_markdown(head.strip())}</b> {escape_markdown(rest.removesuffix(' [protected]'))}"
+    notes = ["protected"] if change.protected else []
+    notes += [change.headline_impact.value] if change.headline_impact is not None else []
+    summary += "".join(f" · {escape_markdown(n)}" for n in notes)
     opened = " open" if change.action.is_destructive else ""
-    return "\n".join([f"<details{opened}><summary>{summary}</summary>", "", fence, *body, fence, "", "</details>", ""])
+    block = _diff_block(_cut(_change_lines(change, verbose, dedent=len(row_line(Row(""))))[1:]))
+    return "\n".join([f"<details{opened}><summary>{summary}</summary>", "", *block, "", "</details>", ""])
+
+
+def _one_block(changes: Sequence[SourceChange], verbose: bool) -> str | None:
+    """Every change in one diff block, when the plan is short enough to read without folding."""
+    lines: list[str] = []
+    for change in changes:
+        lines += [*_change_lines(change, verbose), ""]
+    if len(changes) > _LONG_SOURCES or len(lines) > _LONG_LINES or sum(map(len, lines)) > SECTION_LIMIT:
+        return None
+    return "\n".join(_diff_block(lines[:-1])) + "\n"
 
 
 def _error_item(error: PlanError) -> str:
@@ -124,24 +168,18 @@ def _deletes(plan: Plan, options: MarkdownOptions) -> list[str]:
     if options.allow_delete:
         head += ": the delete opt-in is part of this plan."
     else:
-        head += f"; this needs {options.delete_hint or '<code>reconciler apply &#45;&#45;allow-delete</code>'}."
+        head += f"; this needs {options.delete_hint or '<code>reconciler apply --allow-delete</code>'}."
     items = [f"{escape_markdown(c.action.value)} {_code(c.address)}" for c in destructive]
     return ["> [!WARNING]", head, ">", *[f"> - {item}" for item in _capped(items, "sources")], ""]
 
 
 def _head(plan: Plan, options: MarkdownOptions) -> list[str]:
-    counts = plan.summary()
     out = [
         "### reconciler plan",
         "",
         f"Project {_code(plan.project)} on {_code(plan.host)}",
         "",
-        "| Create | Update | Replace | Delete | Unchanged |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {counts['create']} | {counts['update']} | {counts['replace']} | {counts['delete']} "
-        f"| {counts['unchanged']} |",
-        "",
-        f"**{summary_line(plan)}**",
+        f"**{escape_markdown(summary_line(plan))}**",
         "",
     ]
     if plan.errors:
@@ -168,7 +206,19 @@ def _tail(plan: Plan) -> list[str]:
         ]
         out += [
             f"<details><summary>Orphaned sources ({len(plan.orphaned)}): deleted only with "
-            "<code>&#45;&#45;prune</code></summary>",
+            "<code>--prune</code></summary>",
+            "",
+            *[f"- {item}" for item in _capped(items, "sources")],
+            "",
+            "</details>",
+            "",
+        ]
+    found = unlisted(plan)
+    if found:
+        items = [f"{_code(u.address)}: {', '.join(_code(t) for t in u.tables)}" for u in found]
+        out += [
+            f"<details><summary>Unlisted tables ({sum(len(u.tables) for u in found)}): in PostHog, not in the "
+            "manifest (<code>unlisted_tables: report</code>)</summary>",
             "",
             *[f"- {item}" for item in _capped(items, "sources")],
             "",
@@ -201,14 +251,19 @@ def render_markdown(
     full_plan_hint: str | None = None,
     limit: int = GITHUB_COMMENT_LIMIT,
     options: MarkdownOptions | None = None,
+    verbose: bool = False,
 ) -> str:
     """One PR comment of at most `limit` characters. `full_plan_hint` is trusted markdown (e.g. a link to
-    the CI artifact) shown when sections had to be left out; `options` say how deletes are opted in."""
+    the CI artifact) shown when sections had to be left out; `options` say how deletes are opted in;
+    `verbose` adds each change's API steps."""
     options = options or MarkdownOptions()
     head = "\n".join(_head(plan, options)) + "\n"
     tail = "\n".join(_tail(plan))
     changes = shown_changes(plan)
-    sections = [_section(c) for c in changes]
+    block = _one_block(changes, verbose) if changes else ""
+    if block is not None and len(head) + len(block) + 1 + len(tail) <= limit:
+        return head + block + ("\n" if block else "") + tail
+    sections = [_section(c, verbose) for c in changes]
     if len(head) + len(tail) + sum(len(s) + 1 for s in sections) <= limit:
         return head + "".join(s + "\n" for s in sections) + tail
     note = _omitted_note(len(changes), len(changes), full_plan_hint, limit)  # longest form reserves enough room
@@ -223,7 +278,5 @@ def render_markdown(
     comment = head + "".join(kept) + tail + "\n" + note
     if len(comment) <= limit:
         return comment
-    # Only reachable with a tiny `limit`: the counts and the note, nothing else.
-    return (
-        "\n".join(_head(plan, options)[:10]) + "\n" + _omitted_note(len(changes), len(changes), full_plan_hint, limit)
-    )
+    # Only reachable with a tiny `limit`: the headline and the note, nothing else.
+    return "\n".join(_head(plan, options)[:6]) + "\n" + _omitted_note(len(changes), len(changes), full_plan_hint, limit)

@@ -150,8 +150,12 @@ def trailer_fingerprint(fingerprint: Fingerprint, live_fp: str | None, *, resent
     return version + (values or UNKNOWN_VALUES)
 
 
-def description_part(spec: DesiredSource, trailer: Trailer, fingerprint: str, *, adopted: bool) -> Part:
-    """The description to send (the user's text plus our trailer) when the text, address or fingerprint moved."""
+def description_part(
+    spec: DesiredSource, trailer: Trailer, fingerprint: str, *, adopted: bool, resent: bool = False
+) -> Part:
+    """The description to send (the user's text plus our trailer) when the text, address or fingerprint moved.
+    A fingerprint that moves with nothing else (no secrets re-sent, e.g. the first plan after setting
+    RECONCILER_FINGERPRINT_KEY on a source without secrets) says so: every change explains itself."""
     want_text = spec.description if "description" in spec.given else trailer.user_text
     if want_text == trailer.user_text and trailer.address == spec.address and fingerprint == trailer.fingerprint:
         return Part()
@@ -167,6 +171,12 @@ def description_part(spec: DesiredSource, trailer: Trailer, fingerprint: str, *,
             "adopt: write the ownership trailer"
             if adopting
             else f"ownership trailer names {trailer.address!r}; rewrite it",
+        )
+        impacts.add(Impact.METADATA)
+    elif fingerprint != trailer.fingerprint and not resent:
+        reasons = (
+            "the ownership trailer in the description records a new secrets fingerprint (secrets_version or "
+            "RECONCILER_FINGERPRINT_KEY changed); no setting or secret changes in PostHog",
         )
         impacts.add(Impact.METADATA)
     patch = {"description": OwnedDescription(want_text, spec.address, fingerprint)}
@@ -236,7 +246,7 @@ def update_parts(
             config_part(config),
             resend.part,
             job_inputs_part(spec, config, resend),
-            description_part(spec, trailer, owned, adopted=adopted),
+            description_part(spec, trailer, owned, adopted=adopted, resent=bool(resend.fields)),
         ]
     )
     patch = Part(steps=(PatchSource(spec.address, live.id, source.patch),)) if source.patch else Part()

@@ -213,7 +213,7 @@ def test_a_failed_plan_comments_the_errors_and_fails_the_action(runner: Runner) 
     # The plan's own markdown carries the errors, each with its location and hint (no fallback needed).
     assert comment["body"].startswith("<!-- reconciler-action: plan -->\n### reconciler plan\n")
     assert "**1 error: no plan was made**" in comment["body"]
-    assert "manifests/sources.yaml:4:11" in comment["body"] and "&#39;Strpe&#39;" in comment["body"]
+    assert "manifests/sources.yaml:4:11" in comment["body"] and "'Strpe'" in comment["body"]
     assert "reconciler plan failed (exit 1)" in run.log
 
 

@@ -77,7 +77,8 @@ def test_the_plan_and_the_apply_log_describe_a_step_with_the_same_words() -> Non
         ReloadSource("s", None),
     )
     assert {type(s) for s in steps} == set(STEP_TYPES.values())
-    plan_text = render_text(Plan("h", "1", (SourceChange("s", "Stripe", "p", Action.REPLACE, steps=steps),)))
+    plan = Plan("h", "1", (SourceChange("s", "Stripe", "p", Action.REPLACE, steps=steps),))
+    plan_text = render_text(plan, verbose=True)  # the steps are shown with --verbose
     stream = io.StringIO()
     reporter = LineReporter(stream)
     for step in steps:

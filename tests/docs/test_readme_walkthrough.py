@@ -118,7 +118,7 @@ def test_readme_test_command_is_the_ci_command() -> None:
 def test_tour_is_parsed_into_the_five_steps() -> None:
     commands = [s.command.split("  #")[0] for s in parse_tour(_section("A 5-minute tour"))]
     verbs = [c.split()[1] for c in commands if c.startswith("reconciler ")]
-    assert verbs == ["validate", "plan", "apply", "plan", "drift", "drift", "import", "import", "validate"]
+    assert verbs == ["validate", "plan", "apply", "plan", "plan", "drift", "drift", "import", "import", "validate"]
     assert all("--host local" in c for c in commands if c.split()[:2][-1] in {"plan", "apply", "drift", "import"})
 
 
@@ -143,11 +143,11 @@ def test_quick_start_then_tour(workdir: Path) -> None:
     rest = " && ".join(s for s in segments if not s.startswith(INSTALL_SEGMENTS))
     code, out, err, env = run_shell(rest, workdir, env)
     assert code == 0, out + err
-    assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete, 1 unchanged." in out
+    assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged." in out  # the tombstone: nothing
     assert "Apply complete: 7 steps succeeded, 0 failed, 0 skipped, 0 not started; 8 API requests." in out
     assert "sk_test_demo" not in out + err
     code, out, err, _ = run_shell(".venv/bin/reconciler plan --host local examples/sources.yaml", workdir, env)
-    assert (code, out.splitlines()[-1]) == (0, "No changes. 4 unchanged."), out + err
+    assert (code, out.splitlines()[-1]) == (0, "No changes. 3 unchanged."), out + err
 
     env = _clean_env()  # the tour starts a new shell
     steps = parse_tour(_section("A 5-minute tour"))

@@ -144,7 +144,7 @@ def test_markdown_escapes_posthog_text() -> None:
     assert "| 1 | 0 | 1 | 0 | 1 | 1 |" in markdown
     assert "<b>" not in markdown and "@team" not in markdown and "&#64;team" in markdown
     assert (
-        "<details><summary><code>stripe&#95;prod</code> (Stripe prefix <code>stripe&#95;prod</code>): "
+        "<details><summary><code>stripe_prod</code> (Stripe prefix <code>stripe_prod</code>): "
         "1 changed, 1 unsynced, 1 health</summary>" in markdown
     )
 

@@ -58,7 +58,7 @@ def representative_plan() -> Plan:
         action=Action.DELETE,
         steps=(DeleteSource(address="old_mysql", source_id="src-mysql"),),
         impacts=frozenset({Impact.DROPS_DATA}),
-        reasons=("state: absent in the manifest",),
+        reasons=("state: absent",),
         live_id="src-mysql",
         live_fingerprint="fp-mysql",
     )
@@ -80,8 +80,21 @@ def representative_plan() -> Plan:
             ),
         ),
         impacts=frozenset({Impact.DROPS_DATA, Impact.CREDENTIALS}),
-        reasons=("prefix changed: 'pg' → 'pg_new' (immutable in PostHog)",),
-        field_diffs=(FieldDiff(path="prefix", old="pg", new="pg_new"),),
+        reasons=("prefix 'pg' → 'pg_new' cannot change in place",),
+        # As the planner makes them: the old values from the source the replace deletes.
+        field_diffs=(
+            FieldDiff(path="prefix", old="pg", new="pg_new"),
+            FieldDiff(path="description", old="Main database", new="Main database"),
+            FieldDiff(path="config.host", old="db.internal", new="db.internal"),
+            FieldDiff(path="config.port", old=5432, new=5432),
+            FieldDiff(path="config.user", old="reader", new="posthog"),
+            FieldDiff(path="config.password", secret=True),
+            FieldDiff(
+                path="tables.orders",
+                old={"should_sync": True, "sync_type": "incremental"},
+                new={"should_sync": True, "sync_type": "full_refresh"},
+            ),
+        ),
         secret_status=SecretStatus.RESEND,
         live_id="src-pg",
         live_fingerprint="fp-pg",
@@ -127,6 +140,25 @@ def representative_plan() -> Plan:
             ),
         ),
         impacts=frozenset({Impact.CREDENTIALS, Impact.NEXT_SYNC}),
+        reasons=("not in PostHog",),
+        field_diffs=(
+            FieldDiff(path="config.auth_method.selection", new="api_key"),
+            FieldDiff(path="config.auth_method.stripe_secret_key", secret=True),
+            FieldDiff(path="config.stripe_account_id", new="acct_123"),
+            FieldDiff(
+                path="tables.Charge",
+                new={
+                    "should_sync": True,
+                    "sync_type": "incremental",
+                    "incremental_field": "created",
+                    "incremental_field_type": "integer",
+                },
+            ),
+            FieldDiff(
+                path="tables.Customer",
+                new={"should_sync": True, "sync_type": "full_refresh", "sync_frequency": "24hour"},
+            ),
+        ),
         secret_status=SecretStatus.RESEND,
         protected=True,
     )
@@ -164,7 +196,9 @@ def representative_plan() -> Plan:
                         schema_id="sch-orders",
                         changes={"sync_type": "incremental", "incremental_field": "updated_at"},
                     ),
-                    SchemaUpdate(name="events", schema_id="sch-events", changes={"should_sync": False}),
+                    SchemaUpdate(
+                        name="events", schema_id="sch-events", changes={"should_sync": False, "sync_frequency": "1hour"}
+                    ),
                     SchemaUpdate(name="refunds", schema_id=None, changes={"should_sync": True}),
                 ),
             ),
@@ -179,8 +213,9 @@ def representative_plan() -> Plan:
             FieldDiff(path="config.password", secret=True),
             FieldDiff(path="tables.orders.sync_type", old="full_refresh", new="incremental"),
             FieldDiff(path="tables.orders.incremental_field", old=None, new="updated_at"),
-            FieldDiff(path="tables.events.sync", old=True, new=False),
-            FieldDiff(path="tables.refunds.sync", old=None, new=True),
+            FieldDiff(path="tables.events.should_sync", old=True, new=False),
+            FieldDiff(path="tables.events.sync_frequency", old="6hour", new="1hour"),
+            FieldDiff(path="tables.refunds", old=None, new={"should_sync": True}),
         ),
         secret_status=SecretStatus.RESEND,
         live_id="src-an",

@@ -53,7 +53,7 @@ def live(api: httpx.Client) -> None:
 
 def plan_output(env: dict[str, str], seed: int, fmt: str, manifest: Path) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "plan", "--format", fmt, str(manifest)],
+        [sys.executable, "-m", "reconciler", "plan", "--verbose", "--format", fmt, str(manifest)],
         env={**env, "PYTHONHASHSEED": str(seed)},
         capture_output=True,
         text=True,
@@ -72,6 +72,6 @@ def test_plan_output_is_identical_whatever_the_hash_seed(
     manifest.write_text(MANIFEST)
     env = {"PATH": os.environ.get("PATH", ""), "STRIPE_SECRET_KEY": KEY, "NO_COLOR": "1", **emulator.cli_env(team)}
     outputs = [plan_output(env, seed, fmt, manifest) for seed in (1, 2, 3)]
-    assert "patch_schemas" in outputs[0] and "create_source" in outputs[0]
+    assert "patch_schemas" in outputs[0] and "create_source" in outputs[0]  # --verbose: the steps too
     assert outputs[1] == outputs[0]
     assert outputs[2] == outputs[0]

@@ -255,8 +255,9 @@ def test_host_change_resends_secrets_and_names_them_without_values(tmp_path: Pat
     assert isinstance(patch, PatchSource) and patch.changes["job_inputs"]["password"].name == "PG_PASSWORD"
 
 
-def test_secrets_version_bump_re_sends_secrets(tmp_path: Path) -> None:
-    live = live_source(
+def stripe_live(**kw: Any) -> LiveSource:
+    """`STRIPE` as apply left it: a plan of `STRIPE` against it has nothing to do."""
+    return live_source(
         description=owned("Production Stripe"),
         schemas=[
             schema("Customer", should_sync=True, sync_type="full_refresh", sync_frequency="24hour"),
@@ -268,7 +269,12 @@ def test_secrets_version_bump_re_sends_secrets(tmp_path: Path) -> None:
                 incremental_field_type="integer",
             ),
         ],
+        **kw,
     )
+
+
+def test_secrets_version_bump_re_sends_secrets(tmp_path: Path) -> None:
+    live = stripe_live()
     assert only(plan_for(desired(tmp_path, STRIPE), live), "stripe_prod").action is Action.NOOP
     bumped = STRIPE.replace("  prefix: stripe_prod", "  prefix: stripe_prod\n  secrets_version: '2026-12'")
     change = only(plan_for(desired(tmp_path, bumped), live), "stripe_prod")
@@ -553,6 +559,15 @@ def test_create_shows_every_table_setting_and_secrets_as_sent(tmp_path: Path) ->
     from reconciler.plan.render_text import render_text
 
     text = render_text(plan_for(desired(tmp_path, STRIPE)))
-    assert "config.auth_method.stripe_secret_key: (secret: will be sent)" in text
-    assert '"sync_frequency": "24hour"' in text  # patched right after the create, shown with the table
+    assert "              + stripe_secret_key = (secret: will be sent)\n" in text
+    # In the manifest's words and order; frequency is patched right after the create, shown with the table.
+    assert (
+        "          + Customer {\n"
+        "              + sync      = true\n"
+        '              + sync_type = "full_refresh"\n'
+        '              + frequency = "24hour"\n'
+        "            }\n"
+    ) in text
+    assert '      + description = "Production Stripe"\n' in text
+    assert "should_sync" not in text and "sync_frequency" not in text
     assert "sk_test_abc" not in text

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
 from hypothesis import given, settings
 from render_samples import CANARIES, HYPO_ENV, plans, representative_plan
 
@@ -52,41 +53,108 @@ def test_text_golden() -> None:
     assert_golden("representative.txt", render_text(representative_plan()))
 
 
-def test_text_headers_per_action() -> None:
+def test_text_headers_per_action_destructive_first_summary_last() -> None:
     lines = render_text(representative_plan()).splitlines()
-    assert "  + create  stripe_prod (Stripe, prefix stripe_prod) [protected]" in lines
-    assert "  ~ update  pg_analytics (Postgres, prefix analytics)" in lines
-    assert "-/+ replace  pg_main (Postgres, prefix pg_new)" in lines
-    assert "  - delete  old_mysql (MySQL, prefix legacy)" in lines
+    headers = [line for line in lines if re.match(r"^(  [-+~]|-/\+) \w", line)]
+    assert headers == [
+        "  - delete  old_mysql (MySQL, prefix legacy)",
+        "-/+ replace  pg_main (Postgres, prefix pg_new)",
+        "  + create  stripe_prod (Stripe, prefix stripe_prod) [protected]",
+        "  ~ update  pg_analytics (Postgres, prefix analytics)",
+    ]
     assert not any("zendesk_support" in line for line in lines), "no-ops are counted, not listed"
-    assert lines[-1] == "Plan: 1 to create, 1 to update, 1 to replace, 1 to delete, 1 unchanged."
+    assert lines[-1] == "Plan: 1 to create, 1 to update (impact: full-resync), 1 to replace, 1 to delete, 1 unchanged."
 
 
-def test_text_shows_refresh_before_table_patches_in_step_order() -> None:
+def test_text_groups_by_action_then_address_whatever_the_plan_order() -> None:
+    changes = [
+        SourceChange(address=a, source_type="T", prefix=a, action=act)
+        for a, act in [
+            ("b_up", Action.UPDATE),
+            ("a_up", Action.UPDATE),
+            ("z_del", Action.DELETE),
+            ("c_new", Action.CREATE),
+        ]
+    ]
+    text = render_text(Plan(host="h", project="1", changes=tuple(changes)))
+    order = [text.index(f"  {a} (") for a in ("z_del", "c_new", "a_up", "b_up")]
+    assert order == sorted(order)
+
+
+def test_text_table_settings_are_nested_blocks_in_the_manifests_words() -> None:
     text = render_text(representative_plan())
+    assert "should_sync" not in text and "sync_frequency" not in text and 'sync_type"' not in text
+    assert (
+        "      ~ tables {\n"
+        "          ~ orders {\n"
+        '              ~ sync_type         = "full_refresh" → "incremental"\n'
+        '              + incremental_field = "updated_at"\n'
+        "            }\n"
+        "          ~ events {\n"
+        "              ~ sync      = true → false\n"
+        '              ~ frequency = "6hour" → "1hour"\n'
+        "            }\n"
+        "          + refunds {\n"
+        "              + sync = true\n"
+        "            }\n"
+        "        }\n"
+    ) in text
+
+
+def test_text_create_reads_like_a_create() -> None:
+    text = render_text(representative_plan())
+    section = text[text.index("  + create  stripe_prod") : text.index("  ~ update")]
+    assert '      + description = "Production Stripe"\n' in section
+    assert "      + protect     = true\n" in section
+    assert "      + revenue_analytics {\n          + enabled                     = true\n" in section
+    assert "              + stripe_secret_key = (secret: will be sent)\n" in section
+    assert "null" not in section and "→" not in section, "a create has no old values"
+    # Table settings in the manifest's order (sync, sync_type, incremental_field, …, frequency).
+    charge = section[section.index("+ Charge {") :]
+    assert charge.index("+ sync ") < charge.index("+ sync_type") < charge.index("+ incremental_field ")
+
+
+def test_text_replace_shows_old_values_and_what_forces_it() -> None:
+    text = render_text(representative_plan())
+    section = text[text.index("-/+ replace  pg_main") : text.index("  + create")]
+    assert '      ~ prefix      = "pg" → "pg_new"  # forces replacement\n' in section
+    assert '        description = "Main database"\n' in section, "unchanged: no mark"
+    assert '            host     = "db.internal"\n' in section
+    assert '          ~ user     = "reader" → "posthog"\n' in section
+    assert "          + password = (secret: will be sent)\n" in section
+    assert '              ~ sync_type = "incremental" → "full_refresh"\n' in section
+    assert section.count("forces replacement") == 1
+
+
+def test_text_steps_only_when_verbose() -> None:
+    plan = representative_plan()
+    assert "steps:" not in render_text(plan) and "src-an" not in render_text(plan)
+    text = render_text(plan, verbose=True)
     section = text[text.index("~ update  pg_analytics") :]
     assert section.index("1. patch_source [src-an]") < section.index("2. refresh_schemas [src-an]")
     assert section.index("2. refresh_schemas") < section.index("3. patch_schemas [src-an]: orders: sync_type")
+    assert render_text(plan, verbose=True).replace("", "") != render_text(plan)
 
 
-def test_text_no_changes_variant_and_noop_with_unlisted_tables() -> None:
-    quiet = SourceChange(address="zd", source_type="Zendesk", prefix="zd", action=Action.NOOP)
-    noisy = replace(quiet, address="zd2", prefix="zd2", unlisted_tables=("tickets",))
-    text = render_text(Plan(host="h", project="1", changes=(quiet, noisy)))
+def test_text_no_changes_variant_unlisted_tables_and_tombstones() -> None:
+    quiet = SourceChange(address="zd", source_type="Zendesk", prefix="zd", action=Action.NOOP, live_id="src-zd")
+    noisy = replace(quiet, address="zd2", prefix="zd2", live_id="src-zd2", unlisted_tables=("tickets", "users"))
+    tombstone = SourceChange(address="gone", source_type="MySQL", prefix="old", action=Action.NOOP)
+    text = render_text(Plan(host="h", project="1", changes=(quiet, noisy, tombstone)))
     assert text == (
         "reconciler plan for project 1 at h\n\n"
-        "  = no-op  zd2 (Zendesk, prefix zd2)\n"
-        "      unlisted tables (live, not in the manifest): tickets\n\n"
+        "Unlisted tables (in PostHog, not in the manifest; unlisted_tables: report):\n"
+        "  zd2: tickets, users\n\n"
         "No changes. 2 unchanged.\n"
-    )
+    ), "no no-op block; a tombstone PostHog never had is not 'unchanged'"
 
 
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (SecretStatus.UNCHANGED, "config.password: (secret: unchanged)"),
-        (SecretStatus.RESEND, "config.password: (secret: will be re-sent)"),
-        (SecretStatus.MISSING, "config.password: (secret: will be re-sent, value not set here)"),
+        (SecretStatus.UNCHANGED, "            password = (secret: unchanged)"),
+        (SecretStatus.RESEND, "          ~ password = (secret: will be re-sent)"),
+        (SecretStatus.MISSING, "          ~ password = (secret: will be re-sent, value not set here)"),
     ],
 )
 def test_text_secret_diff_shows_status_only(status: SecretStatus, expected: str) -> None:
@@ -99,17 +167,19 @@ def test_text_secret_diff_shows_status_only(status: SecretStatus, expected: str)
         secret_status=status,
     )
     text = render_text(Plan(host="h", project="1", changes=(change,)))
-    assert f"      {expected}\n" in text
+    assert f"\n{expected}\n" in text
     assert "  ~ update  pg (Postgres, no prefix)\n" in text
     assert "leak-" not in text
 
 
-def test_text_color_only_when_asked() -> None:
+def test_text_color_only_when_asked_and_whole_lines() -> None:
     plan = representative_plan()
     plain, colored = render_text(plan), render_text(plan, color=True)
     assert "\x1b" not in plain
-    assert "\x1b[32;1m  + create\x1b[0m  stripe_prod" in colored
-    assert "\x1b[31;1m! drops data" in colored
+    assert "\x1b[32;1m  + create  stripe_prod (Stripe, prefix stripe_prod) [protected]\x1b[0m" in colored
+    assert '\x1b[32m      + description = "Production Stripe"\x1b[0m' in colored
+    assert '\x1b[33m          ~ host     = "db1.internal" → "db2.internal"\x1b[0m' in colored
+    assert "\x1b[31;1m      ! drops data" in colored
     assert ANSI.sub("", colored) == plain
 
 
@@ -120,13 +190,17 @@ def test_text_strips_terminal_control_sequences_from_user_strings() -> None:
         prefix="p",
         action=Action.UPDATE,
         reasons=("evil \x1b[2J\x9b reason \u202e",),
-        field_diffs=(FieldDiff(path="description", old="a\x1b]0;title\x07", new="b"),),
+        field_diffs=(
+            FieldDiff(path="description", old="a\x1b]0;title\x07", new="b"),
+            FieldDiff(path="tables.t\x1b[1m.sync_type", old=None, new="x\x1b"),
+        ),
     )
     plan = Plan(host="h", project="1", changes=(change,), errors=(PlanError(message="bad\x1bthing"),))
     text = render_text(plan)
     assert "\x1b" not in text and "\x9b" not in text and "\u202e" not in text
     assert "reason: evil \\u001b[2J\\u009b reason \\u202e" in text
-    assert 'description: "a\\u001b]0;title\\u0007" → "b"' in text
+    assert '~ description = "a\\u001b]0;title\\u0007" → "b"' in text
+    assert "+ t\\u001b[1m {" in text and '+ sync_type = "x\\u001b"' in text
     assert "  error[plan-error] bad\\u001bthing" in text
 
 
@@ -220,13 +294,37 @@ def _balanced(markdown: str) -> None:
     assert len(fences) % 2 == 0
 
 
-def test_markdown_summary_table_comes_first() -> None:
+def test_markdown_headline_comes_first_and_long_plans_fold_per_source() -> None:
     md = render_markdown(representative_plan())
-    assert md.index("| Create | Update | Replace | Delete | Unchanged |") < md.index("<details")
-    assert "| 1 | 1 | 1 | 1 | 1 |" in md
-    assert "<details open><summary><b>-/+ replace</b> pg&#95;main" in md, "destructive sections start open"
+    headline = "**Plan: 1 to create, 1 to update (impact: full-resync), 1 to replace, 1 to delete, 1 unchanged.**"
+    assert md.splitlines()[4] == headline and "| Create |" not in md
+    assert md.index(headline) < md.index("<details")
+    assert "<details open><summary><b>-/+ replace</b> pg_main (Postgres, prefix pg_new) · drops-data</summary>" in md
+    assert "<details><summary><b>+ create</b> stripe_prod (Stripe, prefix stripe_prod) · protected · credentials" in md
+    assert "&#95;" not in md, "underscores inside words render as written"
     assert "[!NOTE]" not in md
     _balanced(md)
+
+
+def test_markdown_short_plan_is_one_diff_block_github_colours() -> None:
+    update = next(c for c in representative_plan().changes if c.action is Action.UPDATE)
+    md = render_markdown(Plan(host="h", project="1", changes=(update,)))
+    block = md[md.index("```diff\n") : md.rindex("```")]
+    assert "<summary><b>" not in md
+    lines = block.splitlines()[1:]
+    assert lines[0] == "!   update  pg_analytics (Postgres, prefix analytics)"
+    assert '!           host     = "db1.internal" → "db2.internal"' in lines
+    assert '+               incremental_field = "updated_at"' in lines
+    assert "\n      reason: connection target changed (host, ssh_tunnel): secrets must be re-sent" in block
+    # Every line is a diff marker GitHub colours (+ - !) or starts with a space: nothing reads as a header.
+    assert all(line[:1] in ("+", "-", "!", " ") or not line for line in lines)
+    assert "**Plan: 0 to create, 1 to update (impact: full-resync), 0 to replace, 0 to delete, 0 unchanged.**" in md
+
+
+def test_markdown_steps_only_when_verbose() -> None:
+    plan = representative_plan()
+    assert "src-an" not in render_markdown(plan)
+    assert "3. patch_schemas [src-an]: orders: sync_type" in render_markdown(plan, verbose=True)
 
 
 def _big_change(i: int) -> SourceChange:
@@ -269,13 +367,14 @@ def test_markdown_hundreds_of_sources_fit_one_comment() -> None:
     assert len(md) <= GITHUB_COMMENT_LIMIT
     _balanced(md)
     shown = md.count("<details open><summary><b>- delete") + md.count("<summary><b>&#126; update")
+    assert "```diff\n" in md
     assert 10 < shown < 400
     note = md.splitlines()[-1]
     assert note == (
         f"> {400 - shown} of 400 source sections are not shown: a comment is limited to 65,536 characters. "
         "The full plan: the `plan.txt` artifact of this workflow run"
     )
-    assert md.index("source&#95;0000") < md.index("[!NOTE]"), "sections are kept from the start, in plan order"
+    assert md.index("source_0000") < md.index("[!NOTE]"), "sections are kept from the start, in plan order"
     assert "… and 180 more errors (see the full plan)" in md
     assert "… and 280 more sources (see the full plan)" in md
     for summary in re.findall(r"<summary>.*?</summary>", md):
@@ -293,12 +392,12 @@ def test_markdown_one_huge_source_is_cut_inside_its_section() -> None:
 
 
 def test_markdown_tiny_limit_still_well_formed() -> None:
-    md = render_markdown(representative_plan(), limit=1600, full_plan_hint="CI logs")
-    assert len(md) <= 1600
+    md = render_markdown(representative_plan(), limit=1800, full_plan_hint="CI logs")
+    assert len(md) <= 1800
     assert (
-        "> 3 of 4 source sections are not shown: a comment is limited to 1,600 characters. The full plan: CI logs" in md
+        "> 3 of 4 source sections are not shown: a comment is limited to 1,800 characters. The full plan: CI logs" in md
     )
-    assert "<summary><b>- delete</b> old&#95;mysql" in md
+    assert "<summary><b>- delete</b> old_mysql" in md
     _balanced(md)
 
 
@@ -320,15 +419,29 @@ def test_markdown_escapes_user_strings() -> None:
     )
     md = render_markdown(plan)
     outside_code = re.sub(r"````.*?````", "", md, flags=re.S)
-    assert "<script>" not in md and "@" not in outside_code
-    assert "&#60;script&#62;alert(1)&#60;/script&#62;" in md
-    assert "a&#124;b" in md
-    assert "see &#91;link&#93;(http://x) &#42;bold&#42; &#64;team &#36;x&#36; &#35;12" in md
+    assert "<script>" not in outside_code and "@" not in outside_code and "</details><details>" not in outside_code
+    assert "see &#91;link](http://x) &#42;bold&#42; &#64;team &#36;x&#36; &#35;12" in md
     assert "- &#60;/details&#62;&#60;details&#62;" in md
     assert "<code>crm&#95;&#60;i&#62;</code>" in md
-    # Inside the code block the reason is verbatim, but the fence is longer than any backtick run in it.
-    assert "\n````\n" in md and "reason: ping @octocat ``` </details> <b>" in md
+    # Inside the diff block the reason is verbatim, but the fence is longer than any backtick run in it.
+    assert "\n````diff\n" in md and "\n````\n" in md and "reason: ping @octocat ``` </details> <b>" in md
     _balanced(md.replace("reason: ping @octocat ``` </details> <b>", ""))
+    # A long plan: the header goes into each source's <summary>, escaped there.
+    many = replace(plan, changes=tuple(replace(change, address=f"pg{i}") for i in range(_LONG)))
+    md = render_markdown(many)
+    assert "<summary><b>+ create</b> pg0 (&#60;script&#62;alert(1)&#60;/script&#62;, prefix a&#124;b)</summary>" in md
+    _balanced(re.sub(r"````.*?````", "", md, flags=re.S))
+
+
+def test_markdown_escapes_only_what_would_misrender() -> None:
+    from reconciler.plan.render_markdown import escape_markdown
+
+    assert escape_markdown("old_mysql app_db __init__ _x_ a*b [x] ~y~ see #12, issue#a") == (
+        "old_mysql app_db &#95;&#95;init&#95;&#95; &#95;x&#95; a&#42;b &#91;x] &#126;y&#126; see &#35;12, issue#a"
+    )
+
+
+_LONG = 9  # more sources than fit one diff block
 
 
 # ---- secrets ------------------------------------------------------------------------------------------
@@ -368,7 +481,7 @@ def test_canaries_never_appear_in_any_output(monkeypatch: pytest.MonkeyPatch) ->
         encoded = output.encode("utf-8")
         for canary in CANARIES.values():
             assert canary.encode() not in encoded, f"{canary} leaked into {name}"
-    assert 'config.x: (secret) → "y"' in outputs["text"]
+    assert '~ x = (secret) → "y"' in outputs["text"]
     assert '"old": {\n' in outputs["json"] and '"secret": "PG_PASSWORD"' in outputs["json"]
 
 
