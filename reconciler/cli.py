@@ -96,6 +96,7 @@ def serve(**flags: Any) -> None:
 
 @cli.command()
 @p.manifests
+@p.environment
 @p.connection
 @p.output_format("text", "json", help="Output format; json is documented in docs/manifest.md.")
 @p.require_secrets
@@ -117,6 +118,7 @@ def schema(catalog: str | None) -> int:
 
 @cli.command()
 @p.manifests
+@p.environment
 @p.connection
 @p.targets
 @p.prune
@@ -137,6 +139,7 @@ def plan(**flags: Any) -> int:
 
 @cli.command()
 @p.manifests
+@p.environment
 @p.connection
 @p.targets
 @p.prune
@@ -162,6 +165,7 @@ def apply(**flags: Any) -> int:
 
 @cli.command()
 @p.manifests
+@p.environment
 @p.connection
 @p.output_format(
     "text", "markdown", "json", help="json is documented in docs/drift-format.md; markdown fits one issue comment."
@@ -176,6 +180,7 @@ def drift(**flags: Any) -> int:
 
 
 @cli.command(name="import")
+@p.environment
 @p.connection
 @p.select
 @p.import_all
@@ -197,6 +202,7 @@ def catalog_group() -> None:
 
 
 @catalog_group.command(name="pull")
+@p.environment
 @p.connection
 @p.catalog_out
 def catalog_pull(**flags: Any) -> int:
@@ -207,6 +213,7 @@ def catalog_pull(**flags: Any) -> int:
 
 
 @catalog_group.command(name="diff")
+@p.environment
 @p.connection
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 def catalog_diff(**flags: Any) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "delete_hint",
     "detailed_exitcode",
     "drift_output",
+    "environment",
     "fail_on",
     "force",
     "full_plan_hint",
@@ -127,6 +128,18 @@ manifests: Decorator = _grouped(
 )
 
 # ---- which PostHog ------------------------------------------------------------------------------------
+
+#: `--env NAME` (else $RECONCILER_ENV), handed to the command as `env_name`: the environment of reconciler.yaml
+#: to work on (its host, project and variables).
+environment = click.option(
+    "--env",
+    "env_name",
+    default=None,
+    envvar="RECONCILER_ENV",
+    metavar="NAME",
+    help="Environment of reconciler.yaml to work on: its host, project and the variables manifests read with var() "
+    "[default: $RECONCILER_ENV].",
+)
 
 _host = click.option(
     "--host",

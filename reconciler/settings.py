@@ -12,7 +12,7 @@ too (RECONCILER_REQUEST_DEADLINE, RECONCILER_MAX_RESPONSE_MB, RECONCILER_MAX_WAI
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -39,6 +39,7 @@ __all__ = [
     "MAX_WAIT_ENV",
     "PROJECT_ENV",
     "RATE_LIMIT_ENV",
+    "Pinned",
     "Settings",
     "normalise_host",
     "resolve_settings",
@@ -93,6 +94,7 @@ class Settings:
     deadline: float = DEFAULT_DEADLINE
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_wait: float = DEFAULT_MAX_WAIT
+    environment: str | None = None  # reconciler.yaml's environment, when one is selected
 
     @property
     def is_local(self) -> bool:
@@ -103,6 +105,51 @@ class Settings:
     def base_url(self) -> str | None:
         """The URL to send requests to; None for `--host local` until the emulator's address is known."""
         return None if self.is_local else self.host
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The host and project an environment of reconciler.yaml pins, and where each is written (`file:line:col`).
+    Flags and variables may repeat a pinned value, never contradict it."""
+
+    environment: str
+    host: str | None = None
+    project: str | None = None
+    host_at: str = ""
+    project_at: str = ""
+
+    def host_or(self, given: str | None, origin: str) -> str | None:
+        """The host to use: the pinned one, unless `given` (from `origin`) names the same one."""
+        if self.host is None:
+            return given
+        pinned = self._located(normalise_host, self.host, self.host_at)
+        if given is not None and given.strip() and normalise_host(given) != pinned:
+            raise self._contradiction(origin, "host", given, pinned, self.host_at)
+        return pinned
+
+    def project_or(self, given: str | None, origin: str) -> str | None:
+        if self.project is None:
+            return given
+        origin_of_pin = f"environment '{self.environment}'"
+        pinned = self._located(lambda p: _project(p, origin_of_pin), self.project, self.project_at)
+        if given is not None and str(given).strip() and str(given).strip() != pinned:
+            raise self._contradiction(origin, "project", given, pinned, self.project_at)
+        return pinned
+
+    def _contradiction(self, origin: str, what: str, given: str, pinned: str, at: str) -> ConfigError:
+        return ConfigError(
+            f"{origin} says {what} {given.strip()!r}, but environment '{self.environment}' pins {what} {pinned!r} "
+            f"({at})",
+            hint=f"drop {origin} (the environment sets the {what}), or choose another environment with --env",
+            reference="environment-mismatch",
+        )
+
+    @staticmethod
+    def _located(check: Callable[[str], str], value: str, at: str) -> str:
+        try:
+            return check(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{at}: {exc.message}", hint=exc.hint, reference=exc.reference) from None
 
 
 def normalise_host(raw: str) -> str:
@@ -177,15 +224,19 @@ def resolve_settings(
     rate_limit: str | None = None,
     timeout: float | None = None,
     require_key: bool = True,
+    pinned: Pinned | None = None,
 ) -> Settings:
     """Settings from flags (keyword arguments), then `env`, then the manifest's `project:`.
 
     Precedence: `--host` > POSTHOG_HOST; `--project` > POSTHOG_PROJECT_ID > manifest; the key only from
     POSTHOG_PERSONAL_API_KEY. `--host local` needs no key or project (the emulator's defaults apply). A manifest's
     `project:` is a pin, not a default: a flag or variable naming another project is an error
-    (`project-mismatch`; `manifest_where` says where the pin is, for the message).
+    (`project-mismatch`; `manifest_where` says where the pin is, for the message). An environment of
+    reconciler.yaml (`pinned`) sets host and project: a flag, variable or manifest naming another is an error.
     """
     raw_host = host if host is not None else env.get(HOST_ENV)
+    if pinned is not None:
+        raw_host = pinned.host_or(raw_host, "--host" if host is not None else HOST_ENV)
     if raw_host is None or not raw_host.strip():
         raise ConfigError("no PostHog host configured", hint=_NO_HOST_HINT, reference="no-host")
     resolved_host = normalise_host(raw_host)
@@ -195,7 +246,9 @@ def resolve_settings(
     if path not in API_PATHS:
         raise ConfigError(f"--api-path must be one of {', '.join(API_PATHS)}, not {path!r}", reference="bad-config")
 
-    resolved_project, origin = _resolve_project(env, project, manifest_project, manifest_where, local=local)
+    resolved_project, origin = _resolve_project(
+        env, project, manifest_project, manifest_where, local=local, environment=pinned
+    )
 
     key_value = env.get(KEY_ENV, "").strip()
     if key_value:
@@ -226,6 +279,7 @@ def resolve_settings(
         deadline=_positive(env, DEADLINE_ENV, DEFAULT_DEADLINE),
         max_response_bytes=int(max_response_mb * 2**20),
         max_wait=_positive(env, MAX_WAIT_ENV, DEFAULT_MAX_WAIT),
+        environment=pinned.environment if pinned is not None else None,
     )
 
 
@@ -236,8 +290,16 @@ def _resolve_project(
     manifest_where: str | None,
     *,
     local: bool,
+    environment: Pinned | None = None,
 ) -> tuple[str, str]:
-    """The project and which setting named it. The one place a project is chosen (and a pin checked)."""
+    """The project and which setting named it. The one place a project is chosen (and a pin checked): an
+    environment's project first, which nothing may contradict; else the manifests' `project:`."""
+    if environment is not None and environment.project is not None:
+        chosen = environment.project_or(flag, "--project") or ""
+        environment.project_or(env.get(PROJECT_ENV), PROJECT_ENV)
+        where = f"the manifests' project: ({manifest_where})" if manifest_where else "the manifests' project:"
+        environment.project_or(None if manifest is None else str(manifest), where)
+        return chosen, f"environment '{environment.environment}'"
     pinned = _project(manifest, "the manifest's project:") if manifest is not None and str(manifest).strip() else None
     if flag is not None and str(flag).strip():
         named: tuple[str, str] | None = (_project(flag, "--project"), "--project")

@@ -28,7 +28,7 @@ from reconciler.plan.saved import SavedPlan
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.wording import count
 
-__all__ = ["LiveNow", "StaleSource", "ensure_fresh", "ensure_recent", "look_now", "stale_sources"]
+__all__ = ["LiveNow", "StaleSource", "ensure_environment", "ensure_fresh", "ensure_recent", "look_now", "stale_sources"]
 
 _UNKNOWN = object()  # a live value this check cannot read (a secret, a setting the listing does not carry)
 
@@ -123,6 +123,21 @@ def stale_sources(saved: SavedPlan, current_fingerprints: Mapping[str, str | Non
         if address in written and now != was:
             stale.append(StaleSource(address, was, now))
     return stale
+
+
+def ensure_environment(saved: SavedPlan, environment: str | None) -> None:
+    """Raise PlanRefused (`environment-mismatch`) unless the saved plan was made for `environment` (the one of
+    reconciler.yaml selected now; None: none): a plan never crosses environments. Checked before any request."""
+    made_for = saved.plan.environment
+    if made_for == environment:
+        return
+    was = f"environment '{made_for}'" if made_for is not None else "no environment"
+    now = f"environment '{environment}'" if environment is not None else "no environment (no --env)"
+    raise PlanRefused(
+        f"the saved plan was made for {was}; this apply is for {now}",
+        hint=f"apply it with --env {made_for}" if made_for is not None else "apply it without --env / RECONCILER_ENV",
+        reference="environment-mismatch",
+    )
 
 
 def ensure_fresh(saved: SavedPlan, *, host: str, project: str, now: LiveNow) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from reconciler.apply.executor import ApplyReport, Executor, Reporter, missing_secret_steps
 from reconciler.apply.guard import ApplyPolicy, check_plan
 from reconciler.apply.review import ReviewedPlan, review
-from reconciler.apply.stale import ensure_fresh, ensure_recent, look_now
+from reconciler.apply.stale import ensure_environment, ensure_fresh, ensure_recent, look_now
 from reconciler.commands.common import FINGERPRINT_KEY_ENV, connect, fingerprint_key, manifest_digest, now
 from reconciler.commands.plan import PlanRequest, make_plan
 from reconciler.errors import PlanRefused, ReconcilerError
@@ -146,6 +146,7 @@ def load_reviewed(paths: tuple[Path, ...], env: Mapping[str, str], settings: Set
             raise ReconcilerError(
                 f"reviewed plan {file}: {exc.message}", hint=exc.hint, reference=exc.reference
             ) from None
+        ensure_environment(saved, settings.environment)
         if (saved.plan.host, saved.plan.project) != (settings.host, settings.project):
             raise PlanRefused(
                 f"reviewed plan {file} is for project {saved.plan.project} on {saved.plan.host}, "
@@ -179,6 +180,7 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
     with connect(settings) as client:
         if request.saved_plan is not None:
             saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
+            ensure_environment(saved, settings.environment)
             _check_saved(saved, request.saved_plan, request.checks, env)
             live = client.fetch_live_state()
             ensure_fresh(saved, host=settings.host, project=settings.project, now=look_now(saved.plan, live))

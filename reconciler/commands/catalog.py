@@ -19,9 +19,9 @@ from reconciler.catalog import load_catalog
 from reconciler.catalog.diff import diff_catalogs
 from reconciler.commands.common import connect
 from reconciler.commands.console import Console, ExitCode
-from reconciler.commands.options import Connection
+from reconciler.commands.context import open_repository, settings_for
+from reconciler.commands.options import Connection, ManifestOptions
 from reconciler.manifest.catalogs import catalog_from_wizard, resolve_catalog
-from reconciler.settings import resolve_settings
 from reconciler.wording import count
 
 __all__ = ["CatalogDiffFlags", "CatalogPullFlags", "catalog_diff_task", "catalog_pull_task", "catalog_text"]
@@ -31,12 +31,14 @@ __all__ = ["CatalogDiffFlags", "CatalogPullFlags", "catalog_diff_task", "catalog
 class CatalogPullFlags:
     connection: Connection
     out_text: str | None = None
+    env_name: str | None = None
 
 
 @dataclass(frozen=True)
 class CatalogDiffFlags:
     connection: Connection
     file: str | None = None
+    env_name: str | None = None
 
 
 def catalog_text(wizard: Mapping[str, Any]) -> str:
@@ -44,16 +46,14 @@ def catalog_text(wizard: Mapping[str, Any]) -> str:
     return json.dumps(wizard, indent=2, ensure_ascii=False) + "\n"
 
 
-def _wizard(connection: Connection) -> dict[str, Any]:
-    settings = resolve_settings(
-        os.environ, host=connection.host, project=connection.project, api_path=connection.api_path
-    )
-    with connect(settings) as client:
+def _wizard(connection: Connection, env_name: str | None) -> dict[str, Any]:
+    repo = open_repository(ManifestOptions(), env_name, os.environ, need_manifests=False)
+    with connect(settings_for(connection, repo, os.environ)) as client:
         return client.wizard()
 
 
 def catalog_pull_task(flags: CatalogPullFlags, console: Console) -> ExitCode:
-    wizard = _wizard(flags.connection)
+    wizard = _wizard(flags.connection, flags.env_name)
     text = catalog_text(wizard)
     if flags.out_text is None:
         console.out(text, nl=False)
@@ -68,7 +68,7 @@ def catalog_diff_task(flags: CatalogDiffFlags, console: Console) -> ExitCode:
     if flags.file is not None:
         other, source = resolve_catalog(flags.file), flags.file
     else:
-        other, source = catalog_from_wizard(_wizard(flags.connection)), "the server's wizard"
+        other, source = catalog_from_wizard(_wizard(flags.connection, flags.env_name)), "the server's wizard"
     changes = diff_catalogs(load_catalog(), other)
     for change in changes:
         console.out(str(change))

@@ -13,7 +13,8 @@ from pathlib import Path
 from reconciler.catalog import Catalog
 from reconciler.commands.options import ManifestOptions
 from reconciler.credentials import FINGERPRINT_KEY_ENV
-from reconciler.manifest import LoadOptions, ValidateOptions, load_desired_state, resolve_catalog
+from reconciler.errors import ReconcilerError
+from reconciler.manifest import load_desired_state, resolve_catalog
 from reconciler.manifest.files import collect_files
 from reconciler.manifest.models import DesiredState
 from reconciler.posthog.client import PostHogClient, build_client
@@ -33,11 +34,15 @@ __all__ = [
 
 def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalog) -> DesiredState:
     """Load and validate manifests (raises ManifestInvalid with every error). Secrets may be absent."""
+    from reconciler.commands.context import load_options, validate_options
+
+    if not options.effective_paths:  # never an empty desired state by accident: --prune would delete everything
+        raise ReconcilerError("no manifests to read", hint="pass files or directories", reference="no-manifests")
     return load_desired_state(
         options.effective_paths,
         catalog=catalog,
-        load_options=LoadOptions.from_flags(options.allow_env, options.allow_secret, env),
-        validate_options=ValidateOptions(allow_literal_secrets=options.allow_literal_secrets),
+        load_options=load_options(options, env),
+        validate_options=validate_options(options),
     )
 
 

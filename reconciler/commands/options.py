@@ -7,11 +7,13 @@ Must not know: click, HTTP, manifests' contents.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Connection", "ManifestOptions", "parse_duration"]
+__all__ = ["Connection", "EnvironmentScope", "ManifestOptions", "parse_duration"]
 
 _DURATION_PART = re.compile(r"(\d+)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -36,6 +38,19 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class EnvironmentScope:
+    """What reconciler.yaml tells the manifests: the environment selected (None: none), its `variables` (what
+    `var()` reads) and where they are written, the names it declares (a source's `environments:` must use
+    them) and the file's path (for messages)."""
+
+    config_file: str
+    declared: tuple[str, ...] = ()
+    environment: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    variables_at: str = ""
+
+
+@dataclass(frozen=True)
 class ManifestOptions:
     """Which manifests to read and how: PATHS, `--catalog`, `--allow-env`, `--allow-secret`,
     `--allow-literal-secrets`."""
@@ -45,7 +60,10 @@ class ManifestOptions:
     allow_env: tuple[str, ...] = ()
     allow_literal_secrets: bool = False
     allow_secret: tuple[str, ...] = ()
+    scope: EnvironmentScope | None = None  # None: no reconciler.yaml (set by commands.context.open_repository)
 
     @property
     def effective_paths(self) -> tuple[Path, ...]:
-        return self.paths or (Path("."),)
+        """The paths to read. Commands resolve a missing PATHS first (`commands.context.open_repository`: the
+        repository's manifest directory); never the whole current directory."""
+        return self.paths

@@ -64,7 +64,7 @@ def make_plan(client: PostHogClient, settings: Settings, request: PlanRequest, e
         live = listing.result()
     options = PlanOptions(
         host=settings.host, project=settings.project, targets=request.targets, prune=request.prune,
-        sync=request.sync, fingerprint_key=fingerprint_key(env),
+        sync=request.sync, fingerprint_key=fingerprint_key(env), environment=settings.environment,
     )  # fmt: skip
     plan = build_plan(desired, live, catalog, options)
     if request.preflight:
@@ -92,7 +92,7 @@ def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -
     return outcome
 
 
-def failed_plan(host: str, project: str, error: ReconcilerError) -> Plan:
+def failed_plan(host: str, project: str, error: ReconcilerError, environment: str | None = None) -> Plan:
     """The plan that could not be made, as a Plan holding only its target and `error` — every manifest error
     separately, with file, line, column, field and hint — so markdown and JSON can show them."""
     items: list[ReconcilerError] = list(error.errors) if isinstance(error, ManifestInvalid) else [error]
@@ -111,4 +111,4 @@ def failed_plan(host: str, project: str, error: ReconcilerError) -> Plan:
                 hint=item.hint,
             )
         )
-    return Plan(host=host, project=project, errors=tuple(errors))
+    return Plan(host=host, project=project, errors=tuple(errors), environment=environment)

@@ -16,13 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.commands.console import Console, ExitCode
-from reconciler.commands.context import offline_catalog, settings_for
+from reconciler.commands.context import (
+    load_options,
+    offline_catalog,
+    open_repository,
+    settings_for,
+    validate_options,
+)
 from reconciler.commands.options import Connection, ManifestOptions
 from reconciler.errors import ReconcilerError
 from reconciler.wording import count
 
 if TYPE_CHECKING:
+    from reconciler.commands.context import Repository
     from reconciler.drift.model import Category
+    from reconciler.manifest import ValidationReport
     from reconciler.plan.model import Plan
     from reconciler.settings import Settings
 
@@ -50,21 +58,36 @@ class ValidateFlags:
     connection: Connection = field(default_factory=Connection)  # only `--catalog live` connects
     fmt: Literal["text", "json"] = "text"
     require_secrets: bool = False
+    env_name: str | None = None
+
+
+def _validate(repo: Repository, flags: ValidateFlags) -> ValidationReport:
+    from reconciler.manifest import check_manifests
+
+    manifests = repo.manifests
+    return check_manifests(
+        manifests.effective_paths,
+        catalog=offline_catalog(
+            manifests.catalog, os.environ, lambda: settings_for(flags.connection, repo, os.environ)
+        ),
+        load_options=load_options(manifests),
+        validate_options=validate_options(manifests),
+        require_secrets=flags.require_secrets,
+    )
 
 
 def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
-    from reconciler.manifest import LoadOptions, ValidateOptions, check_manifests
+    """With no `--env` where reconciler.yaml declares environments, the manifests are checked under every one of
+    them (what each environment sees differs: its variables, the sources it has): pre-commit needs no flag."""
+    from reconciler.manifest import merge_reports
 
-    manifests = flags.manifests
-    report = check_manifests(
-        manifests.effective_paths,
-        catalog=offline_catalog(
-            manifests.catalog, os.environ, lambda: settings_for(flags.connection, manifests.paths, os.environ)
-        ),
-        load_options=LoadOptions.from_flags(manifests.allow_env, manifests.allow_secret),
-        validate_options=ValidateOptions(allow_literal_secrets=manifests.allow_literal_secrets),
-        require_secrets=flags.require_secrets,
-    )
+    repo = open_repository(flags.manifests, flags.env_name, os.environ, need_env=False)
+    names = sorted(repo.config.environments) if repo.config is not None and flags.env_name is None else []
+    if names:
+        each = [open_repository(flags.manifests, n, os.environ) for n in names]
+        report = merge_reports([_validate(r, flags) for r in each])
+    else:
+        report = _validate(repo, flags)
     if flags.fmt == "json":
         console.out(json.dumps(report.to_json(), indent=2))
     elif report.ok:
@@ -82,7 +105,8 @@ def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
 def schema_task(catalog: str | None, console: Console) -> ExitCode:
     from reconciler.manifest import manifest_schema
 
-    console.out(json.dumps(manifest_schema(offline_catalog(catalog, os.environ)), indent=2))
+    spec = open_repository(ManifestOptions(catalog=catalog), None, os.environ, need_manifests=False, need_env=False)
+    console.out(json.dumps(manifest_schema(offline_catalog(spec.manifests.catalog, os.environ)), indent=2))
     return ExitCode.OK
 
 
@@ -103,6 +127,7 @@ class PlanFlags:
     full_plan_hint: str | None = None
     allow_delete: bool = False  # recorded in the saved plan: the reviewer's opt-in for deletes and replaces
     delete_hint: str | None = None
+    env_name: str | None = None
 
 
 def _plan_request(manifests: ManifestOptions, targets: tuple[str, ...], prune: bool, **extra: Any) -> Any:
@@ -115,13 +140,14 @@ def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
     from reconciler.commands.plan import run_plan
     from reconciler.plan.render import MarkdownOptions, render
 
-    request = _plan_request(
-        flags.manifests, flags.targets, flags.prune, preflight=flags.preflight, out=flags.out,
-        allow_delete=flags.allow_delete,
-    )  # fmt: skip
     settings = None
     try:
-        settings = settings_for(flags.connection, flags.manifests.paths, os.environ)
+        repo = open_repository(flags.manifests, flags.env_name, os.environ)
+        request = _plan_request(
+            repo.manifests, flags.targets, flags.prune, preflight=flags.preflight, out=flags.out,
+            allow_delete=flags.allow_delete,
+        )  # fmt: skip
+        settings = settings_for(flags.connection, repo, os.environ)
         outcome = run_plan(settings, request, os.environ)
     except ReconcilerError as exc:
         if flags.fmt != "text":  # a pull-request comment or a CI step reads stdout: the errors go there too
@@ -158,11 +184,12 @@ def _failed_plan(flags: PlanFlags, settings: Settings | None, error: ReconcilerE
     from reconciler.plan.render import render_failed
 
     if settings is not None:
-        host, project = settings.host, settings.project
+        host, project, environment = settings.host, settings.project, settings.environment
     else:
         host = flags.connection.host or os.environ.get("POSTHOG_HOST") or "(no host)"
         project = flags.connection.project or "(no project)"
-    return render_failed(failed_plan(host, project, error), flags.fmt)
+        environment = flags.env_name
+    return render_failed(failed_plan(host, project, error, environment), flags.fmt)
 
 
 # ---- apply --------------------------------------------------------------------------------------------
@@ -185,6 +212,7 @@ class ApplyFlags:
     reviewed: tuple[Path, ...] = ()  # saved plans every write must appear in (`--reviewed`)
     planned_manifests: tuple[Path, ...] = ()  # `--manifests`: what a saved plan must have been made from
     max_age: timedelta | None = None  # `--max-age`: refuse a saved plan saved longer ago
+    env_name: str | None = None
 
     @property
     def saved_plan(self) -> Path | None:
@@ -236,7 +264,10 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
 
     saved = flags.saved_plan
     refuse_misplaced_flags(saved, flags.misplaced_flags(saved is not None))
-    manifests = replace(flags.manifests, paths=()) if saved else flags.manifests
+    repo = open_repository(flags.manifests, flags.env_name, os.environ, need_manifests=saved is None)
+    if saved:
+        repo = replace(repo, manifests=replace(repo.manifests, paths=()))
+    manifests = repo.manifests
     stderr = console.stderr
     request = ApplyRequest(
         checks=SavedPlanChecks(
@@ -253,9 +284,8 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
         confirm=_confirmer(flags, console),
         reporter=ProgressReporter(stderr) if console.color(stderr) else LineReporter(stderr),
     )
-    # A saved plan records its project (apply refuses it elsewhere); no manifests are read for it.
-    settings = settings_for(flags.connection, None if saved else manifests.paths, os.environ)
-    outcome = run_apply(settings, request, os.environ)
+    # A saved plan records its project and environment (apply refuses it elsewhere); no manifests are read for it.
+    outcome = run_apply(settings_for(flags.connection, repo, os.environ), request, os.environ)
     if outcome.report is None:
         console.out(
             "No changes. PostHog already matches the manifests." if flags.fmt == "text" else _NOTHING_TO_APPLY_JSON
@@ -276,14 +306,16 @@ class DriftFlags:
     fail_on: frozenset[Category]  # parsed with the command line
     fmt: Literal["text", "markdown", "json"] = "text"
     output: Path | None = None
+    env_name: str | None = None
 
 
 def drift_task(flags: DriftFlags, console: Console) -> ExitCode:
     from reconciler.commands.drift import DriftRequest, run_drift
     from reconciler.drift.render import render_drift
 
-    settings = settings_for(flags.connection, flags.manifests.paths, os.environ)
-    outcome = run_drift(settings, DriftRequest(flags.manifests, flags.fail_on), os.environ)
+    repo = open_repository(flags.manifests, flags.env_name, os.environ)
+    settings = settings_for(flags.connection, repo, os.environ)
+    outcome = run_drift(settings, DriftRequest(repo.manifests, flags.fail_on), os.environ)
     color = flags.fmt == "text" and flags.output is None and console.color(console.stdout)
     text = render_drift(outcome.report, flags.fmt, fail_on=flags.fail_on, color=color)
     if flags.output is not None:
@@ -304,6 +336,7 @@ class ImportFlags:
     out_text: str | None = None
     force: bool = False
     catalog: str | None = None
+    env_name: str | None = None
 
 
 def import_task(flags: ImportFlags, console: Console) -> ExitCode:
@@ -313,12 +346,14 @@ def import_task(flags: ImportFlags, console: Console) -> ExitCode:
     selectors = tuple(parse_selector(s) for s in flags.selects) if flags.selects else None
     out = Path(flags.out_text) if flags.out_text is not None else None
     out_is_dir = out is not None and (str(flags.out_text).endswith(("/", "\\")) or out.is_dir())
+    repo = open_repository(ManifestOptions(catalog=flags.catalog), flags.env_name, os.environ, need_manifests=False)
     request = ImportRequest(
-        selectors=selectors, out=out, force=flags.force, catalog=flags.catalog, out_is_dir=out_is_dir
+        selectors=selectors, out=out, force=flags.force, catalog=repo.manifests.catalog, out_is_dir=out_is_dir
     )
     # Importing into a manifest tree (or over a file) that pins `project:` honours the pin, as plan does.
-    pinned = (out,) if out is not None and out.exists() else None
-    settings = settings_for(flags.connection, pinned, os.environ)
+    if out is not None and out.exists():
+        repo = replace(repo, manifests=replace(repo.manifests, paths=(out,)))
+    settings = settings_for(flags.connection, repo, os.environ)
     outcome = run_import(settings, request)
     for warning in outcome.warnings:
         console.err(f"Warning: {warning}")

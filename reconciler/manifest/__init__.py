@@ -19,7 +19,7 @@ from reconciler.manifest.models import (
     SecretUse,
     TableSettings,
 )
-from reconciler.manifest.report import ValidationReport, check_manifests, load_desired_state
+from reconciler.manifest.report import ValidationReport, check_manifests, load_desired_state, merge_reports
 from reconciler.manifest.schema import manifest_schema
 from reconciler.manifest.templates import LoadOptions
 from reconciler.manifest.validate import ValidateOptions, build_desired_state, check_prefix
@@ -48,5 +48,6 @@ __all__ = [
     "load_documents",
     "manifest_data",
     "manifest_schema",
+    "merge_reports",
     "resolve_catalog",
 ]

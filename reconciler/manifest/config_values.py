@@ -31,9 +31,15 @@ _BOOL_TEXT = {"true": True, "false": False}
 
 @dataclass(frozen=True)
 class ValidateOptions:
-    """`allow_literal_secrets`: accept a literal value in a secret field (it is wrapped in a Secret)."""
+    """`allow_literal_secrets`: accept a literal value in a secret field (it is wrapped in a Secret).
+    `environment`: the selected environment (None: none); `environments`: the names reconciler.yaml declares
+    (None: no reconciler.yaml), named in messages as `config_file`. A source whose `environments:` leaves out
+    the selected one is not part of the state."""
 
     allow_literal_secrets: bool = False
+    environment: str | None = None
+    environments: tuple[str, ...] | None = None
+    config_file: str | None = None
 
 
 class ValueChecks:

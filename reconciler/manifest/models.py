@@ -156,6 +156,8 @@ class SourceInput(_Model):
     unlisted_tables: UnlistedPolicy | None = None
     revenue_analytics: RevenueAnalytics | None = None
     state: SourceStateValue = "present"
+    #: The environments of reconciler.yaml this source exists in (None: every one).
+    environments: tuple[str, ...] | None = Field(default=None, min_length=1)
 
     _no_null = field_validator("protect", "state", mode="before")(_not_null)
 

@@ -16,10 +16,10 @@ from reconciler.manifest.document import Document
 from reconciler.manifest.files import collect_files
 from reconciler.manifest.load import load_documents
 from reconciler.manifest.models import DesiredState, ManifestInvalid
-from reconciler.manifest.templates import LoadOptions
-from reconciler.manifest.validate import ValidateOptions, build_desired_state
+from reconciler.manifest.templates import UNDEFINED_VARIABLE, LoadOptions
+from reconciler.manifest.validate import ValidateOptions, build_desired_state, excluded_sources
 
-__all__ = ["JSON_FORMAT_VERSION", "ValidationReport", "check_manifests", "load_desired_state"]
+__all__ = ["JSON_FORMAT_VERSION", "ValidationReport", "check_manifests", "load_desired_state", "merge_reports"]
 
 #: Version of `validate --format json` output (docs/manifest.md "Machine output").
 JSON_FORMAT_VERSION = 1
@@ -83,6 +83,8 @@ def check_manifests(
 ) -> ValidationReport:
     """Load, render and validate; with `require_secrets`, every unset secret() variable is an error too."""
     documents, errors = load_documents(paths, load_options)
+    excluded = excluded_sources(documents, validate_options or ValidateOptions())
+    errors = [e for e in errors if e.reference != UNDEFINED_VARIABLE or (e.file or "", e.address or "") not in excluded]
     read, _ = collect_files(paths)
     files = tuple(dict.fromkeys([*(str(p) for p in read), *(d.file for d in documents)]))
     warnings = _declares_nothing(files, documents, errors)
@@ -98,6 +100,25 @@ def check_manifests(
         warnings += state.warnings  # likely mistakes validation found (e.g. a database table name)
         state = state.model_copy(update={"warnings": warnings}) if warnings else state
     return ValidationReport(state, [], files, warnings)
+
+
+def merge_reports(reports: Sequence[ValidationReport]) -> ValidationReport:
+    """The manifests checked once per environment, as one report: every distinct error and warning (an error
+    every environment sees is shown once); valid when valid everywhere, its state then holding every source any
+    environment declares."""
+    errors = list({str(e): e for r in reports for e in r.errors}.values())
+    warnings = tuple(dict.fromkeys(w for r in reports for w in r.warnings))
+    files = tuple(dict.fromkeys(f for r in reports for f in r.files))
+    if errors or any(r.state is None for r in reports):
+        return ValidationReport(None, ManifestInvalid(errors).errors, files, warnings)
+    states = [r.state for r in reports if r.state is not None]
+    sources = {a: s for state in states for a, s in state.sources.items()}
+    return ValidationReport(
+        states[0].model_copy(update={"sources": dict(sorted(sources.items(), key=lambda kv: kv[1].location))}),
+        [],
+        files,
+        warnings,
+    )
 
 
 def _declares_nothing(

@@ -251,6 +251,12 @@ def manifest_schema(catalog: Catalog | None = None) -> dict[str, Any]:
                 "properties": {"enabled": _BOOL, "include_invoiceless_charges": _BOOL},
             },
             "state": {"enum": ["present", "absent"]},
+            "environments": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},
+                "description": "The environments of reconciler.yaml this source exists in (omitted: every one)",
+            },
         },
         "allOf": per_type,
         "if": absent,

@@ -1,15 +1,17 @@
 """Template scalars: jinja2's immutable sandbox (bounded: `template_sandbox.py`) with `StrictUndefined`, and the
-only two functions a manifest may call, `secret('NAME')` (→ `Secret`) and `env('NAME', default)`.
+only three functions a manifest may call, `secret('NAME')` (→ `Secret`), `env('NAME', default)` and
+`var('name', default)` (the selected environment's variables in reconciler.yaml).
 
 Which variables they may read is `variables.py`'s `LoadOptions`. jinja2 is imported only when a template is
-more than a bare `{{ secret('X') }}` / `{{ env('X') }}` call. Values are checked as they are read: a NUL or a
-byte that is not UTF-8 in a variable is an error at the template, never a crash later. Must not know: files,
-YAML, source types.
+more than a bare `{{ secret('X') }}` / `{{ env('X') }}` / `{{ var('x') }}` call. Values are checked as they are
+read: a NUL or a byte that is not UTF-8 in a variable is an error at the template, never a crash later. Must not
+know: files, YAML, source types.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from reconciler.secret import Secret
 
 __all__ = [
     "TEMPLATE_START",
+    "UNDEFINED_VARIABLE",
     "EnvRead",
     "LoadOptions",
     "TemplateProblem",
@@ -26,13 +29,17 @@ __all__ = [
     "literal_template",
 ]
 
+#: The reference of a `var()` the selected environment does not define (load drops it for a source that does
+#: not exist in that environment: its values may be defined only where it exists).
+UNDEFINED_VARIABLE = "undefined-variable"
+
 #: A string holding one of these is a template.
 TEMPLATE_START = ("{{", "{%", "{#")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # Exactly `{{ secret('NAME') }}` / `{{ env('NAME') }}`: the common case, resolved without compiling a template
 # (same result as jinja2 would give; a bench of 1,000 sources compiles no template at all).
-_FAST_CALL = re.compile(r"\{\{-?\s*(secret|env)\(\s*(['\"])(" + _NAME + r")\2\s*\)\s*-?\}\}\Z")
+_FAST_CALL = re.compile(r"\{\{-?\s*(secret|env|var)\(\s*(['\"])(" + _NAME + r")\2\s*\)\s*-?\}\}\Z")
 _SECRET_SLOT = re.compile("\x00S(\\d+)\x00")
 _NONE_SLOT = "\x00N\x00"
 
@@ -55,10 +62,11 @@ def literal_template(text: str) -> str:
 class TemplateProblem(Exception):
     """A template failed; the message is safe to show (it never contains a variable's value)."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, reference: str = "template-error") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.reference = reference
 
 
 class _SecretSlot:
@@ -162,6 +170,29 @@ class TemplateRenderer:
             )
         return default
 
+    def var(self, name: object, default: Any = _MISSING) -> Any:
+        """The selected environment's variable `name` (reconciler.yaml), as written there."""
+        if not isinstance(name, str) or not re.fullmatch(_NAME, name):
+            raise TemplateProblem("var() needs a variable name, e.g. var('stripe_account')")
+        variables = self.options.variables
+        if variables is None:
+            raise TemplateProblem(
+                f"var('{name}') needs an environment, and none is selected",
+                hint="pass --env NAME (or set RECONCILER_ENV); environments are declared in reconciler.yaml",
+                reference=UNDEFINED_VARIABLE,
+            )
+        if name in variables.values:
+            return variables.values[name]
+        if default is not self._MISSING:
+            return default
+        raise TemplateProblem(
+            f"variable '{name}' is not defined for environment '{variables.environment}'"
+            + _close(name, variables.values),
+            hint=f"add it under environments.{variables.environment}.variables ({variables.declared_at}), "
+            f"or give a default: var('{name}', 'value')",
+            reference=UNDEFINED_VARIABLE,
+        )
+
     # --- rendering --------------------------------------------------------------------------------
     def render(self, text: str, path: NodePath, mark: Mark, refs: list[SecretRef]) -> Any:
         if "\x00" in text:  # NUL marks secret slots in rendered output; refuse it in the input
@@ -172,6 +203,8 @@ class TemplateRenderer:
             fn, name = fast.group(1), fast.group(3)
             if fn == "env":
                 return self.env(name)
+            if fn == "var":
+                return self.var(name)  # a whole-value var() keeps the type it has in reconciler.yaml
             self._check_name("secret", name)
             value = self._value(name)
             refs.append(SecretRef(name, path, mark, bool(value)))  # empty counts as unset, as for Secret
@@ -182,7 +215,7 @@ class TemplateRenderer:
         if self._env is None:
             from reconciler.manifest.template_sandbox import RenderBudget, make_environment
 
-            self._env = make_environment({"secret": self.secret, "env": self.env}, _finalize)
+            self._env = make_environment({"secret": self.secret, "env": self.env, "var": self.var}, _finalize)
             self._budget = RenderBudget()
         return self._env
 
@@ -238,7 +271,8 @@ class TemplateRenderer:
             raise TemplateProblem(f"template syntax error: {exc.message}") from None
         except jinja2.UndefinedError as exc:
             raise TemplateProblem(
-                f"template error: {exc.message}", hint="templates may use only secret('NAME') and env('NAME', default)"
+                f"template error: {exc.message}",
+                hint="templates may use only secret('NAME'), env('NAME', default) and var('name', default)",
             ) from None
         except SecurityError as exc:
             raise TemplateProblem(f"template blocked by the sandbox: {exc}") from None
@@ -246,6 +280,12 @@ class TemplateRenderer:
             raise TemplateProblem(f"template error: {exc.message or type(exc).__name__}") from None
         except (ArithmeticError, TypeError, ValueError, LookupError, MemoryError, RecursionError) as exc:
             raise TemplateProblem(f"template error: {type(exc).__name__}: {_short(exc)}") from None
+
+
+def _close(name: str, values: Mapping[str, Any]) -> str:
+    from reconciler.manifest.problems import did_you_mean
+
+    return did_you_mean(name, sorted(values))
 
 
 def _short(exc: BaseException) -> str:

@@ -33,7 +33,15 @@ from reconciler.manifest.pydantic_errors import report_pydantic
 from reconciler.manifest.table_names import check_table_names, check_table_settings
 from reconciler.ownership import ADDRESS_PATTERN, DESCRIPTION_LIMIT, max_user_description_length
 
-__all__ = ["ValidateOptions", "build_desired_state", "check_prefix", "suggest"]
+__all__ = [
+    "ValidateOptions",
+    "build_desired_state",
+    "check_prefix",
+    "excluded_sources",
+    "in_environment",
+    "source_environments",
+    "suggest",
+]
 
 _ADDRESS_RE = re.compile(ADDRESS_PATTERN + r"\Z")
 _PREFIX_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -152,11 +160,38 @@ class _StateBuilder:
             )
             return
         self.declared[address] = key_mark
+        if not self._in_environment(report, base, raw):
+            return
         warn = DocumentReporter(doc, self.warnings)
         source = _build_source(doc, report, warn, address, raw, self.catalog, self.options, policy, kept_marks)
         if source is not None:
             self.sources[address] = source
             self._check_identity(source, base, key_mark, report)
+
+    def _in_environment(self, report: DocumentReporter, base: NodePath, raw: Any) -> bool:
+        """Whether the source exists in the selected environment; its `environments:` must name declared ones."""
+        names = source_environments(raw)
+        if names is None:
+            return True
+        declared = self.options.environments
+        unknown = [(i, n) for i, n in enumerate(names) if declared is None or n not in declared]
+        for index, name in unknown:
+            if declared is None:
+                report(
+                    (*base, "environments", index),
+                    f"the source is restricted to environment '{name}', but there is no reconciler.yaml declaring "
+                    "environments",
+                    hint="declare them in reconciler.yaml at the repository root (docs/environments.md)",
+                    reference="unknown-environment",
+                )
+            else:
+                report(
+                    (*base, "environments", index),
+                    f"environment '{name}' is not declared in {self.options.config_file}{did_you_mean(name, declared)}",
+                    hint="declared: " + (", ".join(declared) or "none"),
+                    reference="unknown-environment",
+                )
+        return not unknown and in_environment(names, self.options)
 
     def _check_identity(self, source: DesiredSource, base: NodePath, key_mark: Mark, report: DocumentReporter) -> None:
         """PostHog keeps (type, prefix) unique: a second source with both is an error at its prefix."""
@@ -202,6 +237,32 @@ class _StateBuilder:
             warnings=tuple(str(w) for w in self.warnings),
         )
         return state, []
+
+
+def source_environments(raw: Any) -> list[str] | None:
+    """A source's `environments:` when it is a list of names (anything else is SourceInput's to report)."""
+    names = raw.get("environments") if isinstance(raw, dict) else None
+    if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+        return names
+    return None
+
+
+def in_environment(names: list[str] | None, options: ValidateOptions) -> bool:
+    """Whether a source with `environments: names` exists in the selected environment (every source does when
+    none is selected)."""
+    return names is None or options.environment is None or options.environment in names
+
+
+def excluded_sources(documents: list[Document], options: ValidateOptions) -> set[tuple[str, str]]:
+    """(file, address) of every source the selected environment leaves out: the values it reads with var() may
+    be defined only where it exists, so load's undefined-variable errors there do not count."""
+    excluded = set()
+    for doc in documents:
+        sources = doc.data.get("sources") if isinstance(doc.data, dict) else None
+        for address, raw in (sources or {}).items() if isinstance(sources, dict) else ():
+            if not in_environment(source_environments(raw), options):
+                excluded.add((doc.file, str(address)))
+    return excluded
 
 
 def _source_input(raw: dict[str, Any], base: NodePath, report: DocumentReporter) -> SourceInput | _Partial | None:

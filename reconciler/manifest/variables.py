@@ -1,4 +1,5 @@
-"""Which environment variables a manifest's templates may read, and how (`LoadOptions`).
+"""Which environment variables a manifest's templates may read, and how (`LoadOptions`); and the selected
+environment's `variables` from reconciler.yaml, which `var()` reads (`EnvironmentVariables`).
 
 A manifest is input from whoever opened the pull request, and `env()` values are printed (in plans, the PR
 comment, PostHog's own fields), while `secret()` values never are. So:
@@ -19,10 +20,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.credentials import OWN_CREDENTIALS
 
-__all__ = ["LoadOptions", "looks_secret"]
+__all__ = ["EnvironmentVariables", "LoadOptions", "looks_secret"]
 
 #: Words that make a variable name a secret's (matched inside the upper-cased name) ...
 _SECRET_WORDS = re.compile(r"KEY|SECRET|TOKEN|PASSW|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|SESSION|CERT|SIGNATURE")
@@ -37,19 +39,35 @@ def looks_secret(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class EnvironmentVariables:
+    """What `var('name')` reads: the selected environment of reconciler.yaml, its `variables`, and where they
+    are declared (`file:line:column`, for the hint of an undefined one)."""
+
+    environment: str
+    values: Mapping[str, Any]
+    declared_at: str
+
+
+@dataclass(frozen=True)
 class LoadOptions:
-    """What templates may read: `allow_env` / `allow_secret` are fnmatch patterns (None: not restricted)."""
+    """What templates may read: `allow_env` / `allow_secret` are fnmatch patterns (None: not restricted);
+    `variables` is what `var()` reads (None: no environment selected)."""
 
     allow_env: tuple[str, ...] | None = None
     allow_secret: tuple[str, ...] | None = None
     environ: Mapping[str, str] | None = None
+    variables: EnvironmentVariables | None = None
 
     @classmethod
     def from_flags(
-        cls, allow_env: tuple[str, ...], allow_secret: tuple[str, ...], environ: Mapping[str, str] | None = None
+        cls,
+        allow_env: tuple[str, ...],
+        allow_secret: tuple[str, ...],
+        environ: Mapping[str, str] | None = None,
+        variables: EnvironmentVariables | None = None,
     ) -> LoadOptions:
         """From `--allow-env` / `--allow-secret` as given on the command line (none given: not restricted)."""
-        return cls(allow_env=allow_env or None, allow_secret=allow_secret or None, environ=environ)
+        return cls(allow_env or None, allow_secret or None, environ, variables)
 
     def lookup(self, name: str) -> str | None:
         env = os.environ if self.environ is None else self.environ

@@ -223,7 +223,7 @@ class _Builder:
                 try:
                     return self.renderer.render(value, path, self._mark(node), self.doc.secret_refs)
                 except TemplateProblem as exc:
-                    self.errors.append(self._error(node, exc.message, path, hint=exc.hint, reference="template-error"))
+                    self.errors.append(self._error(node, exc.message, path, hint=exc.hint, reference=exc.reference))
                     return None
             return value
         if tag == _YAML_TAG + "null":

@@ -133,11 +133,18 @@ def encode_error(error: PlanError) -> dict[str, Any]:
     }
 
 
+def _target(plan: Plan) -> dict[str, str]:
+    """Host and project; the environment of reconciler.yaml too when one was selected (a key added after
+    0.1.0, so plans made without environments keep their exact shape)."""
+    target = {"host": plan.host, "project": plan.project}
+    return target if plan.environment is None else {**target, "environment": plan.environment}
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The `--format json` document (format_version 1). Saved plans add their fields on top of it."""
     return {
         "format_version": FORMAT_VERSION,
-        "target": {"host": plan.host, "project": plan.project},
+        "target": _target(plan),
         "changes": [_encode_change(c) for c in plan.changes],
         "summary": plan.summary(),
         "unmanaged": [{"source_id": u.source_id, "type": u.source_type, "prefix": u.prefix} for u in plan.unmanaged],
@@ -371,4 +378,5 @@ def plan_from_dict(document: Mapping[str, Any], env: Mapping[str, str]) -> Plan:
         ),
         errors=tuple(_decode_error(e) for e in root.items("errors")),
         warnings=root.strings("warnings"),
+        environment=target.opt_string("environment"),
     )

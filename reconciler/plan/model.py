@@ -171,6 +171,8 @@ class Plan:
     orphaned: tuple[OrphanedSource, ...] = ()
     errors: tuple[PlanError, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: The environment of reconciler.yaml the plan was made for (None: none selected). A plan never mixes them.
+    environment: str | None = None
 
     @property
     def has_changes(self) -> bool:

@@ -57,6 +57,7 @@ class PlanOptions:
     prune: bool = False  # delete owned sources whose address no manifest declares
     sync: bool = False  # apply --sync: reload changed sources at the end of their chain
     fingerprint_key: bytes | None = field(default=None, repr=False)
+    environment: str | None = None  # reconciler.yaml's environment, recorded in the plan
 
 
 class _Planner:
@@ -290,6 +291,7 @@ class _Planner:
             orphaned=tuple(orphaned),
             errors=tuple(self.errors),
             warnings=tuple(self.warnings),
+            environment=self.options.environment,
         )
 
 

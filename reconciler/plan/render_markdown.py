@@ -59,6 +59,18 @@ def escape_markdown(text: str, max_length: int = _ITEM_LIMIT) -> str:
     return _ESCAPED.sub(lambda m: f"&#{ord(m.group())};", one_line)
 
 
+def _title(plan: Plan) -> list[str]:
+    """The heading and target. With an environment, the heading names it: each environment's comment is its own
+    (a CI matrix finds its comment by this first line)."""
+    if plan.environment is None:
+        return ["### reconciler plan", "", f"Project {_code(plan.project)} on {_code(plan.host)}"]
+    return [
+        f"### reconciler plan ({escape_markdown(plan.environment)})",
+        "",
+        f"Environment {_code(plan.environment)}: project {_code(plan.project)} on {_code(plan.host)}",
+    ]
+
+
 def _code(text: str) -> str:
     return f"<code>{escape_markdown(text)}</code>"
 
@@ -175,9 +187,7 @@ def _deletes(plan: Plan, options: MarkdownOptions) -> list[str]:
 
 def _head(plan: Plan, options: MarkdownOptions) -> list[str]:
     out = [
-        "### reconciler plan",
-        "",
-        f"Project {_code(plan.project)} on {_code(plan.host)}",
+        *_title(plan),
         "",
         f"**{escape_markdown(summary_line(plan))}**",
         "",
@@ -241,7 +251,7 @@ def _omitted_note(omitted: int, total: int, full_plan_hint: str | None, limit: i
 def render_failed_markdown(plan: Plan) -> str:
     """The comment for a plan that could not be made (invalid manifests, PostHog unreachable, ...): the
     errors, each with its location and hint. `plan` holds only the target and the errors."""
-    out = ["### reconciler plan", "", f"Project {_code(plan.project)} on {_code(plan.host)}", ""]
+    out = [*_title(plan), ""]
     return "\n".join(out + _errors(plan, "no plan was made"))
 
 

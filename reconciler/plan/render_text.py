@@ -99,7 +99,10 @@ def _sections(plan: Plan, color: bool) -> list[str]:
 def render_text(plan: Plan, *, color: bool = False, verbose: bool = False) -> str:
     """The plan for a terminal: changes (destructive first), then what is only reported, errors, warnings and
     the summary line last. `verbose` adds each change's exact API steps. Without `color`, no escape codes."""
-    out = [f"reconciler plan for project {clean(plan.project)} at {clean(plan.host)}", ""]
+    where = f"project {clean(plan.project)} at {clean(plan.host)}"
+    if plan.environment is not None:
+        where = f"environment {clean(plan.environment)}: {where}"
+    out = [f"reconciler plan for {where}", ""]
     for change in shown_changes(plan):
         head, rest = change_header(change)
         out.append(_paint(f"{head}  {rest}", _ACTION_COLORS[change.action] + ";" + _BOLD, color))

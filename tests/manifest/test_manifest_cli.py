@@ -27,12 +27,24 @@ def test_valid_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "validate", str(EXAMPLE), str(VALID)) == (0, "12 sources in 3 files: valid\n", "")
 
 
-def test_default_path_is_current_directory(
+def test_default_path_is_the_manifests_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "manifests").mkdir()
+    shutil.copy(EXAMPLE, tmp_path / "manifests" / "sources.yaml")
+    (tmp_path / "docker-compose.yaml").write_text("services: {}\n")  # not a manifest: never read
+    monkeypatch.chdir(tmp_path)
+    assert _run(capsys, "validate") == (0, "4 sources in 1 file: valid\n", "")
+
+
+def test_no_path_and_no_manifests_directory_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.copy(EXAMPLE, tmp_path / "sources.yaml")
     monkeypatch.chdir(tmp_path)
-    assert _run(capsys, "validate") == (0, "4 sources in 1 file: valid\n", "")
+    code, out, err = _run(capsys, "validate")
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: no manifests given: no manifests/ here\n  hint: pass files or directories")
 
 
 def test_valid_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
