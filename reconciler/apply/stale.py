@@ -42,12 +42,14 @@ class LiveNow:
     fingerprints: Mapping[str, str | None] = field(default_factory=dict)
     conflicts: tuple[Conflict, ...] = ()
     applied: frozenset[str] = frozenset()
+    ids: Mapping[str, str | None] | None = None  # address -> live id matched now (None: not looked at)
 
 
 def look_now(plan: Plan, live: LiveState) -> LiveNow:
     """Match the plan's addresses against `live` exactly as plan does (trailer first, then (type, prefix))."""
     identity = match_sources(declared_of((c.address, c.source_type, c.prefix) for c in plan.changes), live)
     fingerprints: dict[str, str | None] = {}
+    ids: dict[str, str | None] = {}
     facts: dict[str, list[tuple[str, str]]] = {}
     for fact in sorted(write_facts(plan)):
         facts.setdefault(fact.address, []).append((fact.field, fact.value))
@@ -55,10 +57,12 @@ def look_now(plan: Plan, live: LiveState) -> LiveNow:
     for change in plan.changes:
         source = identity.source_for(change.address)
         fingerprints[change.address] = source.fingerprint() if source is not None else None
+        ids[change.address] = source.id if source is not None else None
         if all(_holds(source, name, value) for name, value in facts.get(change.address, ())):
             applied.add(change.address)
     addresses = {c.address for c in plan.changes}
-    return LiveNow(fingerprints, tuple(c for c in identity.conflicts if c.address in addresses), frozenset(applied))
+    conflicts = tuple(c for c in identity.conflicts if c.address in addresses)
+    return LiveNow(fingerprints, conflicts, frozenset(applied), ids)
 
 
 def _holds(source: LiveSource | None, name: str, value: str) -> bool:
@@ -175,6 +179,23 @@ def ensure_fresh(saved: SavedPlan, *, host: str, project: str, now: LiveNow) -> 
             ),
             reference="stale-plan",
         )
+    _ensure_same_ids(target, now)
+
+
+def _ensure_same_ids(plan: Plan, now: LiveNow) -> None:
+    """Each change that writes must act on the live source its address matches now (checked once the
+    fingerprints agree): a plan file edited to point an update at another source's id, keeping the matched
+    source's fingerprint, is refused."""
+    if now.ids is None:
+        return
+    for change in plan.changes:
+        if change.steps and change.live_id != now.ids.get(change.address):
+            raise PlanRefused(
+                f"the saved plan's {change.address} acts on source {change.live_id}, but {change.address} is "
+                f"source {now.ids.get(change.address)} in PostHog",
+                hint="nothing was changed; plan again (`reconciler plan -o FILE`) and review the new plan",
+                reference="stale-plan",
+            )
 
 
 def ensure_recent(saved: SavedPlan, max_age: timedelta, now: datetime) -> None:

@@ -12,11 +12,21 @@ from reconciler.apply.executor import ApplyReport, Executor, Reporter, missing_s
 from reconciler.apply.guard import ApplyPolicy, check_plan
 from reconciler.apply.review import ReviewedPlan, review
 from reconciler.apply.stale import ensure_environment, ensure_fresh, ensure_recent, look_now
-from reconciler.commands.common import FINGERPRINT_KEY_ENV, connect, fingerprint_key, manifest_digest, now
+from reconciler.commands.common import (
+    FINGERPRINT_KEY_ENV,
+    catalog_for,
+    connect,
+    fingerprint_key,
+    manifest_digest,
+    now,
+)
 from reconciler.commands.plan import PlanRequest, make_plan
 from reconciler.errors import PlanRefused, ReconcilerError
+from reconciler.manifest.variables import LoadOptions
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import SavedPlan, load_plan
+from reconciler.plan.untrusted import check_untrusted_plan
+from reconciler.posthog.client import PostHogClient
 from reconciler.settings import Settings
 
 __all__ = [
@@ -130,6 +140,29 @@ def _check_saved(saved: SavedPlan, file: Path, checks: SavedPlanChecks, env: Map
         ensure_recent(saved, checks.max_age, now(env))
 
 
+def _load_untrusted(file: Path, client: PostHogClient, env: Mapping[str, str]) -> SavedPlan:
+    """Read a saved plan as the untrusted input it is: every field checked against the catalog it was made with
+    (`plan/untrusted.py`), every secret it references checked against the allow-list it was made under — and
+    never reconciler's own credentials — and only then are those variables read. Nothing is sent before."""
+    text = file.read_text(encoding="utf-8")
+    unbound = load_plan(text, {})
+    try:
+        references = check_untrusted_plan(unbound.plan, catalog_for(unbound.catalog, client))
+    except ReconcilerError as exc:
+        raise ReconcilerError(f"{file}: {exc.message}", hint=exc.hint, reference=exc.reference) from None
+    allowed = LoadOptions(allow_secret=unbound.allow_secret)
+    for ref in references:
+        refusal = allowed.secret_refusal(ref.name)
+        if refusal is not None:
+            raise PlanRefused(
+                f"{file}: {ref.where}: {refusal[0]} (the list the plan was made under)",
+                hint=f"nothing was sent. {refusal[1]}",
+                reference="secret-not-allowed",
+            )
+    names = {ref.name for ref in references}
+    return load_plan(text, {name: value for name, value in env.items() if name in names})
+
+
 def load_reviewed(paths: tuple[Path, ...], env: Mapping[str, str], settings: Settings) -> list[ReviewedPlan]:
     """The saved plans under `paths` (a directory means every `*.json` below it, in path order). A plan for
     another host or project is an error, not something to ignore."""
@@ -141,7 +174,7 @@ def load_reviewed(paths: tuple[Path, ...], env: Mapping[str, str], settings: Set
     reviewed = []
     for file in files:
         try:
-            saved = load_plan(file.read_text(encoding="utf-8"), env)
+            saved = load_plan(file.read_text(encoding="utf-8"), {})  # compared by secret names: no value read
         except ReconcilerError as exc:
             raise ReconcilerError(
                 f"reviewed plan {file}: {exc.message}", hint=exc.hint, reference=exc.reference
@@ -179,7 +212,7 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
     policy = request.policy
     with connect(settings) as client:
         if request.saved_plan is not None:
-            saved = load_plan(request.saved_plan.read_text(encoding="utf-8"), env)
+            saved = _load_untrusted(request.saved_plan, client, env)
             ensure_environment(saved, settings.environment)
             _check_saved(saved, request.saved_plan, request.checks, env)
             live = client.fetch_live_state()
