@@ -43,7 +43,8 @@ class ClickConsole:
 
     def color(self, stream: TextIO) -> bool:
         tty = bool(getattr(stream, "isatty", lambda: False)())
-        return tty and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        # no-color.org: NO_COLOR set to a non-empty value turns colour off, whatever the value.
+        return tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
     def interactive(self) -> bool:
         return sys.stdin.isatty()

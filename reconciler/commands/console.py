@@ -34,7 +34,7 @@ class Console(Protocol):
         """Write one line to stderr."""
 
     def color(self, stream: TextIO) -> bool:
-        """Whether to paint what goes to `stream`: a terminal, NO_COLOR unset and TERM not `dumb`."""
+        """Whether to paint what goes to `stream`: a terminal, NO_COLOR unset or empty, TERM not `dumb`."""
 
     def interactive(self) -> bool:
         """Whether stdin is a terminal a question can be asked on."""

@@ -16,6 +16,7 @@ from reconciler.plan.steps import DeleteSource, Step
 
 __all__ = [
     "IMMUTABLE_FIELDS",
+    "TARGETING_WARNING",
     "Action",
     "FieldDiff",
     "Impact",
@@ -45,6 +46,9 @@ class Action(Enum):
         return self in (Action.REPLACE, Action.DELETE)
 
 
+#: How the warning of a targeted plan (`--target`) starts: renderers show it above the changes, where a reviewer
+#: reads first (it travels in `warnings`, so a saved plan keeps it).
+TARGETING_WARNING = "targeting is in effect"
 #: Source fields PostHog cannot change in place: a difference in any of them forces a replace.
 IMMUTABLE_FIELDS = ("type", "prefix", "access_method")
 

@@ -22,6 +22,7 @@ from reconciler.manifest.problems import did_you_mean
 from reconciler.plan.diff import against_live, api_table_settings, diff_tables, revenue_changes
 from reconciler.plan.fingerprint import values_part, version_part
 from reconciler.plan.model import (
+    TARGETING_WARNING,
     Action,
     FieldDiff,
     Impact,
@@ -173,7 +174,7 @@ class _Planner:
 
     def create_change(self, spec: DesiredSource, *, reasons: tuple[str, ...]) -> SourceChange:
         steps, diffs, status = self.create_steps(spec)
-        impacts = {Impact.NEXT_SYNC} | ({Impact.CREDENTIALS} if status is not SecretStatus.UNCHANGED else set())
+        impacts = {Impact.NEXT_SYNC} | _credentials(status)
         return SourceChange(
             spec.address,
             spec.type,
@@ -206,7 +207,7 @@ class _Planner:
             spec.prefix,
             Action.REPLACE,
             steps=(DeleteSource(spec.address, live.id), *self.with_reload(spec, steps)),
-            impacts=frozenset({Impact.DROPS_DATA, Impact.CREDENTIALS}),
+            impacts=frozenset({Impact.DROPS_DATA} | _credentials(status)),
             reasons=reasons,
             field_diffs=tuple(diffs),
             secret_status=status,
@@ -295,10 +296,16 @@ class _Planner:
         )
 
 
+def _credentials(status: SecretStatus) -> set[Impact]:
+    """A create (or replace) touches credentials only when it has secrets to send: a Hubspot source with an
+    integration id has none."""
+    return {Impact.CREDENTIALS} if status is not SecretStatus.UNCHANGED else set()
+
+
 def _targeting_notice(targets: frozenset[str]) -> str:
     """Terraform's "resource targeting is in effect", in our words: what a targeted plan leaves out."""
     return (
-        f"targeting is in effect (--target {', '.join(sorted(targets))}): changes to other sources are not "
+        f"{TARGETING_WARNING} (--target {', '.join(sorted(targets))}): changes to other sources are not "
         "planned, so this plan may not show everything that differs; plan without --target before relying on it"
     )
 

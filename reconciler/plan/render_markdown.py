@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.plan.model import Plan, PlanError, SourceChange
-from reconciler.plan.render_rows import Row, change_header, change_rows, clean, shown_changes, summary_line, unlisted
+from reconciler.plan.render_rows import (
+    Row,
+    change_header,
+    change_rows,
+    clean,
+    shown_changes,
+    split_warnings,
+    summary_line,
+    unlisted,
+)
 from reconciler.plan.render_text import row_line
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MarkdownOptions", "escape_markdown", "render_failed_markdown", "render_markdown"]
@@ -192,6 +201,8 @@ def _head(plan: Plan, options: MarkdownOptions) -> list[str]:
         f"**{escape_markdown(summary_line(plan))}**",
         "",
     ]
+    for notice in split_warnings(plan)[0]:
+        out += ["> [!IMPORTANT]", f"> {escape_markdown(notice[:1].upper() + notice[1:], 600)}", ""]
     if plan.errors:
         out += _errors(plan, "apply will refuse this plan")
     return out + _deletes(plan, options)
@@ -235,8 +246,9 @@ def _tail(plan: Plan) -> list[str]:
             "</details>",
             "",
         ]
-    if plan.warnings:
-        out += ["**Warnings**", "", *[f"- {escape_markdown(w)}" for w in _capped(list(plan.warnings), "warnings")], ""]
+    warnings = split_warnings(plan)[1]
+    if warnings:
+        out += ["**Warnings**", "", *[f"- {escape_markdown(w)}" for w in _capped(warnings, "warnings")], ""]
     return out
 
 

@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any
 
 from reconciler.manifest.models import TABLE_API_NAMES, TableSettings
-from reconciler.plan.model import IMMUTABLE_FIELDS, Action, Plan, SecretStatus, SourceChange
+from reconciler.plan.model import IMMUTABLE_FIELDS, TARGETING_WARNING, Action, Plan, SecretStatus, SourceChange
 from reconciler.plan.steps import CreateSource, OwnedDescription, PatchRevenueConfig, describe_step, source_label
 from reconciler.secret import SECRET_MASK, Secret
 
@@ -39,6 +39,7 @@ __all__ = [
     "format_value",
     "secret_text",
     "shown_changes",
+    "split_warnings",
     "step_line",
     "summary_line",
     "unlisted",
@@ -118,6 +119,12 @@ def shown_changes(plan: Plan) -> list[SourceChange]:
     """Changes worth a section (no-ops are counted, not shown), destructive groups first, by address in each."""
     changes = [c for c in plan.changes if c.action is not Action.NOOP]
     return sorted(changes, key=lambda c: (_GROUP_ORDER.index(c.action), c.address))
+
+
+def split_warnings(plan: Plan) -> tuple[list[str], list[str]]:
+    """(warnings to show above the changes: targeting, the rest), terminal-safe."""
+    top = [clean(w) for w in plan.warnings if w.startswith(TARGETING_WARNING)]
+    return top, [clean(w) for w in plan.warnings if not w.startswith(TARGETING_WARNING)]
 
 
 # ---- rows ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from reconciler.plan.render_rows import (
     clean,
     format_value,
     shown_changes,
+    split_warnings,
     step_line,
     summary_line,
     unlisted,
@@ -89,9 +90,10 @@ def _sections(plan: Plan, color: bool) -> list[str]:
             subject = f"{clean(error.address)}: " if error.address else ""
             out.append(f"  {_paint(f'error[{clean(error.reference)}]', _RED, color)} {subject}{clean(error.message)}")
         out.append("")
-    if plan.warnings:
+    warnings = split_warnings(plan)[1]
+    if warnings:
         out.append(_paint("Warnings:", _YELLOW + ";" + _BOLD, color))
-        out.extend(f"  {_paint('warning:', _YELLOW, color)} {clean(w)}" for w in plan.warnings)
+        out.extend(f"  {_paint('warning:', _YELLOW, color)} {w}" for w in warnings)
         out.append("")
     return out
 
@@ -103,6 +105,8 @@ def render_text(plan: Plan, *, color: bool = False, verbose: bool = False) -> st
     if plan.environment is not None:
         where = f"environment {clean(plan.environment)}: {where}"
     out = [f"reconciler plan for {where}", ""]
+    for notice in split_warnings(plan)[0]:
+        out += [f"{_paint('Warning:', _YELLOW + ';' + _BOLD, color)} {notice}", ""]
     for change in shown_changes(plan):
         head, rest = change_header(change)
         out.append(_paint(f"{head}  {rest}", _ACTION_COLORS[change.action] + ";" + _BOLD, color))

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+
+import pytest
 
 from reconciler import __version__
 from reconciler.cli import run_cli
@@ -22,3 +25,32 @@ def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "reconciler", "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0
     assert "serve" in proc.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("env", "tty", "expected"),
+    [
+        ({}, True, True),
+        ({"TERM": "xterm-256color"}, True, True),
+        ({}, False, False),
+        ({"NO_COLOR": "1"}, True, False),
+        ({"NO_COLOR": "0"}, True, False),  # any non-empty value (no-color.org)
+        ({"NO_COLOR": ""}, True, True),  # empty is unset
+        ({"TERM": "dumb"}, True, False),
+    ],
+)
+def test_colour_only_on_a_terminal_without_no_color_or_a_dumb_term(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: bool, expected: bool
+) -> None:
+    from reconciler.cli import ClickConsole
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert ClickConsole().color(_Terminal() if tty else io.StringIO()) is expected

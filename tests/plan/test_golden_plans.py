@@ -137,9 +137,15 @@ def test_each_scenario_is_what_its_name_says(tmp_path: Path) -> None:
 
 
 def test_a_targeted_plan_says_other_changes_may_be_hidden(tmp_path: Path) -> None:
-    text = render_text(SCENARIOS["targeted"](tmp_path))
+    plan = SCENARIOS["targeted"](tmp_path)
+    text = render_text(plan)
     assert "stripe_prod" not in text, "the untargeted change is not planned"
-    assert "warning: targeting is in effect (--target hubspot): changes to other sources are not planned" in text
+    notice = "targeting is in effect (--target hubspot): changes to other sources are not planned"
+    assert text.splitlines()[2].startswith(f"Warning: {notice}"), "above the changes, where a reviewer starts"
+    assert text.count(notice) == 1 and "Warnings:" not in text
+    markdown = render_markdown(plan)
+    assert f"> [!IMPORTANT]\n> T{notice[1:]}" in markdown and markdown.index("[!IMPORTANT]") < markdown.index("```diff")
+    assert plan.warnings[0].startswith(notice), "a warning, so the JSON and a saved plan carry it too"
 
 
 def test_an_unknown_target_gets_a_did_you_mean(tmp_path: Path) -> None:
