@@ -185,6 +185,7 @@ def drift(**flags: Any) -> int:
 @p.connection
 @p.select
 @p.import_all
+@p.import_unmanaged
 @p.import_out
 @p.force
 @p.catalog
@@ -192,8 +193,8 @@ def import_(import_all: bool, **flags: Any) -> int:
     """Write manifests from live sources, secrets as secret() placeholders (exit 0, 1 on error)."""
     from reconciler.commands.tasks import ImportFlags, import_task
 
-    if bool(flags["selects"]) == import_all:
-        raise click.UsageError("choose the sources: --select TYPE:PREFIX (repeatable) or --all")
+    if [bool(flags["selects"]), import_all, flags["unmanaged"]].count(True) != 1:
+        raise click.UsageError("choose the sources: --select TYPE:PREFIX (repeatable), --all or --unmanaged")
     return import_task(ImportFlags(**flags), ClickConsole())
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "full_plan_hint",
     "import_all",
     "import_out",
+    "import_unmanaged",
     "manifests",
     "max_age",
     "max_deletes",
@@ -333,6 +334,11 @@ select = click.option(
     help="Import this source (repeatable); 'Stripe:' selects a Stripe source without a prefix.",
 )
 import_all = click.option("--all", "import_all", is_flag=True, help="Import every source of the project.")
+import_unmanaged = click.option(
+    "--unmanaged",
+    is_flag=True,
+    help="Import every source nobody owns yet (no ownership trailer): what manifests do not manage.",
+)
 import_out = click.option(
     "-o",
     "--out",

@@ -105,10 +105,12 @@ def secret_variable_name(address: str, path: Sequence[str]) -> str:
 
 
 def select_sources(
-    live: LiveState, selectors: Sequence[Selector] | None, catalog: Catalog
+    live: LiveState, selectors: Sequence[Selector] | None, catalog: Catalog, *, unmanaged_only: bool = False
 ) -> tuple[list[LiveSource], list[str]]:
     """The sources to import (all when `selectors` is None) and warnings for skipped ones. A selector that
     matches nothing, names a type the catalog does not know, or picks a duplicated owner is an error.
+    `unmanaged_only` (`import --unmanaged`): only the sources nobody owns yet — no ownership trailer, in
+    `identity.py`'s words `unmanaged` — so a repository's own sources are not imported twice.
 
     A duplicated owner (two live sources whose trailers name one address) is never imported: which one the
     address means is the conflict plan, apply and drift report too (`identity.py`)."""
@@ -116,8 +118,15 @@ def select_sources(
     warnings = [f"skipped: {c.message}" for c in identity.conflicts]
     if selectors is None:
         chosen = []
+        unmanaged = {s.id for s in identity.unmanaged}
+        owned = [s for s in live if unmanaged_only and s.id not in unmanaged]
+        if owned:
+            warnings.append(
+                f"skipped {len(owned)} source(s) reconciler already owns (their trailer names an address): "
+                + ", ".join(sorted(f"{s.source_type}:{s.prefix or ''}" for s in owned))
+            )
         for source in live:
-            if identity.duplicate_of(source) is not None:
+            if identity.duplicate_of(source) is not None or source in owned:
                 continue
             if source.source_type in catalog:
                 chosen.append(source)
@@ -350,7 +359,8 @@ def _header(imported: Sequence[ImportedSource], host: str, project: str) -> str:
         lines += [f"#   {v.address} {v.path}: \"{{{{ secret('{v.name}') }}}}\"" for v in optional]
     lines += [
         "# The first `reconciler apply` re-sends the secrets once and writes the ownership trailer with the",
-        "# secrets fingerprint; after that, plan shows no changes.",
+        "# secrets fingerprint; after that, plan shows no changes. Without the values, add",
+        "# `adopt_without_secrets: true` to a source to adopt it as it is: PostHog keeps the secrets it has.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ class ImportRequest:
     force: bool = False
     catalog: str | None = None
     out_is_dir: bool = False
+    unmanaged_only: bool = False  # `--unmanaged`: only sources nobody owns yet
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,11 @@ def run_import(settings: Settings, request: ImportRequest) -> ImportOutcome:
     with connect(settings) as client:
         catalog = catalog_for(request.catalog, client)
         live = client.fetch_live_state()
-    sources, warnings = select_sources(live, request.selectors, catalog)
+    sources, warnings = select_sources(live, request.selectors, catalog, unmanaged_only=request.unmanaged_only)
     if not sources:
         what = "has no sources" if len(live) == 0 else "has no sources of types this catalog knows"
+        if request.unmanaged_only and len(live):
+            what = "has no source nobody owns yet (every one carries reconciler's ownership trailer)"
         raise ReconcilerError(f"nothing to import: project {settings.project} {what}", reference="nothing-to-import")
     imported = import_sources(sources, catalog)
     if request.out is None:

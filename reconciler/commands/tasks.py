@@ -332,7 +332,8 @@ def drift_task(flags: DriftFlags, console: Console) -> ExitCode:
 @dataclass(frozen=True)
 class ImportFlags:
     connection: Connection
-    selects: tuple[str, ...] = ()  # empty: --all
+    selects: tuple[str, ...] = ()  # empty: --all or --unmanaged
+    unmanaged: bool = False  # `--unmanaged`: every source nobody owns yet
     out_text: str | None = None
     force: bool = False
     catalog: str | None = None
@@ -348,8 +349,9 @@ def import_task(flags: ImportFlags, console: Console) -> ExitCode:
     out_is_dir = out is not None and (str(flags.out_text).endswith(("/", "\\")) or out.is_dir())
     repo = open_repository(ManifestOptions(catalog=flags.catalog), flags.env_name, os.environ, need_manifests=False)
     request = ImportRequest(
-        selectors=selectors, out=out, force=flags.force, catalog=repo.manifests.catalog, out_is_dir=out_is_dir
-    )
+        selectors=selectors, out=out, force=flags.force, catalog=repo.manifests.catalog, out_is_dir=out_is_dir,
+        unmanaged_only=flags.unmanaged,
+    )  # fmt: skip
     # Importing into a manifest tree (or over a file) that pins `project:` honours the pin, as plan does.
     if out is not None and out.exists():
         repo = replace(repo, manifests=replace(repo.manifests, paths=(out,)))

@@ -24,6 +24,7 @@ _ORDER = (
     "description",
     "protect",
     "secrets_version",
+    "adopt_without_secrets",
     "state",
     "unlisted_tables",
     "config",

@@ -151,6 +151,7 @@ class SourceInput(_Model):
     description: str | None = None
     protect: bool = False
     secrets_version: str | None = None
+    adopt_without_secrets: bool = False
     config: dict[str, Any] | None = None
     tables: dict[str, TableSettings] | None = None
     unlisted_tables: UnlistedPolicy | None = None
@@ -159,7 +160,7 @@ class SourceInput(_Model):
     #: The environments of reconciler.yaml this source exists in (None: every one).
     environments: tuple[str, ...] | None = Field(default=None, min_length=1)
 
-    _no_null = field_validator("protect", "state", mode="before")(_not_null)
+    _no_null = field_validator("protect", "state", "adopt_without_secrets", mode="before")(_not_null)
 
 
 class ManifestDocument(_Model):
@@ -204,6 +205,8 @@ class DesiredSource(_Model):
     description: str | None = None
     protect: bool = False
     secrets_version: str | None = None
+    #: Adopt a source reconciler does not own yet without re-sending its secrets (PostHog keeps the ones it has).
+    adopt_without_secrets: bool = False
     config: dict[str, Any] = Field(default_factory=dict)
     tables: dict[str, TableSettings] = Field(default_factory=dict)
     unlisted_tables: UnlistedPolicy = "report"

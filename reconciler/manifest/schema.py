@@ -242,6 +242,14 @@ def manifest_schema(catalog: Catalog | None = None) -> dict[str, Any]:
             },
             "protect": _t({"type": "boolean"}, nullable=False),
             "secrets_version": {"type": ["string", "integer", "null"]},
+            "adopt_without_secrets": _t(
+                {
+                    "type": "boolean",
+                    "description": "Adopt this source, if reconciler does not own it yet, without re-sending its "
+                    "secrets: PostHog keeps the ones it has",
+                },
+                nullable=False,
+            ),
             "config": {"type": ["object", "null"]},
             "tables": {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/table"}},
             "unlisted_tables": {"anyOf": [{"enum": list(UNLISTED_POLICIES)}, _NULL]},

@@ -378,6 +378,7 @@ def _build_source(
         description=spec.description,
         protect=spec.protect,
         secrets_version=spec.secrets_version,
+        adopt_without_secrets=spec.adopt_without_secrets,
         config=config,
         tables=tables,
         unlisted_tables=spec.unlisted_tables or policy,

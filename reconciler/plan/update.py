@@ -35,6 +35,7 @@ __all__ = [
     "Part",
     "Resend",
     "Update",
+    "adopts_without_secrets",
     "combine",
     "config_part",
     "description_part",
@@ -93,14 +94,17 @@ class Resend:
     status: SecretStatus
 
 
-def _resend_reasons(config: ConfigDiff, version: str, values: str | None, live_fp: str | None) -> list[str]:
-    """Why PostHog must get the secrets again: a new connection target, an auth switch, a moved fingerprint."""
+def _resend_reasons(
+    config: ConfigDiff, version: str, values: str | None, live_fp: str | None, *, keep: bool
+) -> list[str]:
+    """Why PostHog must get the secrets again: a new connection target, an auth switch, a moved fingerprint
+    (not when adopting with `adopt_without_secrets`: `keep`)."""
     reasons = []
     if config.target_changed:
         reasons.append("connection target changed: PostHog requires the secrets again")
     if config.selection_changed:
         reasons.append("authentication method changed: " + ", ".join(config.selection_changed))
-    if secrets_changed(version, values, live_fp):
+    if not keep and secrets_changed(version, values, live_fp):
         reasons.append(
             "adopting a source reconciler never configured"
             if live_fp is None
@@ -119,14 +123,23 @@ def resend_part(
     """Re-send the secrets on a changed fingerprint, a connection-target change or an auth switch. Values not
     set where the plan runs (a pull-request plan has none) are not an error, whatever the cause: the steps name
     the variables, and apply checks they are set before its first write, as for a create or a rotation."""
-    reasons = _resend_reasons(config, *fingerprint, live_fp)
+    keep = adopts_without_secrets(spec, live_fp)
+    reasons = _resend_reasons(config, *fingerprint, live_fp, keep=keep)
     fields = secret_patch(spec, st) if reasons else {}
     if not fields:
         quiet = config.target_changed and st is not None and not spec.secrets()
-        return Resend(Part(reasons=("connection target changed",) if quiet else ()), {}, SecretStatus.UNCHANGED)
+        kept = ("adopting without re-sending secrets (adopt_without_secrets): PostHog keeps the ones it has",)
+        reason = ("connection target changed",) if quiet else kept if keep and spec.secrets() else ()
+        return Resend(Part(reasons=reason), {}, SecretStatus.UNCHANGED)
     missing = any(not s.available for s in collect_secrets(fields).values())
     part = Part(impacts=frozenset({Impact.CREDENTIALS}), reasons=tuple(reasons))
     return Resend(part, fields, SecretStatus.MISSING if missing else SecretStatus.RESEND)
+
+
+def adopts_without_secrets(spec: DesiredSource, live_fp: str | None) -> bool:
+    """The manifest's opt-in applies: the source is not ours yet (no trailer fingerprint) and it asks to be
+    adopted without its secrets. Once the trailer is written the field does nothing."""
+    return spec.adopt_without_secrets and live_fp is None
 
 
 def job_inputs_part(spec: DesiredSource, config: ConfigDiff, resend: Resend) -> Part:
@@ -240,7 +253,12 @@ def update_parts(
     """The parts of updating `live` to `spec`, in reading order."""
     config = diff_config(st, spec, live)
     resend = resend_part(spec, st, config, fingerprint, trailer.fingerprint)
-    owned = trailer_fingerprint(fingerprint, trailer.fingerprint, resent=bool(resend.fields))
+    # Adopted without its secrets, the trailer must not claim values PostHog may not hold: version half only,
+    # so the first plan that has the values and the key sends them once.
+    kept = adopts_without_secrets(spec, trailer.fingerprint) and not resend.fields
+    owned = trailer_fingerprint(
+        (fingerprint[0], None) if kept else fingerprint, trailer.fingerprint, resent=bool(resend.fields)
+    )
     source = combine(
         [
             config_part(config),
