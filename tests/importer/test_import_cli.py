@@ -404,9 +404,9 @@ def test_import_needs_a_selection_and_reports_bad_ones(emu: Emulator, capsys: py
     assert code == 1 and "nothing to import: project 1 has no sources" in err
     create_ui_sources(emu, UI_SOURCES[:1])
     code, _, err = cli(capsys, "import")
-    assert code == 1 and "--select TYPE:PREFIX (repeatable) or --all" in err
+    assert code == 1 and "--select TYPE:PREFIX (repeatable), --all or --unmanaged" in err
     code, _, err = cli(capsys, "import", "--all", "--select", "Stripe:stripe_prod")
-    assert code == 1 and "--select TYPE:PREFIX (repeatable) or --all" in err
+    assert code == 1 and "--select TYPE:PREFIX (repeatable), --all or --unmanaged" in err
     code, _, err = cli(capsys, "import", "--select", "Stripe")
     assert code == 1 and "expected TYPE:PREFIX" in err
     code, _, err = cli(capsys, "import", "--select", "Stripe:nope")
