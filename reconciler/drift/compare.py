@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.catalog import SourceType, revenue_analytics_defaults
 from reconciler.drift.model import Category, Finding
-from reconciler.manifest.models import DesiredSource
+from reconciler.manifest.models import TABLE_KEYS_OF_API, DesiredSource
 from reconciler.plan.diff import diff_config, diff_tables, revenue_changes
 from reconciler.plan.model import FieldDiff
 from reconciler.posthog.models import LiveSource
@@ -118,7 +118,7 @@ def _table_diff(diff: FieldDiff, listed: set[str]) -> list[Finding]:
                 manifest=diff.new,
             )
         ]
-    key = parts[2]
+    key = TABLE_KEYS_OF_API.get(parts[2], parts[2])  # the manifest's word (`frequency`); `path` keeps PostHog's
     return [
         Finding(
             Category.TABLES,

@@ -27,6 +27,7 @@ __all__ = [
     "INCREMENTAL_FIELD_TYPE_VALUES",
     "SYNC_TYPE_VALUES",
     "TABLE_API_NAMES",
+    "TABLE_KEYS_OF_API",
     "UNLISTED_POLICIES",
     "Defaults",
     "DesiredSource",
@@ -126,6 +127,8 @@ class TableSettings(_Model):
 #: Table settings whose PostHog schema field has another name: manifest key → PostHog's (§7). Plans and drift
 #: speak the manifest's names; only requests and the JSON plan's steps use PostHog's.
 TABLE_API_NAMES: Mapping[str, str] = {"sync": "should_sync", "frequency": "sync_frequency"}
+#: The other way: PostHog's schema field → the manifest's table key (fields not listed have the same name).
+TABLE_KEYS_OF_API: Mapping[str, str] = {api: key for key, api in TABLE_API_NAMES.items()}
 
 
 class RevenueAnalytics(_Model):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from reconciler.manifest.models import TABLE_API_NAMES, TableSettings
+from reconciler.manifest.models import TABLE_KEYS_OF_API, TableSettings
 from reconciler.plan.model import IMMUTABLE_FIELDS, TARGETING_WARNING, Action, Plan, SecretStatus, SourceChange
 from reconciler.plan.steps import CreateSource, OwnedDescription, PatchRevenueConfig, describe_step, source_label
 from reconciler.secret import SECRET_MASK, Secret
@@ -57,8 +57,7 @@ HEADERS: Mapping[Action, tuple[str, str]] = {
 _GROUP_ORDER = (Action.DELETE, Action.REPLACE, Action.CREATE, Action.UPDATE, Action.NOOP)
 #: A source's own keys in the manifest's order (docs/manifest.md); `config` and `tables` are blocks.
 _TOP_ORDER = ("type", "prefix", "access_method", "description", "protect", "config", "tables", "revenue_analytics")
-#: PostHog's schema field → the manifest's table key, and the manifest's order of table settings.
-_TABLE_KEYS = {api: key for key, api in TABLE_API_NAMES.items()}
+#: The manifest's order of table settings.
 _TABLE_ORDER = tuple(TableSettings.model_fields)
 
 # C0/C1 controls (ESC, CSI, ...) and bidirectional overrides ("Trojan Source") in user-provided text.
@@ -166,8 +165,8 @@ def _split(path: str) -> list[str]:
     if not path.startswith("tables."):
         return path.split(".")
     table, dot, key = path.removeprefix("tables.").rpartition(".")
-    if dot and (key in _TABLE_ORDER or key in _TABLE_KEYS):
-        return ["tables", table, _TABLE_KEYS.get(key, key)]
+    if dot and (key in _TABLE_ORDER or key in TABLE_KEYS_OF_API):
+        return ["tables", table, TABLE_KEYS_OF_API.get(key, key)]
     return ["tables", path.removeprefix("tables.")]
 
 
@@ -176,7 +175,7 @@ def _expand(node: _Node, in_table: bool) -> _Node:
     if node.secret or not isinstance(node.new, Mapping) or not (node.old is None or isinstance(node.old, Mapping)):
         return node
     old: Mapping[str, Any] = node.old if isinstance(node.old, Mapping) else {}
-    keys = [(str(k), _TABLE_KEYS.get(str(k), str(k)) if in_table else str(k)) for k in node.new]
+    keys = [(str(k), TABLE_KEYS_OF_API.get(str(k), str(k)) if in_table else str(k)) for k in node.new]
     if in_table:
         keys.sort(key=lambda k: _TABLE_ORDER.index(k[1]) if k[1] in _TABLE_ORDER else len(_TABLE_ORDER))
     was_absent = node.old is None

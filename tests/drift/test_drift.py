@@ -196,6 +196,9 @@ def test_table_settings_listed_unknown_and_discovered(tmp_path: Path) -> None:
         ("stripe_prod", "tables", "discovered", "Payout"),  # syncing, though no manifest lists it
     ]
     charge, customer = report.sources[0].findings[:2]
+    # Messages speak the manifest's words; `path` keeps PostHog's (docs/drift-format.md).
+    assert charge.message == "table Charge: sync is true in the manifest, false in PostHog"
+    assert customer.message == "table Customer: frequency is '24hour' in the manifest, '1hour' in PostHog"
     # Charge's frequency is not in the manifest: not managed, not drift.
     assert (charge.manifest, charge.posthog, charge.likely_changed_by) == (True, False, "unknown")
     assert (customer.manifest, customer.posthog, customer.likely_changed_by) == ("24hour", "1hour", "unknown")
