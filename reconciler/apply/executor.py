@@ -104,7 +104,7 @@ class ApplyReport:
 class Reporter(Protocol):
     """How the executor tells the outside world what it is doing (text, progress bar, JSON)."""
 
-    def run_started(self, total_steps: int) -> None: ...
+    def run_started(self, plan: Plan) -> None: ...
 
     def run_finished(self) -> None: ...
 
@@ -114,7 +114,7 @@ class Reporter(Protocol):
 
 
 class NullReporter:
-    def run_started(self, total_steps: int) -> None:
+    def run_started(self, plan: Plan) -> None:
         pass
 
     def run_finished(self) -> None:
@@ -174,7 +174,7 @@ class Executor:
 
     def run(self, plan: Plan) -> ApplyReport:
         requests_before = self.client.stats.total
-        self.reporter.run_started(sum(len(c.steps) for c in plan.changes))
+        self.reporter.run_started(plan)
         try:
             return self._run(plan, requests_before)
         finally:

@@ -71,10 +71,14 @@ def manifest_digest(paths: Sequence[Path]) -> str:
 def now(env: Mapping[str, str]) -> datetime:
     """The current time, or `SOURCE_DATE_EPOCH` (the reproducible-builds convention) when set: the clock is an
     input like any other, and fixing it makes a saved plan or a drift report byte-identical run after run."""
-    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), UTC)
+    if clock_fixed(env):
+        return datetime.fromtimestamp(int(env["SOURCE_DATE_EPOCH"].strip()), UTC)
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def clock_fixed(env: Mapping[str, str]) -> bool:
+    """Whether `SOURCE_DATE_EPOCH` fixes the clock (`now`): then no output carries a measured time either."""
+    return env.get("SOURCE_DATE_EPOCH", "").strip().isdigit()
 
 
 def fingerprint_key(env: Mapping[str, str]) -> bytes | None:

@@ -194,8 +194,6 @@ def _failed_plan(flags: PlanFlags, settings: Settings | None, error: ReconcilerE
 
 # ---- apply --------------------------------------------------------------------------------------------
 
-_NOTHING_TO_APPLY_JSON = '{"format_version": 1, "ok": true, "requests": 0, "summary": {}, "steps": []}'
-
 
 @dataclass(frozen=True)
 class ApplyFlags:
@@ -240,27 +238,34 @@ class ApplyFlags:
 
 
 def _confirmer(flags: ApplyFlags, console: Console) -> Callable[[Plan], bool]:
-    from reconciler.plan.render import render_text
+    """Show the plan (as `plan` renders it: the CI log is the audit trail of what was approved), then ask, or go
+    ahead with --auto-approve. With `--format json` the plan goes to stderr, so stdout stays one JSON document."""
+    from reconciler.plan.render import render
 
     def confirm(plan: Plan) -> bool:
-        if flags.auto_approve:
-            return True
-        if not console.interactive():
+        if not flags.auto_approve and not console.interactive():
             raise ReconcilerError(
                 "refusing to apply without confirmation: no terminal to ask on",
                 hint="review the plan, then pass --auto-approve (CI must be explicit)",
                 reference="confirmation-required",
             )
-        console.out(render_text(plan, color=console.color(console.stdout)), nl=False)
-        return console.ask("Apply these changes? Only 'yes' is accepted") == "yes"
+        stream = console.stdout if flags.fmt == "text" else console.stderr
+        shown = render(plan, "text", color=console.color(stream))
+        if flags.fmt == "text":
+            console.out(shown, nl=False)
+        else:
+            console.err(shown.removesuffix("\n"))
+        return flags.auto_approve or console.ask("Apply these changes? Only 'yes' is accepted") == "yes"
 
     return confirm
 
 
 def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
+    from reconciler.apply.executor import ApplyReport
     from reconciler.apply.guard import ApplyPolicy
     from reconciler.apply.report import LineReporter, ProgressReporter, render_report_json, render_report_text
     from reconciler.commands.apply import ApplyRequest, SavedPlanChecks, refuse_misplaced_flags, run_apply
+    from reconciler.commands.common import clock_fixed
 
     saved = flags.saved_plan
     refuse_misplaced_flags(saved, flags.misplaced_flags(saved is not None))
@@ -269,6 +274,7 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
         repo = replace(repo, manifests=replace(repo.manifests, paths=()))
     manifests = repo.manifests
     stderr = console.stderr
+    timings = not clock_fixed(os.environ)  # durations are measurements: none when the clock is fixed
     request = ApplyRequest(
         checks=SavedPlanChecks(
             manifests=flags.planned_manifests or None,
@@ -282,17 +288,21 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
         policy=ApplyPolicy(allow_delete=flags.allow_delete, max_deletes=flags.max_deletes),
         parallelism=flags.parallelism,
         confirm=_confirmer(flags, console),
-        reporter=ProgressReporter(stderr) if console.color(stderr) else LineReporter(stderr),
+        reporter=(ProgressReporter if console.color(stderr) else LineReporter)(stderr, timings=timings),
     )
     # A saved plan records its project and environment (apply refuses it elsewhere); no manifests are read for it.
     outcome = run_apply(settings_for(flags.connection, repo, os.environ), request, os.environ)
     if outcome.report is None:
-        console.out(
-            "No changes. PostHog already matches the manifests." if flags.fmt == "text" else _NOTHING_TO_APPLY_JSON
-        )
+        if flags.fmt == "text":
+            console.out("No changes. PostHog already matches the manifests.")
+        else:
+            console.out(render_report_json(ApplyReport(())), nl=False)
         return ExitCode.OK
     report = outcome.report
-    console.out(render_report_json(report) if flags.fmt == "json" else render_report_text(report), nl=False)
+    text = (
+        render_report_json(report, outcome.plan, timings=timings) if flags.fmt == "json" else render_report_text(report)
+    )
+    console.out(text, nl=False)
     return ExitCode.OK if outcome.ok else ExitCode.ERROR
 
 

@@ -1,6 +1,7 @@
 """Every Step kind, defined once: its typed payload, its stable `kind` string, the one line that describes it
-(the plan and the apply log use the same words), the fields of its serial form, and the Secrets its request
-body carries. The text and markdown renderers, the executor, the apply reports and the JSON codec all read a
+(the API call: plan steps, apply reports and the JSON report use the same words), what it changes in the
+manifest's words (`effect`: the apply log's line per step), the fields of its serial form, and the Secrets its
+request body carries. The text and markdown renderers, the executor, the apply reports and the JSON codec all read a
 step through this module, so adding a kind means adding one class here (and its executor handler).
 
 Pure data. `describe()` returns raw text: each output escapes it for its medium (`render_text.clean`).
@@ -9,11 +10,14 @@ Must not know: JSON, files, HTTP, rendering.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, ClassVar, Protocol
 
-from reconciler.secret import Secret, collect_secrets
+from reconciler.manifest.models import TableSettings, manifest_table_key
+from reconciler.secret import SECRET_MASK, Secret, collect_secrets
 
 __all__ = [
     "STEP_KINDS",
@@ -29,6 +33,7 @@ __all__ = [
     "ReloadSource",
     "SchemaUpdate",
     "Step",
+    "describe_effect",
     "describe_step",
     "source_label",
     "step_kind",
@@ -77,6 +82,52 @@ def _names(items: Iterable[Any]) -> str:
     return ", ".join(str(i) for i in items)
 
 
+# ---- effects: what a step changes, in the manifest's words ----------------------------------------------
+
+#: The manifest's order of table settings (`sync`, `sync_type`, …, `frequency`, …).
+_TABLE_ORDER = {key: n for n, key in enumerate(TableSettings.model_fields)}
+_BARE = re.compile(r"[\w.:/@+-]+")
+#: The `old` mapping lacks a path: the value before is not known (shown as `= new`).
+_UNKNOWN = object()
+
+
+def _shown(value: Any) -> str:
+    """A value as a person reads it in a log line: bare words bare (`1hour`, `true`), other text quoted, a
+    Secret as `(secret)` whatever it holds."""
+    if isinstance(value, Secret):
+        return SECRET_MASK
+    if isinstance(value, OwnedDescription):
+        return _shown(value.user_text)
+    if isinstance(value, Enum):
+        return _shown(value.value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if _BARE.fullmatch(value) else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return str(value)
+
+
+def _table_rank(api_name: str) -> tuple[int, str]:
+    """Where a table setting (PostHog's name) comes in the manifest's order; unknown ones last, by name."""
+    return _TABLE_ORDER.get(manifest_table_key(api_name), len(_TABLE_ORDER)), api_name
+
+
+def _change(name: str, path: str, new: Any, old: Mapping[str, Any]) -> str:
+    """`frequency 6hour → 1hour`; `frequency = 1hour` when the value before is not known."""
+    before = old.get(path, _UNKNOWN)
+    if isinstance(new, Secret):
+        return f"{name} (secret)"
+    if before is _UNKNOWN:
+        return f"{name} = {_shown(new)}"
+    return f"{name} {_shown(before)} → {_shown(new)}"
+
+
 # ---- the steps: the exact API calls apply will make, in order within a chain --------------------------
 
 
@@ -117,6 +168,10 @@ class Step:
         user's text), `create` and `delete`. Nothing for calls that set no value (refresh, reload)."""
         return []
 
+    def effect(self, old: Mapping[str, Any]) -> str:
+        """What the step changes, in the manifest's words (see `describe_effect`)."""
+        return self.kind.replace("_", " ")
+
 
 def _config_writes(prefix: str, values: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """Config leaves under `prefix`, nested mappings walked; a Secret leaf is `secret.<path>`."""
@@ -136,6 +191,9 @@ class DeleteSource(Step):
 
     def writes(self) -> list[tuple[str, Any]]:
         return [("delete", None)]
+
+    def effect(self, old: Mapping[str, Any]) -> str:
+        return f"delete the source {self.target} and its synced tables"
 
 
 @dataclass(frozen=True)
@@ -183,6 +241,13 @@ class CreateSource(Step):
     def secrets(self) -> list[Secret]:
         return list(collect_secrets(self.payload).values())
 
+    def effect(self, old: Mapping[str, Any]) -> str:
+        detail = f"create ({source_label(self.source_type, self.prefix)})"
+        parts = [f"config {_names(self.payload)}"] if self.payload else []
+        tables = [str(s.get("name", "?")) for s in self.schemas]
+        parts.append(f"tables {_names(tables)}" if tables else "no tables")
+        return f"{detail}: {'; '.join(parts)}"
+
     def writes(self) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = [("create", source_label(self.source_type, self.prefix))]
         out.append(("description", self.description.user_text))
@@ -221,6 +286,26 @@ class PatchSource(Step):
     def secrets(self) -> list[Secret]:
         return list(collect_secrets(self.changes.get("job_inputs") or {}).values())
 
+    def effect(self, old: Mapping[str, Any]) -> str:
+        """Changed fields old → new; secrets by name (`secrets re-sent: …`). Values sent along unchanged (PostHog
+        wants a whole container back) are left out when `old` says which fields change."""
+        parts: list[str] = []
+        config: list[str] = []
+        secrets: list[str] = []
+        for path, new in self.writes():
+            name = path.partition(".")[2]
+            if path == "description":
+                parts.append(_change("description", path, new, old))
+            elif isinstance(new, Secret):
+                secrets.append(name)
+            elif not old or f"config.{name}" in old:
+                config.append(_change(name, f"config.{name}", new, old))
+        if config:
+            parts.append(f"config {', '.join(config)}")
+        if secrets:
+            parts.append(f"secrets re-sent: {', '.join(secrets)}")
+        return "; ".join(parts) or "patch the source (values unchanged)"
+
     def writes(self) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
         if "description" in self.changes:
@@ -235,6 +320,9 @@ class RefreshSchemas(Step):
     """Needed before table steps when a listed table is not yet known to PostHog."""
 
     kind = "refresh_schemas"
+
+    def effect(self, old: Mapping[str, Any]) -> str:
+        return "discover the upstream's tables (new ones are added, not synced)"
 
 
 @dataclass(frozen=True)
@@ -265,6 +353,14 @@ class PatchSchemas(Step):
     def writes(self) -> list[tuple[str, Any]]:
         return [(f"tables.{u.name}.{key}", value) for u in self.updates for key, value in sorted(u.changes.items())]
 
+    def effect(self, old: Mapping[str, Any]) -> str:
+        per_table = []
+        for u in self.updates:
+            keys = sorted(u.changes, key=_table_rank)
+            settings = [_change(manifest_table_key(k), f"tables.{u.name}.{k}", u.changes[k], old) for k in keys]
+            per_table.append(f"{u.name}: {', '.join(settings) or 'no settings'}")
+        return f"tables {'; '.join(per_table)}"
+
     @classmethod
     def from_fields(cls, address: str, source_id: str | None, reader: FieldReader) -> Step:
         updates = tuple(
@@ -293,12 +389,20 @@ class PatchRevenueConfig(Step):
     def writes(self) -> list[tuple[str, Any]]:
         return [(f"revenue_analytics.{key}", value) for key, value in sorted(self.changes.items())]
 
+    def effect(self, old: Mapping[str, Any]) -> str:
+        return "revenue_analytics " + ", ".join(
+            _change(path.partition(".")[2], path, v, old) for path, v in self.writes()
+        )
+
 
 @dataclass(frozen=True)
 class ReloadSource(Step):
     """`apply --sync`: trigger a sync of the enabled tables."""
 
     kind = "reload_source"
+
+    def effect(self, old: Mapping[str, Any]) -> str:
+        return "start a sync of the synced tables"
 
 
 #: Every step kind, in chain order; `kind` string -> class for readers of the serial form.
@@ -322,3 +426,13 @@ def describe_step(step: Step) -> str:
     """The one description of a step, for plans, progress lines and apply reports."""
     step_kind(step)
     return step.describe()
+
+
+def describe_effect(step: Step, old: Mapping[str, Any] | None = None) -> str:
+    """What `step` changes, in the manifest's words: the apply log's line (`tables accounts: frequency 6hour →
+    1hour`), where `describe_step` names the API call. `old` maps a field path as the plan's field diffs name it
+    (`config.host`, `tables.accounts.sync_frequency`, `description`, `revenue_analytics.enabled`) to its value
+    before the step; a path it lacks is shown with its new value only (`frequency = 1hour`). Raw text: each
+    output escapes it for its medium."""
+    step_kind(step)
+    return step.effect(old or {})

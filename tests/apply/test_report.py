@@ -7,8 +7,8 @@ import json
 
 from reconciler.apply.executor import ApplyReport, StepResult, StepStatus
 from reconciler.apply.report import LineReporter, ProgressReporter, render_report_json, render_report_text
-from reconciler.plan.model import Action, Plan, SourceChange
-from reconciler.plan.render_text import render_text
+from reconciler.plan.model import Action, FieldDiff, Plan, SourceChange
+from reconciler.plan.render_text import clean, render_text
 from reconciler.plan.steps import (
     STEP_TYPES,
     CreateSource,
@@ -20,12 +20,28 @@ from reconciler.plan.steps import (
     RefreshSchemas,
     ReloadSource,
     SchemaUpdate,
+    describe_effect,
 )
 
 STEPS = (
     DeleteSource("old", "id-1"),
     PatchSchemas("stripe_prod", "id-2", (SchemaUpdate("Customer", "s-1", {"should_sync": True}),)),
     ReloadSource("stripe_prod", "id-2"),
+)
+PLAN = Plan(
+    "h",
+    "1",
+    (
+        SourceChange("old", "Zendesk", "zd", Action.DELETE, steps=STEPS[:1]),
+        SourceChange(
+            "stripe_prod",
+            "Stripe",
+            "stripe_prod",
+            Action.UPDATE,
+            field_diffs=(FieldDiff("tables.Customer.should_sync", False, True),),
+            steps=STEPS[1:],
+        ),
+    ),
 )
 RESULTS = (
     StepResult(STEPS[0], StepStatus.SUCCEEDED, attempts=1, duration=0.2),
@@ -36,19 +52,21 @@ RESULTS = (
 
 def test_line_and_progress_reporters_print_one_line_per_step() -> None:
     for reporter_class in (LineReporter, ProgressReporter):
-        stream = io.StringIO()
-        reporter = reporter_class(stream)
-        reporter.run_started(len(STEPS))
-        for result in RESULTS:
-            reporter.step_started(result.step)
-            reporter.step_finished(result)
-        reporter.run_finished()
-        lines = [line for line in stream.getvalue().splitlines() if line.strip()]
-        # The plan's words for each step (render_text.step_line), nothing else.
-        assert lines[0].startswith("old: delete_source [id-1] … ok"), (reporter_class, lines)
-        assert lines[1] == "stripe_prod: patch_schemas [id-2]: Customer: should_sync … FAILED"
-        assert lines[2] == "stripe_prod: reload_source [id-2] … skipped"
-        assert "\x1b[" not in stream.getvalue()  # not a terminal: no escape codes
+        for timings in (True, False):
+            stream = io.StringIO()
+            reporter = reporter_class(stream, timings=timings)
+            reporter.run_started(PLAN)
+            for result in RESULTS:
+                reporter.step_started(result.step)
+                reporter.step_finished(result)
+            reporter.run_finished()
+            lines = [line for line in stream.getvalue().splitlines() if line.strip()]
+            # What each step changed, in the manifest's words (`sync`, not `should_sync`), old → new from the plan.
+            ok, failed = (" (0.2s)", " (0.0s)") if timings else ("", "")
+            assert lines[0] == f"old: delete the source [id-1] and its synced tables … ok{ok}", (reporter_class, lines)
+            assert lines[1] == f"stripe_prod: tables Customer: sync false → true … FAILED{failed}"
+            assert lines[2] == "stripe_prod: start a sync of the synced tables … skipped"
+            assert "\x1b[" not in stream.getvalue()  # not a terminal: no escape codes
 
 
 def test_text_and_json_reports() -> None:
@@ -56,8 +74,11 @@ def test_text_and_json_reports() -> None:
     text = render_report_text(report)
     assert "✗ stripe_prod" in text and "Sync type must be set up first" in text
     assert text.splitlines()[-2].startswith("Apply FAILED: 1 step succeeded, 1 failed, 1 skipped")
-    document = json.loads(render_report_json(report))
+    document = json.loads(render_report_json(report, PLAN))
     assert document["ok"] is False and document["requests"] == 3
+    assert document["steps"][1]["effect"] == "tables Customer: sync false → true"
+    assert document["steps"][0]["duration_seconds"] == 0.2
+    assert json.loads(render_report_json(report, PLAN, timings=False))["steps"][0]["duration_seconds"] == 0.0
     assert [(s["kind"], s["status"]) for s in document["steps"]] == [
         ("delete_source", "succeeded"),
         ("patch_schemas", "failed"),
@@ -83,8 +104,15 @@ def test_the_plan_and_the_apply_log_describe_a_step_with_the_same_words() -> Non
     reporter = LineReporter(stream)
     for step in steps:
         reporter.step_finished(StepResult(step, StepStatus.SKIPPED))
-    logged = [line.removeprefix("s: ").removesuffix(" … skipped") for line in stream.getvalue().splitlines()]
-    assert logged[1] == "create_source (Stripe, prefix p\\u001b[31m; fields: auth_method; tables: Customer)"
-    for n, words in enumerate(logged, start=1):
+    # The report names each step's API call in the plan's words (plan/steps.py's describe_step) ...
+    report = render_report_text(ApplyReport(tuple(StepResult(s, StepStatus.SKIPPED) for s in steps)))
+    reported = [line[len("    skipped     ") :] for line in report.splitlines() if line.startswith("    skipped")]
+    assert reported[1] == "create_source (Stripe, prefix p\\u001b[31m; fields: auth_method; tables: Customer)"
+    for n, words in enumerate(reported, start=1):
         assert f"        {n}. {words}\n" in plan_text
-    assert "\x1b" not in stream.getvalue() + plan_text
+    # ... and the log line says what it changes, in the manifest's words (describe_effect, the same module).
+    logged = [line.removeprefix("s: ").removesuffix(" … skipped") for line in stream.getvalue().splitlines()]
+    assert logged == [clean(describe_effect(s)) for s in steps]
+    assert logged[1] == "create (Stripe, prefix p\\u001b[31m): config auth_method; tables Customer"
+    assert logged[2] == "description = text; config host = h"
+    assert "\x1b" not in stream.getvalue() + plan_text + report

@@ -35,7 +35,7 @@ for name, argv, files in json.loads(sys.argv[1]):
         code = run_cli(argv)
     outputs[name] = {"code": code, "stdout": out.getvalue(),
                      "files": {f: Path(f).read_text(encoding="utf-8") for f in files if Path(f).exists()}}
-    if code not in (0, 2):
+    if code not in (0, 2) or name.startswith("apply"):
         outputs[name]["stderr"] = err.getvalue()
 outputs["docgen"] = {"code": 0, "stdout": render_sources_doc(load_catalog()), "files": {}}
 print(json.dumps(outputs))
@@ -145,8 +145,25 @@ COMMANDS: list[tuple[str, list[str], list[str]]] = [
     ),
     ("drift-json", ["drift", "--host", "local", "--format", "json", "manifests/"], []),
     ("import", ["import", "--host", "local", "--all"], []),
-    ("apply", ["apply", "--host", "local", "--auto-approve", "--allow-delete", "manifests/"], []),
-    ("apply-json", ["apply", "--host", "local", "--auto-approve", "--format", "json", "manifests/"], []),
+    # One step at a time, so the step lines on stderr come in plan order; SOURCE_DATE_EPOCH leaves out durations.
+    (
+        "apply-json",
+        [
+            "apply",
+            "--host",
+            "local",
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--format",
+            "json",
+            "--target",
+            "hubspot",
+            "manifests/",
+        ],
+        [],
+    ),
+    ("apply", ["apply", "--host", "local", "--auto-approve", "--parallelism", "1", "--allow-delete", "manifests/"], []),
     ("drift-after", ["drift", "--host", "local", "--format", "json", "manifests/"], []),
 ]
 
@@ -176,6 +193,12 @@ def test_every_command_prints_the_same_bytes_whatever_the_hash_seed(state: Path,
     assert "sync_time_of_day" in first["plan-text"]["stdout"] and "users" in first["plan-markdown"]["stdout"]
     assert json.loads(first["plan-saved"]["files"]["plan.json"])["saved_at"] == "2026-01-01T00:00:00+00:00"
     assert '"checked_at": "2026-01-01T00:00:00Z"' in first["drift-json"]["stdout"]
+    # Both applies change something: the plan, a line per step (what it changed, no duration) and the report.
+    assert json.loads(first["apply-json"]["stdout"])["steps"][0]["effect"].startswith("tables contacts: ")
+    assert "hubspot: tables contacts: " in first["apply-json"]["stderr"]
+    assert "zendesk: create (Zendesk, prefix support)" in first["apply"]["stderr"]
+    assert " … ok\n" in first["apply"]["stderr"] and "s)\n" not in first["apply"]["stderr"]
+    assert first["apply"]["stdout"].index("Plan: ") < first["apply"]["stdout"].index("Apply complete")
     for seed in range(2, 6):
         for name, output in first.items():
             assert runs[seed][name] == output, f"{name} differs between PYTHONHASHSEED=1 and {seed}"

@@ -58,7 +58,9 @@ def test_plan_then_apply_then_no_changes(emu: Any, manifest: Path, capsys: pytes
     assert cli(capsys, "plan", "--detailed-exitcode", str(manifest))[0] == 2
     code, out, err = cli(capsys, "apply", "--auto-approve", str(manifest))
     assert code == 0, out + err
-    assert "Apply complete" in out and "stripe_prod: create_source (Stripe, prefix stripe_prod;" in err
+    assert "Apply complete" in out and "stripe_prod: create (Stripe, prefix stripe_prod):" in err
+    # The plan is printed before the run (the CI log is the audit trail), then the report.
+    assert out.index("Plan: 1 to create") < out.index("Apply complete")
     code, out, _ = cli(capsys, "plan", "--detailed-exitcode", str(manifest))
     assert code == 0 and "No changes" in out
     code, out, _ = cli(capsys, "apply", "--auto-approve", str(manifest))

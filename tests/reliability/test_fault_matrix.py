@@ -136,7 +136,7 @@ def check_report(run: Run, kind: Kind, fault: str) -> str:
     same_source = [s for s in after if s["address"] == bad["address"]]
     assert all(s["status"] == "skipped" and s["error"].startswith("skipped: ") for s in same_source), same_source
     assert "Apply FAILED" not in run.out  # json only on stdout; progress lines on stderr
-    assert f"{bad['address']}: {bad['description']} … FAILED" in run.err
+    assert f"{bad['address']}: {bad['effect']} … FAILED" in run.err
     return "FAILED " + bad["kind"]
 
 
