@@ -23,6 +23,7 @@ _UNITS = {
     "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0,
 }  # fmt: skip
+_UNIT_NAMES = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}
 _PART = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$")
 
 
@@ -38,6 +39,11 @@ class Window:
 
     def describe(self) -> str:
         return f"{self.limit} requests per {self.seconds:g} s"
+
+    def label(self) -> str:
+        """As the spec is written: `480/minute`, `4800/hour`; `10/5s` for a window that is not one unit."""
+        unit = _UNIT_NAMES.get(self.seconds)
+        return f"{self.limit}/{unit}" if unit else f"{self.limit}/{self.seconds:g}s"
 
 
 def parse_rate_limit(spec: str) -> tuple[Window, ...]:

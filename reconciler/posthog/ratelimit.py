@@ -9,7 +9,9 @@ request we let through is one the server would let through too, padded by `margi
 server stamps a request when it arrives, not when we sent it.
 
 A pacing wait longer than `max_wait` (the hourly budget used up) raises `WaitTooLong` instead of stalling the run
-silently for up to an hour; a wait of `ANNOUNCE_AFTER` seconds or more is announced (a warning on the
+silently for up to an hour. A wait of `ANNOUNCE_AFTER` seconds or more is announced, once per wait whatever the
+number of workers held by it: `PostHog rate limit: waiting 56 s (480/minute)` for our own pacing,
+`PostHog rate limit: waiting 5 s (PostHog answered 429 to list_sources)` for a server pause (a warning on the
 `reconciler.posthog` logger, which the CLI prints on stderr).
 """
 
@@ -30,6 +32,8 @@ __all__ = ["ANNOUNCE_AFTER", "RateLimiter"]
 _log = logging.getLogger("reconciler.posthog")
 #: Waits at least this long are announced (shorter ones are ordinary pacing, not worth a line on stderr).
 ANNOUNCE_AFTER = 5.0
+#: A wait ending within this many seconds of an announced one is that wait (another worker held by it).
+_SAME_WAIT = 1.0
 
 
 class RateLimiter:
@@ -57,6 +61,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._logs: list[deque[float]] = [deque() for _ in self.windows]
         self._paused_until = float("-inf")
+        self._announced_until = float("-inf")  # the end of the last wait announced: workers share one wait
         self.total_wait = 0.0  # seconds spent blocked, summed over every caller (for reports/benchmarks)
 
     def __repr__(self) -> str:
@@ -82,16 +87,30 @@ class RateLimiter:
                     hint=f"set RECONCILER_MAX_WAIT to {math.ceil(wait)} or more to wait for it, or run again later",
                 )
             if window is not None and wait >= ANNOUNCE_AFTER and not announced:
-                _log.warning("Waiting %.0f s: the request budget of %s is used up", wait, window.describe())
+                self._announce(now, wait, window.label())
                 announced = True
             # Sleep outside the lock so other workers can compute their own waits meanwhile.
             self._sleep(wait)
             waited += wait
 
-    def pause(self, seconds: float) -> None:
-        """Hold every caller back for `seconds` from now (the server told us when it will accept again)."""
+    def pause(self, seconds: float, why: str = "PostHog answered 429") -> None:
+        """Hold every caller back for `seconds` from now (the server told us when it will accept again);
+        announced as a wait on PostHog's rate limit, `why` in the parentheses."""
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            now = self._clock()
+            self._paused_until = max(self._paused_until, now + seconds)
+        self._announce(now, seconds, why)
+
+    def _announce(self, now: float, wait: float, why: str) -> None:
+        """Announce a wait of ANNOUNCE_AFTER seconds or more, unless it ends within an announced one (other
+        workers held by the same window or pause, a second 429 of the same burst)."""
+        if wait < ANNOUNCE_AFTER:
+            return
+        with self._lock:
+            if now + wait <= self._announced_until + _SAME_WAIT:
+                return
+            self._announced_until = now + wait
+        _log.warning("PostHog rate limit: waiting %.0f s (%s)", wait, why)
 
     def _wait_needed(self, now: float) -> tuple[float, Window | None]:
         """Seconds until a request may go, and the window that holds it back (None: a server pause)."""

@@ -215,8 +215,8 @@ class Session:
                     raise self._wait_too_long(error, decision) from None
                 if decision.outcome is Outcome.RETRY:
                     self._announce_retry(call, error, decision, attempt)
-                    if decision.server_pause:
-                        self._limiter.pause(decision.wait)  # the next acquire() waits, for every worker
+                    if decision.server_pause:  # the next acquire() waits, for every worker; the limiter announces it
+                        self._limiter.pause(decision.wait, f"PostHog answered 429 to {call.operation}")
                     else:
                         self._retry.sleep(decision.wait)
                     continue
@@ -225,8 +225,10 @@ class Session:
                 raise
 
     def _announce_retry(self, call: Call, error: ApiError, decision: Decision, attempt: int) -> None:
-        """Log the retry; a wait long enough to notice is a warning (the CLI prints those on stderr)."""
-        level = logging.WARNING if decision.wait >= ANNOUNCE_AFTER else logging.INFO
+        """Log the retry; a wait long enough to notice is a warning (the CLI prints those on stderr), except a
+        server pause, which the limiter announces once for every worker it holds."""
+        long = decision.wait >= ANNOUNCE_AFTER and not decision.server_pause
+        level = logging.WARNING if long else logging.INFO
         why = "PostHog throttled the request (429)" if decision.server_pause else error.message
         log.log(
             level,

@@ -542,8 +542,8 @@ def test_one_429_holds_back_every_worker_thread() -> None:
     paused = threading.Event()
 
     class ObservedLimiter(RateLimiter):
-        def pause(self, seconds: float) -> None:
-            super().pause(seconds)
+        def pause(self, seconds: float, why: str = "PostHog answered 429") -> None:
+            super().pause(seconds, why)
             paused.set()
 
     arrivals: list[float] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -101,3 +102,40 @@ def test_shared_by_threads_never_exceeds_the_window() -> None:
     assert min(stamps[i + 10] - stamps[i] for i in range(len(stamps) - 10)) >= 0.2 - 0.005
     # ...and pacing is not gratuitously slow: 48 requests need 4 full windows, not much more.
     assert stamps[-1] - stamps[0] < 0.2 * 4 + 1.5  # generous: a loaded CI machine schedules threads late
+
+
+def test_a_wait_is_announced_once_however_many_callers_it_holds(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = RateLimiter("2/minute", margin=1.0, clock=clock.time, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.acquire()
+    arrived: list[float] = []
+    second = iter([True])
+
+    def sleep(seconds: float) -> None:
+        if next(second, False):  # a second worker arrives while the first waits for the same window
+            arrived.append(limiter.acquire())
+        clock.sleep(seconds)
+
+    limiter._sleep = sleep
+    with caplog.at_level(logging.WARNING, logger="reconciler.posthog"):
+        limiter.acquire()
+        limiter.pause(30.0, "PostHog answered 429 to get_source")  # three workers throttled together
+        limiter.pause(30.4, "PostHog answered 429 to get_source")
+        limiter.pause(4.0, "PostHog answered 429 to get_source")  # short: not worth a line
+        limiter.acquire()
+        limiter.pause(30.0, "PostHog answered 429 to list_sources")  # a new wait, after the first ended
+    assert arrived == [61.0]
+    assert [r.getMessage() for r in caplog.records] == [
+        "PostHog rate limit: waiting 61 s (2/minute)",
+        "PostHog rate limit: waiting 30 s (PostHog answered 429 to get_source)",
+        "PostHog rate limit: waiting 30 s (PostHog answered 429 to list_sources)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "label"), [("480/minute,4800/hour", "480/minute 4800/hour"), ("10/5s,1/day", "10/5s 1/day")]
+)
+def test_windows_are_labelled_as_the_spec_is_written(spec: str, label: str) -> None:
+    assert " ".join(w.label() for w in parse_rate_limit(spec)) == label

@@ -184,7 +184,7 @@ def test_a_wait_under_the_cap_is_announced_on_stderr_before_it_starts(
     with hostile_server(Rule("GET", LIST, retry_after(5), times=1), upstream=emu.base_url) as server:
         code, out, err = plan_against(server, monkeypatch)
     assert code == 0, err
-    assert "Waiting 5 s before retrying list_sources (attempt 2 of 5): PostHog throttled the request (429)\n" in err
+    assert err.count("PostHog rate limit: waiting 5 s (PostHog answered 429 to list_sources)\n") == 1, err
     assert "will be created" in out or "create" in out
 
 
@@ -200,9 +200,7 @@ def test_pacing_waits_are_announced_and_capped(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.WARNING, logger="reconciler.posthog"):
         for _ in range(3):
             minute.acquire()
-    assert [r.getMessage() for r in caplog.records] == [
-        "Waiting 61 s: the request budget of 2 requests per 60 s is used up"
-    ]
+    assert [r.getMessage() for r in caplog.records] == ["PostHog rate limit: waiting 61 s (2/minute)"]
     hour = RateLimiter("2/hour", clock=lambda: now[0], sleep=sleep, max_wait=120)
     hour.acquire()
     hour.acquire()
