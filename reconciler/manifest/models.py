@@ -40,7 +40,6 @@ __all__ = [
     "SourceInput",
     "TableSettings",
     "UnlistedPolicy",
-    "manifest_table_key",
 ]
 
 # Written out (not built from reconciler.catalog.schema_options) so type checkers see the literals;
@@ -317,12 +316,3 @@ class DesiredState(BaseModel):
         errors = self.missing_secrets(addresses)
         if errors:
             raise ManifestInvalid(errors)
-
-
-def manifest_table_key(api_name: str) -> str:
-    """The manifest's name of a PostHog schema field (`should_sync` → `sync`, `sync_frequency` → `frequency`);
-    every other table setting has the same name in both. What apply logs and drift messages say."""
-    return _MANIFEST_TABLE_KEYS.get(api_name, api_name)
-
-
-_MANIFEST_TABLE_KEYS = {api: key for key, api in TABLE_API_NAMES.items()}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Protocol
 
-from reconciler.manifest.models import TableSettings, manifest_table_key
+from reconciler.manifest.models import TABLE_KEYS_OF_API, TableSettings
 from reconciler.secret import SECRET_MASK, Secret, collect_secrets
 
 __all__ = [
@@ -115,7 +115,7 @@ def _shown(value: Any) -> str:
 
 def _table_rank(api_name: str) -> tuple[int, str]:
     """Where a table setting (PostHog's name) comes in the manifest's order; unknown ones last, by name."""
-    return _TABLE_ORDER.get(manifest_table_key(api_name), len(_TABLE_ORDER)), api_name
+    return _TABLE_ORDER.get(TABLE_KEYS_OF_API.get(api_name, api_name), len(_TABLE_ORDER)), api_name
 
 
 def _change(name: str, path: str, new: Any, old: Mapping[str, Any]) -> str:
@@ -357,7 +357,7 @@ class PatchSchemas(Step):
         per_table = []
         for u in self.updates:
             keys = sorted(u.changes, key=_table_rank)
-            settings = [_change(manifest_table_key(k), f"tables.{u.name}.{k}", u.changes[k], old) for k in keys]
+            settings = [_change(TABLE_KEYS_OF_API.get(k, k), f"tables.{u.name}.{k}", u.changes[k], old) for k in keys]
             per_table.append(f"{u.name}: {', '.join(settings) or 'no settings'}")
         return f"tables {'; '.join(per_table)}"
 
