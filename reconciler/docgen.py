@@ -24,6 +24,7 @@ from reconciler.catalog import (
     SourceType,
     load_catalog,
 )
+from reconciler.catalog import model as catalog_model
 
 __all__ = ["DEFAULT_PATH", "FieldRow", "example_manifest", "field_rows", "main", "render_sources_doc"]
 
@@ -301,22 +302,29 @@ def render_sources_doc(catalog: Catalog | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m reconciler.docgen [--check] [PATH]`: write (or check) the generated reference."""
+    """`python -m reconciler.docgen [--check] [PATH]`: write (or check) the compiled catalog
+    (`reconciler/catalog/source_types.json`) and the generated reference (PATH)."""
     parser = argparse.ArgumentParser(prog="python -m reconciler.docgen", description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="default: docs/sources.md")
     parser.add_argument("--check", action="store_true", help="exit 1 if PATH differs from the generated text")
     args = parser.parse_args(argv)
-    text = render_sources_doc()
-    if args.check:
-        current = args.path.read_text(encoding="utf-8") if args.path.is_file() else ""
-        if current != text:
-            print(f"{args.path} is out of date; regenerate it with: python -m reconciler.docgen", file=sys.stderr)
-            return 1
-        print(f"{args.path} is up to date")
-        return 0
-    args.path.write_text(text, encoding="utf-8")
-    print(f"Wrote {args.path}")
-    return 0
+    compiled = Path(catalog_model.__file__).with_name(catalog_model.BUNDLED_JSON)
+    if not args.check:  # the compiled catalog first: the reference below is rendered from it
+        compiled.write_text(catalog_model.bundled_catalog_json(), encoding="utf-8")
+        catalog_model.load_catalog.cache_clear()
+    stale = 0
+    for path, text in ((compiled, catalog_model.bundled_catalog_json()), (args.path, render_sources_doc())):
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if not args.check:
+            if current != text:
+                path.write_text(text, encoding="utf-8")
+            print(f"Wrote {path}")
+        elif current != text:
+            print(f"{path} is out of date; regenerate it with: python -m reconciler.docgen", file=sys.stderr)
+            stale = 1
+        elif path == args.path:
+            print(f"{path} is up to date")
+    return stale
 
 
 if __name__ == "__main__":

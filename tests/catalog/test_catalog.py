@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reconciler.catalog import all_source_type_names, load_catalog
+from reconciler.catalog import model as catalog_model
 
 CATALOG = load_catalog()
 
@@ -121,3 +124,12 @@ def test_a_wizard_without_our_facts_borrows_them_per_type() -> None:
     assert pulled["Okta"].connection_targets == ("okta_domain",)
     bare = type(CATALOG).from_wizard(wizard)
     assert bare["Okta"].connection_targets == ("host", "instance_url") and bare["Stripe"].tables is None
+
+
+def test_the_compiled_catalog_is_the_yaml() -> None:
+    """`load_catalog` reads source_types.json (fast to load), compiled from source_types.yaml (the file people
+    edit) by `python -m reconciler.docgen`: an edit of the YAML that was not compiled fails here."""
+    compiled = Path(catalog_model.__file__).with_name(catalog_model.BUNDLED_JSON)
+    assert compiled.read_text(encoding="utf-8") == catalog_model.bundled_catalog_json(), (
+        "regenerate: python -m reconciler.docgen"
+    )

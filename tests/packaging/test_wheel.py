@@ -139,7 +139,7 @@ def test_the_wheel_holds_every_package_file(installed: Installed) -> None:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
     assert sources - packed == set()
-    assert {"reconciler/catalog/source_types.yaml", "reconciler/catalog/all_source_types.txt"} <= packed
+    assert {"reconciler/catalog/source_types.json", "reconciler/catalog/all_source_types.txt"} <= packed
 
 
 def test_validate_from_the_wheel(installed: Installed) -> None:
