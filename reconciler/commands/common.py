@@ -6,19 +6,25 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconciler.catalog import Catalog
 from reconciler.commands.options import ManifestOptions
 from reconciler.credentials import FINGERPRINT_KEY_ENV
 from reconciler.errors import ReconcilerError
-from reconciler.manifest import load_desired_state, resolve_catalog
 from reconciler.manifest.files import collect_files
-from reconciler.manifest.models import DesiredState
-from reconciler.posthog.client import PostHogClient, build_client
 from reconciler.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported where they are used: `plan` and `drift` send their list request before the manifest models and
+    # the client's models (pydantic) are loaded (docs/performance.md, "Start-up").
+    from reconciler.catalog import Catalog
+    from reconciler.manifest.models import DesiredState
+    from reconciler.posthog.client import PostHogClient
+    from reconciler.posthog.models import LiveState
 
 __all__ = [
     "FINGERPRINT_KEY_ENV",
@@ -26,6 +32,7 @@ __all__ = [
     "catalog_for",
     "connect",
     "fingerprint_key",
+    "load_and_list",
     "load_state",
     "manifest_digest",
     "now",
@@ -35,6 +42,7 @@ __all__ = [
 def load_state(options: ManifestOptions, env: Mapping[str, str], catalog: Catalog) -> DesiredState:
     """Load and validate manifests (raises ManifestInvalid with every error). Secrets may be absent."""
     from reconciler.commands.context import load_options, validate_options
+    from reconciler.manifest import load_desired_state
 
     if not options.effective_paths:  # never an empty desired state by accident: --prune would delete everything
         raise ReconcilerError("no manifests to read", hint="pass files or directories", reference="no-manifests")
@@ -50,9 +58,28 @@ def catalog_for(spec: str | None, client: PostHogClient | None) -> Catalog:
     """The catalog `--catalog` names (default: `catalog_spec`); `live` is the server's wizard, read through
     `client` (§8.11)."""
     from reconciler.commands.context import catalog_spec
+    from reconciler.manifest.catalogs import resolve_catalog
 
     live = client.wizard if client is not None else None
     return resolve_catalog(catalog_spec(spec, os.environ), live=live)
+
+
+def load_and_list(
+    client: PostHogClient, options: ManifestOptions, env: Mapping[str, str]
+) -> tuple[Catalog, DesiredState, LiveState]:
+    """The catalog, the manifests loaded against it, and the live sources — listed from the start: the list
+    request goes out first and mostly waits on the server while this thread resolves the catalog, imports the
+    manifest code and loads (local CPU work). Bad manifests are the error to report, whatever the listing did."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list") as pool:
+        listing = pool.submit(client.fetch_live_state)
+        try:
+            catalog = catalog_for(options.catalog, client)
+            desired = load_state(options, env, catalog)
+        except BaseException:
+            listing.cancel()
+            wait([listing])
+            raise
+        return catalog, desired, listing.result()
 
 
 def manifest_digest(paths: Sequence[Path]) -> str:
@@ -89,6 +116,8 @@ def fingerprint_key(env: Mapping[str, str]) -> bytes | None:
 @contextmanager
 def connect(settings: Settings) -> Iterator[PostHogClient]:
     """A client for `settings`; for `--host local`, the embedded emulator is started first."""
+    from reconciler.posthog.client import build_client
+
     if settings.is_local:
         from reconciler.emulator.embedded import embedded_emulator
 

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.commands.common import ManifestOptions, catalog_for, connect, load_state
+from reconciler.commands.common import ManifestOptions, connect, load_and_list
 from reconciler.commands.common import now as current_time
 from reconciler.drift.model import DEFAULT_FAIL_ON, Category, DriftReport
-from reconciler.drift.report import build_drift, known_secret_values
 from reconciler.settings import Settings
 
 __all__ = ["DriftOutcome", "DriftRequest", "run_drift"]
@@ -39,10 +38,10 @@ def run_drift(
 ) -> DriftOutcome:
     with connect(settings) as client:
         before = client.stats.total
-        catalog = catalog_for(request.manifests.catalog, client)
-        desired = load_state(request.manifests, env, catalog)
-        live = client.fetch_live_state()
+        catalog, desired, live = load_and_list(client, request.manifests, env)
         requests = client.stats.total - before
+    from reconciler.drift.report import build_drift, known_secret_values
+
     report = build_drift(
         desired,
         live,

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.commands.common import (
-    ManifestOptions,
-    catalog_for,
-    connect,
-    fingerprint_key,
-    load_state,
-    manifest_digest,
-    now,
-)
+from reconciler.commands.common import ManifestOptions, connect, fingerprint_key, load_and_list, manifest_digest, now
 from reconciler.commands.context import catalog_spec
 from reconciler.errors import ManifestError, ReconcilerError
-from reconciler.manifest.models import DesiredState, ManifestInvalid
-from reconciler.plan.model import Plan, PlanError
-from reconciler.plan.planner import PlanOptions, build_plan
-from reconciler.plan.saved import save_plan
-from reconciler.posthog.client import PostHogClient
-from reconciler.preflight import run_preflight
-from reconciler.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported where they are used, after the list request has gone out (`load_and_list`).
+    from reconciler.manifest.models import DesiredState
+    from reconciler.plan.model import Plan
+    from reconciler.posthog.client import PostHogClient
+    from reconciler.settings import Settings
 
 __all__ = ["PlanOutcome", "PlanRequest", "failed_plan", "make_plan", "run_plan"]
 
@@ -51,23 +43,17 @@ class PlanOutcome:
 def make_plan(client: PostHogClient, settings: Settings, request: PlanRequest, env: Mapping[str, str]) -> PlanOutcome:
     """Load, list once, diff; with `preflight`, check credentials and tables too."""
     before = client.stats.total
-    catalog = catalog_for(request.manifests.catalog, client)
-    # List while the manifests load: the request mostly waits on the server, the load is local CPU work.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list") as pool:
-        listing = pool.submit(client.fetch_live_state)
-        try:
-            desired = load_state(request.manifests, env, catalog)
-        except BaseException:
-            listing.cancel()
-            wait([listing])  # bad manifests are the error to report, whatever the listing did
-            raise
-        live = listing.result()
+    catalog, desired, live = load_and_list(client, request.manifests, env)
+    from reconciler.plan.planner import PlanOptions, build_plan
+
     options = PlanOptions(
         host=settings.host, project=settings.project, targets=request.targets, prune=request.prune,
         sync=request.sync, fingerprint_key=fingerprint_key(env), environment=settings.environment,
     )  # fmt: skip
     plan = build_plan(desired, live, catalog, options)
     if request.preflight:
+        from reconciler.preflight import run_preflight
+
         plan = run_preflight(plan, desired, client)
     return PlanOutcome(plan, desired, client.stats.total - before)
 
@@ -78,6 +64,8 @@ def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -
     with connect(settings) as client:
         outcome = make_plan(client, settings, request, env)
     if request.out is not None and not outcome.plan.errors:
+        from reconciler.plan.saved import save_plan
+
         text = save_plan(
             outcome.plan,
             tool_version=__version__,
@@ -95,6 +83,9 @@ def run_plan(settings: Settings, request: PlanRequest, env: Mapping[str, str]) -
 def failed_plan(host: str, project: str, error: ReconcilerError, environment: str | None = None) -> Plan:
     """The plan that could not be made, as a Plan holding only its target and `error` — every manifest error
     separately, with file, line, column, field and hint — so markdown and JSON can show them."""
+    from reconciler.manifest.models import ManifestInvalid
+    from reconciler.plan.model import Plan, PlanError
+
     items: list[ReconcilerError] = list(error.errors) if isinstance(error, ManifestInvalid) else [error]
     errors = []
     for item in items:

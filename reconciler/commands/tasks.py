@@ -138,7 +138,6 @@ def _plan_request(manifests: ManifestOptions, targets: tuple[str, ...], prune: b
 
 def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
     from reconciler.commands.plan import run_plan
-    from reconciler.plan.render import MarkdownOptions, render
 
     settings = None
     try:
@@ -153,8 +152,14 @@ def plan_task(flags: PlanFlags, console: Console) -> ExitCode:
         if flags.fmt != "text":  # a pull-request comment or a CI step reads stdout: the errors go there too
             console.out(_failed_plan(flags, settings, exc), nl=False)
         raise
+    from reconciler.plan.render import render
+
     color = flags.fmt == "text" and console.color(console.stdout)
-    markdown = MarkdownOptions(allow_delete=flags.allow_delete, delete_hint=flags.delete_hint)
+    markdown = None
+    if flags.fmt == "markdown":
+        from reconciler.plan.render_markdown import MarkdownOptions
+
+        markdown = MarkdownOptions(allow_delete=flags.allow_delete, delete_hint=flags.delete_hint)
     console.out(
         render(
             outcome.plan,

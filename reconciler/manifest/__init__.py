@@ -5,24 +5,30 @@ Entry points: `check_manifests` (never raises for bad input; returns every error
 YAML, `resolve_catalog` picks the catalog for `--catalog`.
 """
 
-from reconciler.manifest.catalogs import LiveCatalogUnavailable, resolve_catalog
-from reconciler.manifest.document import Document, Mark, SecretRef
-from reconciler.manifest.dump import dump_manifest, manifest_data
-from reconciler.manifest.load import load_documents
-from reconciler.manifest.models import (
-    Defaults,
-    DesiredSource,
-    DesiredState,
-    Location,
-    ManifestInvalid,
-    RevenueAnalytics,
-    SecretUse,
-    TableSettings,
-)
-from reconciler.manifest.report import ValidationReport, check_manifests, load_desired_state, merge_reports
-from reconciler.manifest.schema import manifest_schema
-from reconciler.manifest.templates import LoadOptions
-from reconciler.manifest.validate import ValidateOptions, build_desired_state, check_prefix
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.manifest.catalogs import LiveCatalogUnavailable, resolve_catalog
+    from reconciler.manifest.document import Document, Mark, SecretRef
+    from reconciler.manifest.dump import dump_manifest, manifest_data
+    from reconciler.manifest.load import load_documents
+    from reconciler.manifest.models import (
+        Defaults,
+        DesiredSource,
+        DesiredState,
+        Location,
+        ManifestInvalid,
+        RevenueAnalytics,
+        SecretUse,
+        TableSettings,
+    )
+    from reconciler.manifest.report import ValidationReport, check_manifests, load_desired_state, merge_reports
+    from reconciler.manifest.schema import manifest_schema
+    from reconciler.manifest.templates import LoadOptions
+    from reconciler.manifest.validate import ValidateOptions, build_desired_state, check_prefix
 
 __all__ = [
     "Defaults",
@@ -51,3 +57,38 @@ __all__ = [
     "merge_reports",
     "resolve_catalog",
 ]
+
+#: Where each exported name lives. Nothing loads until it is used (PEP 562): `plan` resolves its catalog and
+#: starts its list request before the models (pydantic) are imported (docs/performance.md, "Start-up").
+_HOMES = {
+    **dict.fromkeys(("LiveCatalogUnavailable", "resolve_catalog"), "reconciler.manifest.catalogs"),
+    **dict.fromkeys(("Document", "Mark", "SecretRef"), "reconciler.manifest.document"),
+    **dict.fromkeys(("dump_manifest", "manifest_data"), "reconciler.manifest.dump"),
+    "load_documents": "reconciler.manifest.load",
+    **dict.fromkeys(
+        (
+            "Defaults",
+            "DesiredSource",
+            "DesiredState",
+            "Location",
+            "ManifestInvalid",
+            "RevenueAnalytics",
+            "SecretUse",
+            "TableSettings",
+        ),
+        "reconciler.manifest.models",
+    ),
+    **dict.fromkeys(
+        ("ValidationReport", "check_manifests", "load_desired_state", "merge_reports"), "reconciler.manifest.report"
+    ),
+    "manifest_schema": "reconciler.manifest.schema",
+    "LoadOptions": "reconciler.manifest.templates",
+    **dict.fromkeys(("ValidateOptions", "build_desired_state", "check_prefix"), "reconciler.manifest.validate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'reconciler.manifest' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

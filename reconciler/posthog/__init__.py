@@ -1,40 +1,41 @@
 """PostHog API layer: the client (HTTP, paging, retries, pacing) and the LiveState models it returns.
 
-Models, normalisation, retry and rate-limit logic import eagerly and need no httpx; the client and its
-factories load on first use (PEP 562), so the pure planner can use `reconciler.posthog.models` without
-importing httpx.
+Nothing loads until it is used (PEP 562): the pure planner can use `reconciler.posthog.models` without httpx,
+and `plan` can send its list request before pydantic is imported (docs/performance.md, "Start-up").
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
-from reconciler.posthog.models import (
-    SCHEMA_WRITABLE_FIELDS,
-    IncrementalCandidate,
-    LiveJob,
-    LiveRevenueConfig,
-    LiveSchema,
-    LiveSource,
-    LiveState,
-    PreflightTable,
-    RefreshResult,
-)
-from reconciler.posthog.normalise import normalise_config, normalise_value
-from reconciler.posthog.ratelimit import RateLimiter
-from reconciler.posthog.retry import Replay, RetryPolicy
-from reconciler.rate_spec import DEFAULT_RATE_LIMIT, Window, parse_rate_limit
+if "httpx" not in sys.modules:
+    # `import httpx` runs `from ._main import main`, its command-line client, which imports click, rich and
+    # pygments whenever they are installed (reconciler installs rich for apply's progress display): about a
+    # third of httpx's import time, and reconciler never runs httpx's CLI. A None entry makes that one import
+    # fail, and httpx falls back as when those packages are missing (`httpx.main` then prints how to install
+    # them). Set here, before any module of this package imports httpx.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
-    from reconciler.posthog.client import (
-        DEFAULT_PAGE_SIZE,
-        USER_AGENT,
-        BearerAuth,
-        PostHogClient,
-        RequestStats,
-        build_client,
-        build_http_client,
+    from reconciler.posthog.client import DEFAULT_PAGE_SIZE, PostHogClient, build_client
+    from reconciler.posthog.models import (
+        SCHEMA_WRITABLE_FIELDS,
+        IncrementalCandidate,
+        LiveJob,
+        LiveRevenueConfig,
+        LiveSchema,
+        LiveSource,
+        LiveState,
+        PreflightTable,
+        RefreshResult,
     )
+    from reconciler.posthog.normalise import normalise_config, normalise_value
+    from reconciler.posthog.ratelimit import RateLimiter
+    from reconciler.posthog.retry import Replay, RetryPolicy
+    from reconciler.posthog.session import USER_AGENT, BearerAuth, RequestStats, build_http_client
+    from reconciler.rate_spec import DEFAULT_RATE_LIMIT, Window, parse_rate_limit
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -63,22 +64,33 @@ __all__ = [
     "parse_rate_limit",
 ]
 
-_LAZY = frozenset(
-    {
-        "DEFAULT_PAGE_SIZE",
-        "USER_AGENT",
-        "BearerAuth",
-        "PostHogClient",
-        "RequestStats",
-        "build_client",
-        "build_http_client",
-    }
-)
+#: Where each exported name lives.
+_HOMES = {
+    **dict.fromkeys(("DEFAULT_PAGE_SIZE", "PostHogClient", "build_client"), "reconciler.posthog.client"),
+    **dict.fromkeys(("USER_AGENT", "BearerAuth", "RequestStats", "build_http_client"), "reconciler.posthog.session"),
+    **dict.fromkeys(
+        (
+            "SCHEMA_WRITABLE_FIELDS",
+            "IncrementalCandidate",
+            "LiveJob",
+            "LiveRevenueConfig",
+            "LiveSchema",
+            "LiveSource",
+            "LiveState",
+            "PreflightTable",
+            "RefreshResult",
+        ),
+        "reconciler.posthog.models",
+    ),
+    **dict.fromkeys(("normalise_config", "normalise_value"), "reconciler.posthog.normalise"),
+    "RateLimiter": "reconciler.posthog.ratelimit",
+    **dict.fromkeys(("Replay", "RetryPolicy"), "reconciler.posthog.retry"),
+    **dict.fromkeys(("DEFAULT_RATE_LIMIT", "Window", "parse_rate_limit"), "reconciler.rate_spec"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from reconciler.posthog import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module 'reconciler.posthog' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'reconciler.posthog' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

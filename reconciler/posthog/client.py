@@ -14,18 +14,21 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
 
 from reconciler.catalog import BULK_SCHEMA_FIELDS, Catalog, load_catalog
 from reconciler.errors import AmbiguousCreate, ApiError, ConfigError, PersonalKeyNotAllowed
-from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import Replay, RetryPolicy
 from reconciler.posthog.session import USER_AGENT, BearerAuth, Call, RequestStats, Session, build_http_client
 from reconciler.settings import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Settings
+
+if TYPE_CHECKING:
+    # Imported where a response is turned into models, not here: a command can send its first request before
+    # pydantic is loaded (docs/performance.md, "Start-up").
+    from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -160,6 +163,8 @@ class PostHogClient:
 
     def fetch_live_state(self) -> LiveState:
         """`list_sources()` as a LiveState, for the planner and drift."""
+        from reconciler.posthog.models import LiveState
+
         return LiveState(sources=tuple(self.list_sources()))
 
     def find_source(self, source_type: str, prefix: str | None) -> LiveSource | None:
@@ -234,6 +239,8 @@ class PostHogClient:
     def refresh_schemas(self, source_id: str) -> RefreshResult:
         """Re-discover upstream tables; new ones get schema rows with `should_sync=false` (§8.7). Idempotent."""
         call = Call("refresh_schemas", "POST", f"external_data_sources/{source_id}/refresh_schemas/", slow=True)
+        from reconciler.posthog.models import RefreshResult
+
         return self._model(RefreshResult.model_validate, self._session.json(call))
 
     def patch_revenue_config(
@@ -273,6 +280,8 @@ class PostHogClient:
         data = self._session.json(
             Call("jobs", "GET", f"external_data_sources/{source_id}/jobs/", params=params or None)
         )
+        from reconciler.posthog.models import LiveJob
+
         return [self._model(LiveJob.from_wire, row) for row in self._list_body(data, "jobs")]
 
     def wizard(self) -> dict[str, Any]:
@@ -298,6 +307,8 @@ class PostHogClient:
             body["access_method"] = access_method
         call = Call("database_schema", "POST", "external_data_sources/database_schema/", body=body, slow=True)
         data = self._session.json(call)
+        from reconciler.posthog.models import PreflightTable
+
         return [self._model(PreflightTable.from_wire, row) for row in self._list_body(data, "database_schema")]
 
     def source_prefix(self, source_type: str, prefix: str | None, *, access_method: str | None = None) -> None:
@@ -316,6 +327,8 @@ class PostHogClient:
     def patch_schema(self, schema_id: str, changes: Mapping[str, Any]) -> LiveSchema:
         """PATCH one table's settings (§9.3); returns the schema object."""
         call = Call("patch_schema", "PATCH", f"external_data_schemas/{schema_id}/", body=dict(changes))
+        from reconciler.posthog.models import LiveSchema
+
         return self._model(LiveSchema.from_wire, self._session.json(call))
 
     def bulk_update_schemas(self, source_id: str, updates: Sequence[Mapping[str, Any]]) -> list[LiveSchema]:
@@ -331,6 +344,8 @@ class PostHogClient:
             body={"schemas": [dict(u) for u in updates]},
         )  # fmt: skip
         data = self._session.json(call)
+        from reconciler.posthog.models import LiveSchema
+
         return [self._model(LiveSchema.from_wire, row) for row in self._list_body(data, "bulk_update_schemas")]
 
     def update_schemas(self, source_id: str, updates: Sequence[Mapping[str, Any]]) -> bool:
@@ -388,6 +403,8 @@ class PostHogClient:
     def _model(factory: Callable[[Any], _M], data: Any) -> _M:
         """Build a model from response data; a shape we do not understand is an ApiError, not a crash.
         The message names fields and problems only, never the values (pydantic's default text shows them)."""
+        from pydantic import ValidationError
+
         try:
             return factory(data)
         except ValidationError as exc:
@@ -399,4 +416,6 @@ class PostHogClient:
             raise ApiError("unexpected response shape from PostHog: values nested too deeply") from None
 
     def _source(self, data: Any) -> LiveSource:
+        from reconciler.posthog.models import LiveSource
+
         return self._model(lambda d: LiveSource.from_wire(d, self._catalog), data)
