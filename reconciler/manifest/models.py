@@ -13,13 +13,14 @@ and `config["k"] is None` is "set to null".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator
 
 from reconciler.errors import ManifestError
+from reconciler.manifest.document import Location
+from reconciler.manifest.problems import ManifestInvalid
 from reconciler.secret import Secret, collect_secrets
-from reconciler.wording import count
 
 __all__ = [
     "CDC_TABLE_MODE_VALUES",
@@ -73,34 +74,6 @@ def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may not be null")
     return value
-
-
-class Location(NamedTuple):
-    """Where something was written: `file:line:column` (1-based).
-
-    A NamedTuple, not a model: one is kept for every manifest node (~425,000 at 1,000 sources × 50 tables),
-    and building that many pydantic models or frozen dataclasses costs seconds."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-    # Marks of every node are kept as one int each (line and column packed): a tuple per node costs ~30 MB
-    # more at 1,000 sources × 50 tables. Columns fit: manifests are limited to 1 MiB.
-    @staticmethod
-    def pack(line: int, column: int) -> int:
-        return line << _COLUMN_BITS | column
-
-    @classmethod
-    def unpack(cls, file: str, packed: int) -> Location:
-        return cls(file, packed >> _COLUMN_BITS, packed & _COLUMN_MASK)
-
-
-_COLUMN_BITS = 21
-_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
 
 
 class TableSettings(_Model):
@@ -251,29 +224,6 @@ class DesiredSource(_Model):
     def secrets(self) -> dict[str, Secret]:
         """Every Secret in `config`, keyed by dotted path (for fingerprints and re-send decisions)."""
         return collect_secrets(self.config)
-
-
-class ManifestInvalid(ManifestError):
-    """Several manifest errors at once; `errors` holds each one (sorted by file, line, column)."""
-
-    reference = "invalid-manifest"
-
-    def __init__(self, errors: list[ManifestError]) -> None:
-        self.errors = sorted(errors, key=_error_sort_key)
-        first = self.errors[0] if self.errors else None
-        super().__init__(
-            count(len(self.errors), "manifest error"),
-            file=first.file if first else None,
-            line=first.line if first else None,
-            column=first.column if first else None,
-        )
-
-    def __str__(self) -> str:
-        return "\n".join(str(e) for e in self.errors)
-
-
-def _error_sort_key(e: ManifestError) -> tuple[str, int, int]:
-    return (e.file or "", e.line or 0, e.column or 0)
 
 
 class DesiredState(BaseModel):

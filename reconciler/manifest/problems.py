@@ -15,8 +15,9 @@ from typing import Any, Protocol
 from reconciler.errors import ManifestError
 from reconciler.manifest.document import Document, NodePath
 from reconciler.secret import Secret
+from reconciler.wording import count
 
-__all__ = ["DocumentReporter", "Report", "did_you_mean", "dotted", "kind_of", "suggest"]
+__all__ = ["DocumentReporter", "ManifestInvalid", "Report", "did_you_mean", "dotted", "kind_of", "suggest"]
 
 
 class Report(Protocol):
@@ -101,3 +102,26 @@ class DocumentReporter:
                 reference=reference,
             )
         )
+
+
+class ManifestInvalid(ManifestError):
+    """Several manifest errors at once; `errors` holds each one (sorted by file, line, column)."""
+
+    reference = "invalid-manifest"
+
+    def __init__(self, errors: list[ManifestError]) -> None:
+        self.errors = sorted(errors, key=_error_sort_key)
+        first = self.errors[0] if self.errors else None
+        super().__init__(
+            count(len(self.errors), "manifest error"),
+            file=first.file if first else None,
+            line=first.line if first else None,
+            column=first.column if first else None,
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def _error_sort_key(e: ManifestError) -> tuple[str, int, int]:
+    return (e.file or "", e.line or 0, e.column or 0)

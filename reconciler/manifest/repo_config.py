@@ -16,8 +16,7 @@ from typing import Any
 from reconciler.errors import ManifestError
 from reconciler.manifest.document import Document, Mark, NodePath, SecretRef
 from reconciler.manifest.files import read_manifest
-from reconciler.manifest.models import ManifestInvalid
-from reconciler.manifest.problems import DocumentReporter, did_you_mean, kind_of
+from reconciler.manifest.problems import DocumentReporter, ManifestInvalid, did_you_mean, kind_of
 from reconciler.manifest.templates import LoadOptions, TemplateProblem, TemplateRenderer
 from reconciler.manifest.yaml_marks import parse_documents
 
