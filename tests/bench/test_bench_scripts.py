@@ -104,10 +104,15 @@ def test_startup_help_imports_no_heavy_package(bench: dict[str, ModuleType]) -> 
         "reconciler --help",
         "reconciler --version",
         "reconciler validate (2 sources)",
+        "reconciler plan (10 sources × 5 tables, remote emulator)",
+        "reconciler drift (10 sources × 5 tables, remote emulator)",
     ]
     assert results["reconciler --help"].heavy == ()
     assert results["reconciler --version"].heavy == ()
     assert set(results["reconciler validate (2 sources)"].heavy or ()) <= {"pydantic", "yaml", "jinja2"}
+    for command in ("plan", "drift"):
+        remote = results[f"reconciler {command} (10 sources × 5 tables, remote emulator)"]
+        assert set(remote.heavy or ()) == {"httpx", "pydantic", "yaml"}
     assert all(r.max_rss_mb > 1 for r in results.values())
 
 
