@@ -107,7 +107,7 @@ def test_validate_loads_no_http_stack_and_no_template_engine(manifest: Path) -> 
 def test_a_template_beyond_secret_and_env_loads_jinja2(tmp_path: Path) -> None:
     """The check above can fail: the same command on a manifest with a loop loads the template engine."""
     path = tmp_path / "loop.yaml"
-    path.write_text(MANIFEST.replace("prefix: stripe_prod_", "prefix: \"{% for x in [1] %}stripe_prod_{% endfor %}\""))
+    path.write_text(MANIFEST.replace("prefix: stripe_prod_", 'prefix: "{% for x in [1] %}stripe_prod_{% endfor %}"'))
     assert "jinja2" in loaded(["validate", str(path)])
 
 
