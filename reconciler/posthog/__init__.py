@@ -6,9 +6,10 @@ and `plan` can send its list request before pydantic is imported (docs/performan
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reconciler.lazy import lazy_exports
 
 if "httpx" not in sys.modules:
     # `import httpx` runs `from ._main import main`, its command-line client, which imports click, rich and
@@ -89,8 +90,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'reconciler.posthog' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
