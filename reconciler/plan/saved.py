@@ -84,6 +84,16 @@ def load_plan(text: str, env: Mapping[str, str]) -> SavedPlan:
     Raises PlanFormatError (reference `plan-format`) for anything but a well-formed saved plan of
     FORMAT_VERSION: the message names the problem and where, never with a traceback's worth of detail."""
     try:
+        return _load_plan(text, env)
+    except RecursionError:
+        raise PlanFormatError(
+            "plan file is nested too deeply to be a saved plan",
+            hint="pass the file written by `reconciler plan -o FILE`",
+        ) from None
+
+
+def _load_plan(text: str, env: Mapping[str, str]) -> SavedPlan:
+    try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanFormatError(

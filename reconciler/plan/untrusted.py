@@ -48,6 +48,8 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{6}(?:[0-9a-f]{6})?\Z")
 _REVENUE_KEYS = frozenset({"enabled", "include_invoiceless_charges"})
 _PATCH_KEYS = frozenset({"description", "job_inputs"})
 _SCALARS = (str, int, float, bool, type(None))
+#: Deeper than any value plan writes (an auth container inside a switch group inside a form is 3 or 4).
+_MAX_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ def _config_refs(
     }
     known = secret_names | source_type.readable_names | set(declared)
     uploads = {name for f in fields if f.kind == "file-upload" for name in (f.name, f.stored_name)}
+    if where.count(".") > _MAX_DEPTH:
+        raise _fail(where, "nested deeper than any source's form")
     for key, value in values.items():
         path = f"{where}.{key}"
         if not under_file and key not in known:
@@ -167,6 +171,8 @@ def _config_refs(
 
 def _no_secrets(value: Any, where: str) -> None:
     """No `{"secret": …}` anywhere in `value` (diffs, tables, revenue settings, lists)."""
+    if where.count(".") + where.count("[") > 2 * _MAX_DEPTH:
+        raise _fail(where, "nested deeper than any value plan writes")
     if isinstance(value, Secret):
         raise _fail(where, "a secret reference where no secret belongs")
     if isinstance(value, Mapping):

@@ -102,6 +102,13 @@ def _diff(d: dict[str, Any]) -> None:
     d["changes"][0]["diff"]["config.host"]["new"] = {"secret": "APP_DB_PASSWORD"}
 
 
+def _deep(d: dict[str, Any]) -> None:
+    value: dict[str, Any] = {}
+    d["changes"][0]["diff"]["config.host"]["new"] = value
+    for _ in range(100):
+        value["x"] = value = {}
+
+
 def _trailer(d: dict[str, Any]) -> None:
     d["changes"][0]["steps"][0]["description"]["address"] = "someone_else"
 
@@ -143,6 +150,7 @@ REFUSALS: dict[str, tuple[Edit, str]] = {
     ),
     "an unknown table setting": (_table("webhook_url", "x"), "schemas[0].webhook_url: not a setting"),
     "a secret in the diff": (_diff, "diff.config.host.new: a secret reference where no secret belongs"),
+    "a value nested deeper than plan writes": (_deep, "nested deeper than any value plan writes"),
     "a trailer naming another address": (_trailer, "the trailer would name 'someone_else'"),
     "a create of another type": (_type, "a create of another type or prefix than its change's"),
 }
@@ -158,6 +166,17 @@ def test_a_hand_edited_plan_is_refused_before_any_request(
     code, _, err = run(capsys, "apply", "--auto-approve", str(plan))
     assert code == 1
     assert message in err and str(plan) in err and "nothing was sent" in err
+    assert stats(emu)["total"] == 0
+
+
+def test_a_plan_file_nested_past_the_recursion_limit_is_a_clear_error(
+    emu: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan = planned(capsys, tmp_path)
+    plan.write_text(plan.read_text().replace('"schema": "public"', '"schema": ' + "[" * 100_000 + "]" * 100_000))
+    reset(emu)
+    code, _, err = run(capsys, "apply", "--auto-approve", str(plan))
+    assert code == 1 and "plan file is nested too deeply to be a saved plan" in err
     assert stats(emu)["total"] == 0
 
 
