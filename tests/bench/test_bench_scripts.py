@@ -48,7 +48,9 @@ def test_plan_makes_one_list_request_and_sees_only_the_edited_source(
     result = bench["plan"].run(12, 4, 1, "1000/minute", tmp_path)
     assert (result.requests, result.list_requests, result.throttled) == (1, 1, 0)
     # Seeded from the manifests, then every 10th source's first table edited: sources 0 and 10.
-    assert result.summary == "Plan: 0 to create, 2 to update, 0 to replace, 0 to delete, 10 unchanged."
+    assert (
+        result.summary == "Plan: 0 to create, 2 to update (impact: next-sync), 0 to replace, 0 to delete, 10 unchanged."
+    )
     assert result.issue_bound == 1
     text = bench["plan"].render_results([result], "1000/minute")
     assert "| 12 × 4 " in text and "rate limit 1000/minute" in text
@@ -145,5 +147,5 @@ def test_plan_variants_all_produce_the_same_plan(bench: dict[str, ModuleType], t
     rows = bench["variants"].run(3, 2, 1, tmp_path)
     assert [name for name, *_ in rows] == list(bench["variants"].VARIANTS)
     assert {summary for *_, summary in rows} == {
-        "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 2 unchanged."
+        "Plan: 0 to create, 1 to update (impact: next-sync), 0 to replace, 0 to delete, 2 unchanged."
     }
