@@ -140,14 +140,18 @@ def _check_saved(saved: SavedPlan, file: Path, checks: SavedPlanChecks, env: Map
         ensure_recent(saved, checks.max_age, now(env))
 
 
-def _load_untrusted(file: Path, client: PostHogClient, env: Mapping[str, str]) -> SavedPlan:
+def _load_untrusted(file: Path, client: PostHogClient, env: Mapping[str, str], catalog: str | None) -> SavedPlan:
     """Read a saved plan as the untrusted input it is: every field checked against the catalog it was made with
     (`plan/untrusted.py`), every secret it references checked against the allow-list it was made under — and
-    never reconciler's own credentials — and only then are those variables read. Nothing is sent before."""
+    never reconciler's own credentials — and only then are those variables read. Nothing is sent before.
+
+    The catalog: `bundled` or `live` as the plan says, else this checkout's own (`catalog`, else the default):
+    a file path named by the plan file is never read."""
     text = file.read_text(encoding="utf-8")
     unbound = load_plan(text, {})
+    spec = unbound.catalog if unbound.catalog in ("bundled", "live") else catalog
     try:
-        references = check_untrusted_plan(unbound.plan, catalog_for(unbound.catalog, client))
+        references = check_untrusted_plan(unbound.plan, catalog_for(spec, client))
     except ReconcilerError as exc:
         raise ReconcilerError(f"{file}: {exc.message}", hint=exc.hint, reference=exc.reference) from None
     allowed = LoadOptions(allow_secret=unbound.allow_secret)
@@ -212,7 +216,7 @@ def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str])
     policy = request.policy
     with connect(settings) as client:
         if request.saved_plan is not None:
-            saved = _load_untrusted(request.saved_plan, client, env)
+            saved = _load_untrusted(request.saved_plan, client, env, request.plan.manifests.catalog)
             ensure_environment(saved, settings.environment)
             _check_saved(saved, request.saved_plan, request.checks, env)
             live = client.fetch_live_state()

@@ -203,6 +203,14 @@ def test_the_unedited_plan_applies_and_sends_the_allowed_secret(
     assert source["job_inputs"]["user"] == "reader" and "password" not in source["job_inputs"]
 
 
+def test_a_catalog_path_named_by_the_plan_file_is_never_read(
+    emu: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan = edited(planned(capsys, tmp_path), lambda d: d.__setitem__("catalog", str(tmp_path / "missing.json")))
+    code, _, err = run(capsys, "apply", "--auto-approve", str(plan))
+    assert code == 0 and "missing.json" not in err, err
+
+
 def test_an_update_pointed_at_another_source_is_refused_before_any_write(
     emu: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
