@@ -154,13 +154,29 @@ def _section(change: SourceChange, verbose: bool) -> str:
 
 
 def _one_block(changes: Sequence[SourceChange], verbose: bool) -> str | None:
-    """Every change in one diff block, when the plan is short enough to read without folding."""
+    """Every change in one diff block, when the plan is short enough to read without folding (None otherwise,
+    found without rendering more than the short plan's worth)."""
+    if len(changes) > _LONG_SOURCES:
+        return None
     lines: list[str] = []
     for change in changes:
         lines += [*_change_lines(change, verbose), ""]
-    if len(changes) > _LONG_SOURCES or len(lines) > _LONG_LINES or sum(map(len, lines)) > SECTION_LIMIT:
-        return None
+        if len(lines) > _LONG_LINES or sum(map(len, lines)) > SECTION_LIMIT:
+            return None
     return "\n".join(_diff_block(lines[:-1])) + "\n"
+
+
+def _sections(changes: Sequence[SourceChange], verbose: bool, room: int) -> tuple[list[str], bool]:
+    """Sections from the start while they fit in `room` characters, and whether every one did. Rendering stops
+    at the first that does not: a plan of thousands of sources costs what one comment shows."""
+    kept: list[str] = []
+    for change in changes:
+        section = _section(change, verbose) + "\n"
+        if len(section) > room:
+            return kept, False
+        kept.append(section)
+        room -= len(section)
+    return kept, True
 
 
 def _error_item(error: PlanError) -> str:
@@ -285,17 +301,17 @@ def render_markdown(
     block = _one_block(changes, verbose) if changes else ""
     if block is not None and len(head) + len(block) + 1 + len(tail) <= limit:
         return head + block + ("\n" if block else "") + tail
-    sections = [_section(c, verbose) for c in changes]
-    if len(head) + len(tail) + sum(len(s) + 1 for s in sections) <= limit:
-        return head + "".join(s + "\n" for s in sections) + tail
+    sections, complete = _sections(changes, verbose, limit - len(head) - len(tail))
+    if complete:
+        return head + "".join(sections) + tail
     note = _omitted_note(len(changes), len(changes), full_plan_hint, limit)  # longest form reserves enough room
     budget = limit - len(head) - len(tail) - len(note) - 1
     kept: list[str] = []
     for section in sections:
-        if len(section) + 1 > budget:
+        if len(section) > budget:
             break
-        kept.append(section + "\n")
-        budget -= len(section) + 1
+        kept.append(section)
+        budget -= len(section)
     note = _omitted_note(len(changes) - len(kept), len(changes), full_plan_hint, limit)
     comment = head + "".join(kept) + tail + "\n" + note
     if len(comment) <= limit:

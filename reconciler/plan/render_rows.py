@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.manifest.models import TABLE_KEYS_OF_API, TableSettings
 from reconciler.plan.model import IMMUTABLE_FIELDS, TARGETING_WARNING, Action, Plan, SecretStatus, SourceChange
@@ -59,7 +59,9 @@ _GROUP_ORDER = (Action.DELETE, Action.REPLACE, Action.CREATE, Action.UPDATE, Act
 _TOP_ORDER = ("type", "prefix", "access_method", "description", "protect", "config", "tables", "revenue_analytics")
 #: The manifest's order of table settings.
 _TABLE_ORDER = tuple(TableSettings.model_fields)
+_TABLE_RANK = {key: n for n, key in enumerate(_TABLE_ORDER)}
 
+_STRING = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps(..., ensure_ascii=False) builds one per call
 # C0/C1 controls (ESC, CSI, ...) and bidirectional overrides ("Trojan Source") in user-provided text.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -78,7 +80,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, Enum):
         return format_value(value.value)
     if isinstance(value, str):
-        return clean(json.dumps(value, ensure_ascii=False))
+        return clean(_STRING.encode(value))
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, int | float):
@@ -129,10 +131,10 @@ def split_warnings(plan: Plan) -> tuple[list[str], list[str]]:
 # ---- rows ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One line of a change's body. `symbol` is `+`, `-`, `~` or ` ` (unchanged) for a field or block line, and
-    empty for an explanation (`reason: …`); `closing` rows are a block's `}`. `depth` counts enclosing blocks."""
+    empty for an explanation (`reason: …`); `closing` rows are a block's `}`. `depth` counts enclosing blocks.
+    (A NamedTuple: a plan of 1,000 new sources × 50 tables has some 350,000 of them.)"""
 
     text: str
     symbol: str = ""
@@ -177,7 +179,7 @@ def _expand(node: _Node, in_table: bool) -> _Node:
     old: Mapping[str, Any] = node.old if isinstance(node.old, Mapping) else {}
     keys = [(str(k), TABLE_KEYS_OF_API.get(str(k), str(k)) if in_table else str(k)) for k in node.new]
     if in_table:
-        keys.sort(key=lambda k: _TABLE_ORDER.index(k[1]) if k[1] in _TABLE_ORDER else len(_TABLE_ORDER))
+        keys.sort(key=lambda k: _TABLE_RANK.get(k[1], len(_TABLE_RANK)))
     was_absent = node.old is None
     children = [_expand(_Node(name, None if was_absent else old.get(raw), node.new[raw]), False) for raw, name in keys]
     return _Node(node.key, children=children)
@@ -245,18 +247,19 @@ def _block_symbol(symbols: list[str]) -> str:
 def _rows(node: _Node, change: SourceChange, depth: int) -> tuple[list[Row], str]:
     """The rows of a block's children and the block's own symbol."""
     assert node.children is not None
-    width = max((len(clean(c.key)) for c in node.children if c.children is None), default=0)
+    keys = [clean(c.key) for c in node.children]
+    width = max((len(k) for k, c in zip(keys, node.children, strict=True) if c.children is None), default=0)
     rows: list[Row] = []
     symbols: list[str] = []
-    for child in node.children:
+    for key, child in zip(keys, node.children, strict=True):
         if child.children is not None:
             inner, symbol = _rows(child, change, depth + 1)
-            rows.append(Row(f"{clean(child.key)} {{", symbol, depth))
+            rows.append(Row(f"{key} {{", symbol, depth))
             rows.extend(inner)
             rows.append(Row("}", "", depth, closing=True))
         else:
             symbol = _leaf_symbol(child, change)
-            text = f"{clean(child.key).ljust(width)} = {_leaf_value(child, symbol, change)}"
+            text = f"{key.ljust(width)} = {_leaf_value(child, symbol, change)}"
             rows.append(Row(f"{text}  {child.note}" if child.note else text, symbol, depth))
         symbols.append(symbol)
     return rows, _block_symbol(symbols)
