@@ -4,7 +4,7 @@ blast-radius rules forbid, confirm, execute, report."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -212,16 +212,51 @@ def _check_reviewed(plan: Plan, reviewed: list[ReviewedPlan]) -> ApplyPolicy:
     return ApplyPolicy(allow_delete=True, max_deletes=deletes)
 
 
+def _saved_plan(
+    client: PostHogClient, settings: Settings, request: ApplyRequest, file: Path, env: Mapping[str, str]
+) -> Plan:
+    """The saved plan to apply, once every check passed: untrusted-input checks, the asked-for checks, fresh
+    against PostHog, and with `--manifests`, every write justified by those manifests."""
+    saved = _load_untrusted(file, client, env, request.plan.manifests.catalog)
+    ensure_environment(saved, settings.environment)
+    _check_saved(saved, file, request.checks, env)
+    live = client.fetch_live_state()
+    ensure_fresh(saved, host=settings.host, project=settings.project, now=look_now(saved.plan, live))
+    if request.checks.manifests is not None:
+        _ensure_justified(client, settings, saved, request, env)
+    return saved.plan
+
+
+def _ensure_justified(
+    client: PostHogClient, settings: Settings, saved: SavedPlan, request: ApplyRequest, env: Mapping[str, str]
+) -> None:
+    """`--manifests`: the digest recorded in a plan file is only a string its writer chose, so also re-plan from
+    those manifests (every source, orphans included) and refuse any write of the saved plan that this plan does
+    not make — the same comparison as `--reviewed`, the other way round. Secrets are compared by variable name
+    and `secrets_version` (no fingerprint key), as a pull-request plan sees them."""
+    paths = request.checks.manifests or ()
+    manifests = replace(
+        request.plan.manifests, paths=paths, allow_env=saved.allow_env or (), allow_secret=saved.allow_secret or ()
+    )
+    plan_env = {k: v for k, v in env.items() if k != FINGERPRINT_KEY_ENV}
+    fresh = make_plan(client, settings, PlanRequest(manifests=manifests, prune=True), plan_env).plan
+    unjustified = review(saved.plan, [ReviewedPlan("the manifests", fresh, allow_delete=True)])
+    if unjustified:
+        shown = [f"  - {u.fact.address}: {u.fact.describe()}" for u in unjustified[:50]]
+        raise PlanRefused(
+            f"refusing the saved plan: {len(unjustified)} of its change(s) are not what the manifests in "
+            f"{', '.join(map(str, paths))} ask for now:\n" + "\n".join(shown),
+            hint="nothing was changed. The plan file was edited, or PostHog or the manifests moved since it was "
+            "made: plan again and review the new plan",
+            reference="plan-manifests-differ",
+        )
+
+
 def run_apply(settings: Settings, request: ApplyRequest, env: Mapping[str, str]) -> ApplyOutcome:
     policy = request.policy
     with connect(settings) as client:
         if request.saved_plan is not None:
-            saved = _load_untrusted(request.saved_plan, client, env, request.plan.manifests.catalog)
-            ensure_environment(saved, settings.environment)
-            _check_saved(saved, request.saved_plan, request.checks, env)
-            live = client.fetch_live_state()
-            ensure_fresh(saved, host=settings.host, project=settings.project, now=look_now(saved.plan, live))
-            plan = saved.plan
+            plan = _saved_plan(client, settings, request, request.saved_plan, env)
         else:
             reviewed = load_reviewed(request.reviewed, env, settings) if request.reviewed is not None else None
             # Checked against reviewed plans, the plan sees secrets as they could: by `secrets_version`, not by

@@ -203,6 +203,23 @@ def test_the_unedited_plan_applies_and_sends_the_allowed_secret(
     assert source["job_inputs"]["user"] == "reader" and "password" not in source["job_inputs"]
 
 
+def test_manifests_catch_a_plausible_edit_the_catalog_allows(
+    emu: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An allowed secret sent to a host the editor chose passes every catalog check; `--manifests` re-plans from
+    the manifests and refuses the write they do not ask for."""
+    plan = edited(planned(capsys, tmp_path), _set("host", "db.attacker.example"))
+    reset(emu)
+    code, _, err = run(capsys, "apply", "--auto-approve", "--manifests", str(tmp_path / "sources.yaml"), str(plan))
+    assert code == 1 and "1 of its change(s) are not what the manifests in" in err
+    assert "app_db: config.host = db.attacker.example" in err
+    assert [route for route in stats(emu)["by_route"] if not route.startswith("GET ")] == []
+    code, _, err = run(
+        capsys, "apply", "--auto-approve", "--manifests", str(tmp_path / "sources.yaml"), str(planned(capsys, tmp_path))
+    )
+    assert code == 0, err
+
+
 def test_a_catalog_path_named_by_the_plan_file_is_never_read(
     emu: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
