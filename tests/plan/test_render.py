@@ -492,7 +492,7 @@ def test_renderers_accept_any_plan(plan: Plan) -> None:
     assert "\x1b" not in text and text.endswith("\n")
     md = render_markdown(plan, limit=4000)
     assert len(md) <= 4000
-    outside_code = re.sub(r"^(`{3,})\n.*?^\1$", "", md, flags=re.S | re.M)
+    outside_code = re.sub(r"^(`{3,})(?:diff)?\n.*?^\1$", "", md, flags=re.S | re.M)
     _balanced(outside_code)
     for value in HYPO_ENV.values():
         assert value not in text and value not in md and value not in render_json(plan)
