@@ -219,10 +219,12 @@ _FLOW_PROJECT = re.compile(r"""[{,]\s*["']?project["']?\s*:""")
 
 
 def manifest_project(paths: Sequence[Path]) -> PinnedProject | None:
-    """The `project:` of the first manifest that has one. Cheap — a line scan, YAML only for the lines found
-    (and for a file that mentions `project` in some other layout) — because it runs before every load, and
-    a full YAML pre-read costs seconds at 1,000 sources. Unreadable files are left to the real load."""
+    """The manifests' `project:` and where it is first written. Cheap — a line scan, YAML only for the lines
+    found (and for a file that mentions `project` in some other layout) — because it runs before every load,
+    and a full YAML pre-read costs seconds at 1,000 sources. Manifests that disagree among themselves pin
+    nothing here: the real load reports the conflict at its line. Unreadable files are left to the load too."""
     files, _ = collect_files(paths)
+    found: dict[str, str] = {}
     for path in files:
         try:
             text = path.read_text(encoding="utf-8")
@@ -230,25 +232,30 @@ def manifest_project(paths: Sequence[Path]) -> PinnedProject | None:
             return None
         if "project" not in text:
             continue
-        found = _PROJECT_LINE.search(text)
-        if found is None and not _FLOW_PROJECT.search(text):
-            continue  # `project` only as a word in a value or a nested key
-        line = text.count("\n", 0, found.start()) + 1 if found else 0
-        value = _yaml_project(found.group(0) if found else text)
-        if value is not None:
-            return PinnedProject(value, f"{path}:{line}" if line else str(path))
-    return None
+        lines = list(_PROJECT_LINE.finditer(text))
+        for match in lines:  # each document's own `project:` line
+            for value in _yaml_projects(match.group(0)):
+                found.setdefault(value, f"{path}:{text.count(chr(10), 0, match.start()) + 1}")
+        if not lines and _FLOW_PROJECT.search(text):
+            for value in _yaml_projects(text):
+                found.setdefault(value, str(path))
+    if len(found) != 1:
+        return None
+    [(value, where)] = found.items()
+    return PinnedProject(value, where)
 
 
-def _yaml_project(text: str) -> str | None:
+def _yaml_projects(text: str) -> list[str]:
+    """The `project:` of every document in `text` that has one."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        for doc in yaml.load_all(text, Loader=loader):
-            if isinstance(doc, dict) and doc.get("project") is not None:
-                return str(doc["project"])
+        return [
+            str(doc["project"])
+            for doc in yaml.load_all(text, Loader=loader)
+            if isinstance(doc, dict) and doc.get("project") is not None
+        ]
     except yaml.YAMLError:
-        return None  # the real load reports it, with its location
-    return None
+        return []  # the real load reports it, with its location
 
 
 def catalog_spec(spec: str | None, env: Mapping[str, str]) -> str:
