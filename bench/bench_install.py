@@ -1,12 +1,14 @@
 """Benchmark: what installing reconciler costs a CI job — `pip install` of the wheel into a fresh venv: wall time
-(median), size added to site-packages, distributions installed. Also the same install without what only the
-emulator needs (`reconciler serve`, `--host local`), to show what an extra for it would save.
+(median), size added to site-packages, distributions installed; as CI installs it for plan/apply/drift, and
+with the `emulator` extra (`reconciler serve`, `--host local`) as the quick start does.
 
     .venv/bin/python bench/bench_install.py [--runs 3] [--source DIR]
 
 The wheel is built once from `--source` (default: this checkout); each run is a new venv (its creation is not
 timed) and one `pip install` with the machine's pip configuration and a warm pip cache, as a CI runner with a
-cache has. `--source` lets the same script measure an older checkout (the "before" numbers).
+cache has. `--source` lets the same script measure an older checkout (the "before" numbers: before the split,
+the plain install held the emulator's packages, and `[emulator]` adds nothing). `--drop-emulator` also builds
+the wheel with the emulator's packages removed from its dependencies, which is what the split did.
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(name: str, wheel: Path, runs: int) -> InstallResult:
-    """Median wall time of `pip install WHEEL` into fresh venvs, and what it added."""
+def measure(name: str, wheel: Path, runs: int, extra: str | None = None) -> InstallResult:
+    """Median wall time of `pip install WHEEL` (or `WHEEL[extra]`) into fresh venvs, and what it added."""
+    spec = str(wheel) if extra is None else f"{wheel}[{extra}]"
     walls: list[float] = []
     cpus: list[float] = []
     size = dists = 0
@@ -87,7 +90,7 @@ def measure(name: str, wheel: Path, runs: int) -> InstallResult:
             cpu_start = _children_cpu()
             start = time.perf_counter()
             subprocess.run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", spec],
                 check=True,
                 capture_output=True,
             )
@@ -112,14 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--source", type=Path, default=ROOT, help="checkout to build the wheel from")
+    parser.add_argument("--drop-emulator", action="store_true", help="also: the wheel without the emulator's packages")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as full, tempfile.TemporaryDirectory() as light:
         wheel = build_wheel(args.source, Path(full))
-        split = build_wheel(args.source, Path(light), drop=EMULATOR_ONLY)
         results = [
-            measure("as packaged (`pip install posthog-reconciler`)", wheel, args.runs),
-            measure(f"without {', '.join(sorted(EMULATOR_ONLY))} (an emulator extra)", split, args.runs),
+            measure("plan/apply/drift (`pip install posthog-reconciler`)", wheel, args.runs),
+            measure("with the emulator (`pip install 'posthog-reconciler[emulator]'`)", wheel, args.runs, "emulator"),
         ]
+        if args.drop_emulator:
+            split = build_wheel(args.source, Path(light), drop=EMULATOR_ONLY)
+            results.append(measure(f"without {', '.join(sorted(EMULATOR_ONLY))}", split, args.runs))
         print(render(results, args.runs, wheel))
     return 0
 

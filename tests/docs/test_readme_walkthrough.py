@@ -136,7 +136,8 @@ def test_quick_start_then_tour(workdir: Path) -> None:
     quick = _blocks(_section("Quick start (no PostHog account needed)"), "sh")
     assert len(quick) == 1 and quick[0].count("\n") == 1, "the quick start is one command"
     segments = quick[0].strip().split(" && ")
-    assert segments[0] == "python3 -m venv .venv" and segments[1].startswith(".venv/bin/pip install -e .")
+    # `--host local` is the emulator, which is the `emulator` extra: the quick start installs it.
+    assert segments[:2] == ["python3 -m venv .venv", ".venv/bin/pip install -e '.[emulator]'"]
     assert ".venv/bin/reconciler plan --host local examples/sources.yaml" in segments
     assert ".venv/bin/reconciler apply --host local --auto-approve examples/sources.yaml" in segments
     # The install part needs the network; everything after it runs as written.

@@ -175,9 +175,11 @@ def test_quick_start_plan_against_the_embedded_emulator(installed: Installed) ->
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
 
-def _third_party_imports(package_dir: Path) -> set[str]:
+def _third_party_imports(package_dir: Path, *, skip: str | None = None) -> set[str]:
     names: set[str] = set()
     for path in package_dir.rglob("*.py"):
+        if skip is not None and skip in path.relative_to(package_dir).parts:
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
@@ -191,22 +193,27 @@ def _canonical(name: str) -> str:
 
 
 def test_declared_dependencies_cover_every_import(installed: Installed) -> None:
+    """The core dependencies cover every import outside the emulator, the `emulator` extra what the emulator
+    adds, and nothing declared goes unused (a dependency costs every user install time and disk)."""
     with zipfile.ZipFile(installed.wheel) as archive:
         meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         requires = [line for line in archive.read(meta).decode().splitlines() if line.startswith("Requires-Dist:")]
-    core = {
-        _canonical(re.split(r"[\s\[<>=!~;]", line.removeprefix("Requires-Dist:").strip(), maxsplit=1)[0])
-        for line in requires
-        if "extra ==" not in line
-    }
+    declared: dict[str, set[str]] = {}
+    for line in requires:
+        spec, _, marker = line.removeprefix("Requires-Dist:").partition(";")
+        extra = re.search(r"extra == ['\"]([\w-]+)['\"]", marker)
+        name = _canonical(re.split(r"[\s\[<>=!~(]", spec.strip(), maxsplit=1)[0])
+        declared.setdefault(extra.group(1) if extra else "", set()).add(name)
+    core, emulator = declared[""], declared["emulator"]
     providers = metadata.packages_distributions()
-    imports = _third_party_imports(ROOT / "reconciler")
-    missing = {
-        module: sorted(providers.get(module, ["?"]))
-        for module in sorted(imports)
-        if not core & {_canonical(d) for d in providers.get(module, [])}
-    }
-    assert missing == {}, f"imported but not declared in [project] dependencies: {missing}"
-    # And nothing declared goes unused (a dependency costs every user install time and disk).
-    used = {_canonical(d) for module in imports for d in providers.get(module, [])}
-    assert core - used == set()
+
+    def distributions(modules: set[str]) -> dict[str, set[str]]:
+        return {module: {_canonical(d) for d in providers.get(module, ["?"])} for module in sorted(modules)}
+
+    client_side = distributions(_third_party_imports(ROOT / "reconciler", skip="emulator"))
+    emulator_side = distributions(_third_party_imports(ROOT / "reconciler" / "emulator"))
+    assert {m: d for m, d in client_side.items() if not d & core} == {}, "imported but not in [project] dependencies"
+    assert {m: d for m, d in emulator_side.items() if not d & (core | emulator)} == {}, "not in the emulator extra"
+    assert core - set().union(*client_side.values()) == set()
+    assert emulator - set().union(*emulator_side.values()) == set()
+    assert emulator & core == set()
