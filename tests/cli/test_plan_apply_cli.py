@@ -67,6 +67,22 @@ def test_plan_then_apply_then_no_changes(emu: Any, manifest: Path, capsys: pytes
     assert code == 0 and "No changes" in out
 
 
+def test_plan_shows_api_steps_and_ids_only_with_verbose(
+    emu: Any, manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "apply", "--auto-approve", str(manifest))[0] == 0
+    manifest.write_text(MANIFEST.replace("frequency: 24hour", "frequency: 1hour"))
+    code, out, _ = cli(capsys, "plan", "--format", "json", str(manifest))
+    (change,) = json.loads(out)["changes"]
+    source_id = change["live_id"]
+    assert [s["kind"] for s in change["steps"]] == ["patch_schemas"] and source_id in out
+    code, out, _ = cli(capsys, "plan", str(manifest))
+    assert code == 0 and '~ frequency = "24hour" → "1hour"' in out
+    assert source_id not in out and "steps:" not in out and "sync_frequency" not in out
+    code, out, _ = cli(capsys, "plan", "--verbose", str(manifest))
+    assert f"1. patch_schemas [{source_id}]: Customer: sync_frequency" in out
+
+
 def test_json_plan_shape(emu: Any, manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "plan", "--format", "json", str(manifest))
     document = json.loads(out)
