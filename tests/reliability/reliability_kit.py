@@ -60,23 +60,25 @@ FAST_RETRY = _fast_retry()
 @contextmanager
 def fast_cli_client(timeout: float = 0.6) -> Iterator[None]:
     """Make every client the CLI builds use FAST_RETRY and a short read timeout (slow calls included), so a
-    `delay_ms` fault beyond it is a client-side timeout. Patches module attributes only; restores them."""
-    from reconciler.commands import common
+    `delay_ms` fault beyond it is a client-side timeout. Patches module attributes only; restores them.
+    (`commands.common.connect` imports `build_client` from the client module when it is called, so patching it
+    there reaches every command.)"""
+    from reconciler.posthog import client as client_module
     from reconciler.posthog import session as session_module
 
-    original_build = common.build_client
+    original_build = client_module.build_client
     original_slow = session_module.SLOW_READ_TIMEOUT
 
     @functools.wraps(original_build)
     def build(settings: Any, **kw: Any) -> Any:
         return original_build(replace(settings, timeout=timeout), retry=kw.pop("retry", FAST_RETRY), **kw)
 
-    common.build_client = build  # type: ignore[assignment]
+    client_module.build_client = build  # type: ignore[assignment]
     session_module.SLOW_READ_TIMEOUT = timeout  # type: ignore[misc]
     try:
         yield
     finally:
-        common.build_client = original_build  # type: ignore[assignment]
+        client_module.build_client = original_build  # type: ignore[assignment]
         session_module.SLOW_READ_TIMEOUT = original_slow  # type: ignore[misc]
 
 
