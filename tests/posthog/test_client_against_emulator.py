@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 
+import httpx
 import psycopg
 import pytest
 from posthog_fakes import FakeClock
@@ -313,3 +314,46 @@ def test_client_pacing_keeps_a_throttling_server_from_ever_saying_429(start_emul
         stats = server_stats(emu)
         assert stats["throttled"] == 0 and client.stats.retries == 0
         assert client.stats.by_operation["list_sources"] == 12
+
+
+class _Recording(httpx.BaseTransport):
+    """Passes every request on and keeps (method, path, Content-Type, body length)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, str, str | None, int]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        self.seen.append((request.method, request.url.path, request.headers.get("content-type"), len(body)))
+        return self.inner.handle_request(request)
+
+
+def test_every_body_the_client_sends_is_declared_json(emulator, team: int) -> None:  # type: ignore[no-untyped-def]
+    """The emulator answers 415 to a body that is not `application/json`, as DRF does (issue 17 item 9): every
+    write reconciler makes says so, and a write without a body sends none."""
+    recording = _Recording(emulator.transport)
+    http = build_http_client(emulator.origin, Secret("POSTHOG_PERSONAL_API_KEY", "phx_test"), timeout=10.0,
+                             transport=recording)  # fmt: skip
+    client = PostHogClient(http, RateLimiter("off"), RetryPolicy(max_attempts=1), project=str(team), owns_http=True)
+    with client:
+        config = {k: v for k, v in postgres_payload().items() if k != "schemas"}
+        client.database_schema("Postgres", config)
+        client.source_prefix("Postgres", "json")
+        source_id = client.create_source("Postgres", postgres_payload(), prefix="json", description="d")
+        client.patch_source(source_id, {"description": "e"})
+        client.refresh_schemas(source_id)
+        live = client.get_source(source_id)
+        customers, events = live.schema_named("customers"), live.schema_named("events")
+        assert customers is not None and events is not None
+        client.patch_schema(customers.id, {"sync_frequency": "12hour"})
+        client.bulk_update_schemas(source_id, [{"id": events.id, "should_sync": True, "sync_type": "full_refresh"}])
+        client.patch_revenue_config(source_id, enabled=True)
+        client.reload_source(source_id)
+        client.delete_source(source_id)
+    writes = [seen for seen in recording.seen if seen[0] != "GET"]
+    assert {method for method, *_ in writes} == {"POST", "PATCH", "DELETE"}
+    with_body = [seen for seen in writes if seen[3]]
+    assert len(with_body) >= 7
+    assert [seen for seen in with_body if seen[2] != "application/json"] == []
+    assert all(seen[2] is None for seen in writes if not seen[3])
