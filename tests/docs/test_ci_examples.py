@@ -125,11 +125,30 @@ def assert_parses(argv: list[str]) -> None:
         assert ctx.params is not None
 
 
+#: `uses:` of reconciler's own composite action (action.yml at the reconciler repository's root), any owner/ref.
+ACTION_USES = re.compile(r"[\w.-]+/reconciler@v\d[\w.-]*")
+
+
+def _action_steps(workflow: Any) -> list[dict[str, Any]]:
+    jobs = workflow.get("jobs", {}).values()  # GitHub workflows only (GitLab has no `jobs:`)
+    return [s for job in jobs for s in job["steps"] if ACTION_USES.fullmatch(s.get("uses", ""))]
+
+
+def action_command(step: dict[str, Any]) -> list[str]:
+    """The reconciler command a step of the action runs: its `command` and `args` (expressions left out, as
+    they evaluate to a flag or to nothing), plus `--env` when it names an environment."""
+    given = step["with"]
+    args = re.sub(r"\$\{\{.*?\}\}", " ", str(given.get("args", "")))
+    env = ["--env", "staging"] if given.get("environment") else []
+    return [given["command"], *env, *shlex.split(args)]
+
+
 def _all_commands() -> list[tuple[str, list[str]]]:
     out = []
     for name in (*GITHUB_WORKFLOWS, "gitlab-ci.yml"):
         for shell in _shell_text(_load(name)):
             out += [(name, argv) for argv in reconciler_commands(shell)]
+        out += [(name, action_command(step)) for step in _action_steps(_load(name))]
     for hook in yaml.safe_load(HOOKS.read_text(encoding="utf-8")):
         out.append((hook["id"], shlex.split(hook["entry"])[1:]))
     return out
@@ -183,25 +202,37 @@ def _steps(workflow: Any, job: str) -> dict[str, Any]:
     return {step.get("name") or step.get("uses"): step for step in workflow["jobs"][job]["steps"]}
 
 
-def test_plan_workflow_posts_one_comment_and_saves_the_plan() -> None:
+MATRIX = {"environment": ["staging", "production"]}  # reconciler.yaml's environments, staging first
+
+
+def test_plan_workflow_plans_every_environment_through_the_action() -> None:
+    """One matrix job per environment runs the action: one comment and one saved-plan artifact each (the action
+    keys them by environment; tests/action and tests/gitops prove that)."""
     workflow = _load("plan.yml")
     assert list(workflow[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as true
+    assert "reconciler.yaml" in workflow[True]["pull_request"]["paths"]
     assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
-    steps = _steps(workflow, "plan")
-    plan = steps["Plan"]["run"]
-    assert (
-        "reconciler plan manifests/ --allow-env 'APP_DB_HOST' --allow-secret 'APP_DB_PASSWORD' "
-        "--allow-secret 'STRIPE_*' \"$@\"" in plan
-    )
-    assert "--format markdown --out plan.json --detailed-exitcode" in plan and "> plan.md" in plan
-    upload = steps["actions/upload-artifact@v4"]
-    assert upload["with"]["name"] == "reconciler-plan" and upload["with"]["path"] == "plan.json"
-    comment = steps["Post or update the plan comment"]["run"]
-    assert 'startswith("### reconciler plan")' in comment
-    assert "gh api --method PATCH" in comment and 'gh pr comment "$PR" --body-file plan.md' in comment
+    job = workflow["jobs"]["plan"]
+    assert job["strategy"] == {"fail-fast": False, "matrix": MATRIX}
+    assert "environment" not in job  # pull-request plans are never held by an environment's protection rules
+    plan = _steps(workflow, "plan")["Plan"]
+    assert ACTION_USES.fullmatch(plan["uses"])
+    assert plan["with"]["command"] == "plan" and plan["with"]["environment"] == "${{ matrix.environment }}"
+    args = plan["with"]["args"]
+    assert "--allow-env 'APP_DB_HOST' --allow-secret 'APP_DB_PASSWORD' --allow-secret 'STRIPE_*'" in args
+    assert "contains(github.event.pull_request.labels.*.name, 'reconciler-allow-delete') && '--allow-delete'" in args
     # Only the API key reaches the pull-request job: no source secret values, no fingerprint key.
     secrets = set(re.findall(r"secrets\.([A-Z_]+)", (CI / "plan.yml").read_text(encoding="utf-8")))
     assert secrets == {"POSTHOG_PERSONAL_API_KEY"}
+
+
+def test_drift_workflow_checks_every_environment_through_the_action() -> None:
+    workflow = _load("drift.yml")
+    job = workflow["jobs"]["drift"]
+    assert job["strategy"] == {"fail-fast": False, "matrix": MATRIX}
+    (step,) = _action_steps(workflow)
+    assert step["with"]["command"] == "drift" and step["with"]["environment"] == "${{ matrix.environment }}"
+    assert workflow["permissions"] == {"contents": "read", "issues": "write"}
 
 
 def test_plan_comment_is_found_by_the_renderer_title(
@@ -220,19 +251,24 @@ def test_apply_workflow_converges_main_and_checks_it_against_reviewed_plans() ->
     the plans of the pull requests merged since the last successful apply showed."""
     workflow = _load("apply.yml")
     assert set(workflow[True]) == {"push", "workflow_dispatch"}
-    assert workflow[True]["push"] == {"branches": ["main"], "paths": ["manifests/**"]}
     assert set(workflow[True]["workflow_dispatch"]["inputs"]) == {"reviewed_run", "allow_delete"}
     assert workflow["concurrency"] == {"group": "reconciler-apply", "cancel-in-progress": False}
     assert workflow["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "read"}
+    assert workflow[True]["push"] == {"branches": ["main"], "paths": ["manifests/**", "reconciler.yaml"]}
+    # One environment at a time, staging first; a failure stops the promotion; production's protection gates it.
+    job = workflow["jobs"]["apply"]
+    assert job["strategy"] == {"max-parallel": 1, "fail-fast": True, "matrix": MATRIX}
+    assert job["environment"] == "${{ matrix.environment }}"
     steps = _steps(workflow, "apply")
     assert steps["actions/checkout@v4"]["with"] == {"ref": "main", "fetch-depth": 0}
     collect = steps["Collect the reviewed plans"]["run"]
     assert "--workflow reconciler-apply.yml --event push" in collect and "--status success" in collect
-    assert "--workflow reconciler-plan.yml" in collect and "--name reconciler-plan" in collect
+    assert "--workflow reconciler-plan.yml" in collect and '--name "reconciler-plan-$ENVIRONMENT"' in collect
     assert ".allow_delete = false" in collect  # a label removed before the merge does not count
-    apply = steps["Apply the merged main as reviewed"]["run"]
-    assert "reconciler apply manifests/" in apply and "--reviewed reviewed/ --auto-approve" in apply
-    assert "--allow-delete" not in apply  # the opt-in comes from the reviewed plans only
+    apply = steps["Apply the merged main as reviewed"]
+    assert apply["with"]["command"] == "apply" and apply["with"]["environment"] == "${{ matrix.environment }}"
+    assert apply["with"]["args"].endswith("--reviewed reviewed/")  # the action adds --auto-approve
+    assert "--allow-delete" not in apply["with"]["args"]  # the opt-in comes from the reviewed plans only
     # The file name apply.yml looks for is the one plan.yml tells users to copy it to.
     assert ".github/workflows/reconciler-plan.yml" in (CI / "plan.yml").read_text(encoding="utf-8")
 
@@ -248,18 +284,25 @@ def test_examples_rotate_secrets_through_secrets_version() -> None:
 def test_gitlab_pipeline_plans_merge_requests_and_converges_the_default_branch() -> None:
     pipeline = _load("gitlab-ci.yml")
     assert pipeline["stages"] == ["plan", "apply"]
-    plan, apply = pipeline["plan"], pipeline["apply"]
+    plan = pipeline["plan"]
+    assert plan["parallel"] == {"matrix": [{"RECONCILER_ENV": ["staging", "production"]}]}  # one plan per environment
     assert "plan.json" in plan["artifacts"]["paths"]
     script = "\n".join(plan["script"])
     assert "--format markdown --out plan.json --detailed-exitcode" in script
-    assert 'startswith("### reconciler plan")' in script and "--request PUT" in script
+    assert 'title="### reconciler plan ($RECONCILER_ENV)"' in script and "--request PUT" in script
     assert ".author.id == $me" in script and "X-Next-Page" in script.replace("[Xx]-[Nn]ext-[Pp]age", "X-Next-Page")
     # Each job declares the environment whose scoped key it gets: read-only for plans, write for apply.
     assert plan["environment"] == {"name": "posthog-plan", "action": "prepare"}
-    assert apply["environment"] == {"name": "posthog"} and apply["needs"] == []
-    assert apply["resource_group"] == "reconciler-apply" and apply["variables"] == {"GIT_DEPTH": "0"}
-    assert apply["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'
-    assert apply["script"][-1].endswith("--reviewed reviewed/ --auto-approve")
+    staging, production = pipeline["apply-staging"], pipeline["apply-production"]  # in this order: promotion
+    assert list(pipeline).index("apply-staging") < list(pipeline).index("apply-production")
+    assert staging["environment"] == {"name": "staging"} and staging["needs"] == []
+    assert production["environment"] == {"name": "production"} and production["needs"] == ["apply-staging"]
+    for name, apply in (("staging", staging), ("production", production)):
+        assert apply["variables"] == {"RECONCILER_ENV": name, "GIT_DEPTH": "0"}
+        assert apply["resource_group"] == "reconciler-apply"
+        assert apply["rules"][0]["if"] == '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'
+        assert apply["script"][-1].endswith("--reviewed reviewed/ --auto-approve")
+        assert '--arg name "plan: [$RECONCILER_ENV]"' in apply["script"][1]
 
 
 # ---- pre-commit ---------------------------------------------------------------------------------------

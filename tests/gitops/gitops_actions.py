@@ -2,12 +2,17 @@
 
 Test-only. What it does as GitHub does: decides from `on:` whether an event triggers a workflow (event types,
 branches, paths); keeps one running and one pending run per concurrency group (a newer pending run cancels the
-older one; `cancel-in-progress: true` cancels the running one too); gives a job only the secrets of its
-`environment:`; evaluates `if:` and `${{ }}` (gitops_expr); runs each `run:` step with `bash -e` in the job's
-workspace with the merged env and `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`; emulates the three
+older one; `cancel-in-progress: true` cancels the running one too); expands a job's `strategy.matrix` into one
+job per value, in order (`max-parallel: 1`), and with `fail-fast` (the default) cancels the rest after a failed
+one; gives a job only the secrets of its `environment:` (which may name `${{ matrix.… }}`); evaluates `if:` and
+`${{ }}` (gitops_expr); runs each `run:` step with `bash -e` in the job's workspace with the merged env and
+`GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_PATH` / `GITHUB_STEP_SUMMARY` / `RUNNER_TEMP`; emulates the three
 actions the workflows use (`actions/checkout` — a shallow clone unless `fetch-depth: 0` —, `actions/setup-python`,
-`actions/upload-artifact`). The stub `gh` (gitops_forge) and a no-op `pip` come first on PATH; `reconciler` is
-the one installed in this test's virtualenv. Anything the runner does not know (another action, an unknown
+`actions/upload-artifact`), and runs reconciler's own composite action (`uses: OWNER/reconciler@REF`: the
+repository's action.yml) step by step as the runner does: its inputs (defaults applied, unknown ones refused),
+`if:`, `${{ inputs.… }}` / `${{ steps.… }}`, `GITHUB_ACTION_PATH`, and its declared outputs. The stub `gh`
+(gitops_forge), a no-op `pip` and a `python3` whose `-m venv` makes a virtualenv holding this test's `reconciler`
+(the action's install step) come first on PATH. Anything the runner does not know (another action, an unknown
 expression) raises, so a workflow change the runner cannot honour fails the test instead of being skipped.
 """
 
@@ -33,6 +38,9 @@ from gitops_repo import GitRepo
 __all__ = ["Environment", "GitHubActions", "Hold", "RunResult", "StepLog"]
 
 SERVER_URL = "https://github.com"
+ROOT = Path(__file__).resolve().parents[2]
+#: `uses:` that names reconciler's composite action (any owner, any ref): run from this checkout's action.yml.
+RECONCILER_ACTION = re.compile(r"[\w.-]+/reconciler@[\w.-]+")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class StepLog:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    job: str = ""
 
 
 @dataclass
@@ -64,6 +73,10 @@ class RunResult:
 
     def step(self, name: str) -> StepLog:
         return next(s for s in self.steps if s.name == name)
+
+    def job_steps(self, job: str) -> list[StepLog]:
+        """The steps of one job (a matrix job is named `JOB (VALUE)`), in order."""
+        return [s for s in self.steps if s.job == job]
 
     @property
     def log(self) -> str:
@@ -263,7 +276,17 @@ class GitHubActions:
         self.forge.update_run(run_id, status="in_progress")
         result = RunResult(run_id, name, event, "success")
         for job_name, job in workflow["jobs"].items():
-            self._job(workflow, name, job_name, job, github, inputs, result)
+            strategy = job.get("strategy") or {}
+            if "matrix" not in strategy:
+                self._job(workflow, name, job_name, job, github, inputs, result)
+                continue
+            ((key, values),) = strategy["matrix"].items()  # one dimension: all the workflows use
+            assert isinstance(values, list), "a matrix of literal values"
+            for value in values:
+                if result.conclusion == "failure" and strategy.get("fail-fast", True):
+                    result.steps.append(StepLog("(cancelled by fail-fast)", "skipped", job=f"{job_name} ({value})"))
+                    continue
+                self._job(workflow, name, job_name, job, github, inputs, result, matrix={key: value})
         self.forge.update_run(run_id, status="completed", conclusion=result.conclusion)
         return result
 
@@ -276,11 +299,16 @@ class GitHubActions:
         github: dict[str, Any],
         inputs: dict[str, Any],
         result: RunResult,
+        matrix: dict[str, Any] | None = None,
     ) -> None:
         environment = job.get("environment")
         if isinstance(environment, dict):
             environment = environment["name"]
+        if environment is not None:
+            environment = interpolate(str(environment), {**self._context(workflow, github, inputs), "matrix": matrix})
         context = self._context(workflow, github, inputs, environment)
+        context["matrix"] = matrix or {}
+        job_label = job_name if matrix is None else f"{job_name} ({', '.join(str(v) for v in matrix.values())})"
         status = JobStatus()
         env: dict[str, str] = {}
         for level in (workflow.get("env") or {}, job.get("env") or {}):
@@ -293,10 +321,13 @@ class GitHubActions:
         files = {
             "GITHUB_OUTPUT": workspace.parent / f"{workspace.name}.output",
             "GITHUB_ENV": workspace.parent / f"{workspace.name}.env",
+            "GITHUB_PATH": workspace.parent / f"{workspace.name}.path",
             "GITHUB_STEP_SUMMARY": workspace.parent / f"{workspace.name}.summary",
         }
         for path in files.values():
             path.write_text("", encoding="utf-8")
+        (workspace.parent / f"{workspace.name}.tmp").mkdir()
+        first = len(result.steps)
         for index, step in enumerate(job["steps"]):
             label = step.get("name") or step.get("uses") or f"step {index}"
             for hold in self.holds:
@@ -322,7 +353,9 @@ class GitHubActions:
             if log.outcome == "failure" and not step.get("continue-on-error"):
                 status.failed = True
                 context["job"] = {"status": "failure"}
-        result.summary = files["GITHUB_STEP_SUMMARY"].read_text(encoding="utf-8")
+        for log in result.steps[first:]:
+            log.job = job_label
+        result.summary += files["GITHUB_STEP_SUMMARY"].read_text(encoding="utf-8")
         if status.failed:
             result.conclusion = "failure"
 
@@ -342,10 +375,12 @@ class GitHubActions:
             script = interpolate(step["run"], {**context, "env": env}, status)
             path = workspace.parent / f"{workspace.name}.step.sh"
             path.write_text(script, encoding="utf-8")
+            added = reversed(files["GITHUB_PATH"].read_text(encoding="utf-8").splitlines())  # newest first
             full_env = {
                 **self.base_env,
                 **{k: str(v) for k, v in env.items()},
-                "PATH": ":".join([*(str(d) for d in self.bin_dirs), self.base_env["PATH"]]),
+                "PATH": ":".join([*added, *(str(d) for d in self.bin_dirs), self.base_env["PATH"]]),
+                "RUNNER_TEMP": str(workspace.parent / f"{workspace.name}.tmp"),
                 "CI": "true",
                 "GITHUB_ACTIONS": "true",
                 "GITHUB_REPOSITORY": self.forge.repo,
@@ -370,6 +405,8 @@ class GitHubActions:
             return StepLog(label, "success" if done.returncode == 0 else "failure", done.stdout, done.stderr)
         uses = step["uses"]
         given = {k: interpolate(str(v), {**context, "env": env}, status) for k, v in (step.get("with") or {}).items()}
+        if RECONCILER_ACTION.fullmatch(uses):
+            return self._composite(given, label, workspace, env, context, files, github, result)
         if uses.startswith("actions/checkout@"):
             default = f"refs/pull/{github['pr_number']}/merge" if "pr_number" in github else github["sha"]
             ref = given.get("ref") or default
@@ -390,6 +427,56 @@ class GitHubActions:
                 return StepLog(label, "success", f"uploaded {sorted(uploaded)} as {given['name']}\n")
             return StepLog(label, "success", "", "No files were found with the provided path. No artifacts uploaded.\n")
         raise NotImplementedError(f"the test runner does not emulate the action {uses!r}")
+
+    def _composite(
+        self,
+        given: dict[str, str],
+        label: str,
+        workspace: Path,
+        env: dict[str, str],
+        context: dict[str, Any],
+        files: dict[str, Path],
+        github: dict[str, Any],
+        result: RunResult,
+    ) -> StepLog:
+        """reconciler's action.yml, each of its steps run as the runner runs a composite action's steps; the
+        action's outputs are written to the calling step's GITHUB_OUTPUT."""
+        action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+        declared = action["inputs"]
+        unknown = sorted(set(given) - set(declared))
+        assert not unknown, f"action.yml has no inputs {unknown}"
+        status = JobStatus()
+        inner: dict[str, Any] = {**context, "inputs": {}, "steps": {}}
+        inner["inputs"] = {k: given.get(k, interpolate(str(v.get("default", "")), inner)) for k, v in declared.items()}
+        logs: list[StepLog] = []
+        for index, step in enumerate(action["runs"]["steps"]):
+            name = step.get("name") or step.get("uses") or f"step {index}"
+            condition = str(step.get("if", "success()"))
+            condition = condition[3:-2] if condition.startswith("${{") else condition
+            if not truthy(evaluate(condition, inner, status)):
+                inner["steps"][step.get("id", f"_{index}")] = {"outputs": {}, "outcome": "skipped"}
+                continue
+            step_env = {**env, **self._dotenv(files["GITHUB_ENV"]), "GITHUB_ACTION_PATH": str(ROOT)}
+            for key, value in (step.get("env") or {}).items():
+                step_env[key] = interpolate(str(value), {**inner, "env": step_env}, status)
+            resolved = dict(step)
+            if "working-directory" in step:
+                resolved["working-directory"] = interpolate(str(step["working-directory"]), inner, status)
+            files["GITHUB_OUTPUT"].write_text("", encoding="utf-8")
+            log = self._step(resolved, name, workspace, step_env, inner, status, files, github, result)
+            logs.append(log)
+            inner["steps"][step.get("id", f"_{index}")] = {"outputs": self._outputs(files["GITHUB_OUTPUT"]),
+                                                          "outcome": log.outcome}  # fmt: skip
+            if log.outcome == "failure":
+                status.failed = True
+        outputs = {k: interpolate(str(v["value"]), inner) for k, v in (action.get("outputs") or {}).items()}
+        files["GITHUB_OUTPUT"].write_text("".join(f"{k}={v}\n" for k, v in outputs.items()), encoding="utf-8")
+        return StepLog(
+            label,
+            "failure" if status.failed else "success",
+            "".join(f"--- {log.name} [{log.outcome}]\n{log.stdout}" for log in logs),
+            "".join(log.stderr for log in logs),
+        )
 
     @staticmethod
     def _outputs(path: Path) -> dict[str, str]:

@@ -427,7 +427,8 @@ class Gh:
         verb, *rest = argv
         if verb != "create":
             raise GhError(f"gh stub: gh label {verb} is not implemented", 64)
-        _, (name,) = _options(rest, {"--color": True, "-c": True, "--description": True, "-d": True})
+        flags = {"--color": True, "-c": True, "--description": True, "-d": True, "--repo": True, "-R": True}
+        _, (name,) = _options(rest, flags)
         with self.forge.state() as data:
             if any(x["name"] == name for x in data["labels"]):
                 raise GhError(f'label with name "{name}" already exists; use `--force` to update its color')

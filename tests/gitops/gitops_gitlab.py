@@ -4,7 +4,8 @@ loopback port), and a pipeline runner for the file itself.
 Test-only. The API side keeps merge requests, notes (paged like GitLab: `per_page` at most 100, `X-Next-Page`
 header), pipelines, jobs with their artifacts, and deployments; any other request is answered 404 and
 recorded in `unknown`, which the tests assert stays empty. The runner evaluates `rules:` (`if:` with `==`, `!=`,
-`&&`, `||` on `$VARIABLES`, and `changes:`), gives each job the CI/CD variables of its environment scope (a
+`&&`, `||` on `$VARIABLES`, and `changes:`), expands `parallel: matrix:` into one job per combination (named
+`job: [value, …]`, its variables set), gives each job the CI/CD variables of its environment scope (a
 key may exist once per scope, and protected ones only on the protected default branch — both checked), runs
 `before_script` + `script` with `bash -eo pipefail` in a clone of the repository (`GIT_DEPTH` honoured),
 keeps `artifacts:` and records a deployment for jobs with an `environment:` that is not `action: prepare`.
@@ -263,6 +264,22 @@ def _changes_match(patterns: list[str], changed: list[str] | None) -> bool:
     return any(fnmatch.fnmatch(f, p) or fnmatch.fnmatch(f, p.replace("/**/*", "/*")) for f in changed for p in patterns)
 
 
+def _matrix(name: str, job: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """`parallel: matrix:` as GitLab expands it: one job per combination, named `name: [v1, v2]`, in order."""
+    matrix = (job.get("parallel") or {}).get("matrix") if isinstance(job.get("parallel"), dict) else None
+    if not matrix:
+        return [(name, job)]
+    out = []
+    for entry in matrix:
+        combos: list[dict[str, str]] = [{}]
+        for key, values in entry.items():
+            combos = [{**c, key: str(v)} for c in combos for v in (values if isinstance(values, list) else [values])]
+        for combo in combos:
+            variables = {**(job.get("variables") or {}), **combo}
+            out.append((f"{name}: [{', '.join(combo.values())}]", {**job, "variables": variables}))
+    return out
+
+
 class GitLabRunner:
     def __init__(
         self,
@@ -290,7 +307,8 @@ class GitLabRunner:
         stages = self.pipeline.get("stages", ["test"])
         reserved = {"stages", "default", "variables", "include", "workflow"}
         jobs = [(name, job) for name, job in self.pipeline.items() if name not in reserved and not name.startswith(".")]
-        return sorted(jobs, key=lambda nj: stages.index(nj[1].get("stage", "test")))
+        expanded = [one for name, job in jobs for one in _matrix(name, job)]
+        return sorted(expanded, key=lambda nj: stages.index(nj[1].get("stage", "test")))
 
     def run(
         self,

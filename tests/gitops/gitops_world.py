@@ -39,9 +39,38 @@ WORKFLOWS = {
     "reconciler-drift.yml": ROOT / "examples" / "ci" / "drift.yml",
 }
 KEYS = """\
-- {key: phx_read, teams: [1], scopes: ["external_data_source:read"]}
-- {key: phx_write, teams: [1], scopes: ["external_data_source:write"]}
-- {key: phx_ui, teams: [1], scopes: ["*"], email: someone@example.com}
+- {key: phx_read, teams: [1, 2], scopes: ["external_data_source:read"]}
+- {key: phx_write, teams: [1, 2], scopes: ["external_data_source:write"]}
+- {key: phx_ui, teams: [1, 2], scopes: ["*"], email: someone@example.com}
+"""
+#: The GitHub repository's environments (reconciler.yaml), staging first as the workflows promote, and the
+#: PostHog project of each.
+ENVIRONMENTS = {"staging": 1, "production": 2}
+REPO_CONFIG = """\
+version: 1
+manifests: manifests
+environments:
+  staging:
+    host: {url}
+    project: "1"
+    variables: {{stripe_account: acct_staging}}
+  production:
+    host: {url}
+    project: "2"
+    variables: {{stripe_account: acct_live}}
+"""
+#: `python3 -m venv DIR` as the action's install step runs it: a "virtualenv" whose pip installs nothing and
+#: whose reconciler is this test's (the wheel test covers a real install); anything else is the real python.
+PYTHON3_STUB = """\
+#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+  mkdir -p "$3/bin"
+  printf '#!/bin/sh\\necho "pip (test stub): reconciler is already installed: $*"\\n' > "$3/bin/python"
+  chmod +x "$3/bin/python"
+  ln -sf "{reconciler}" "$3/bin/reconciler"
+  exit 0
+fi
+exec "{python}" "$@"
 """
 STRIPE_KEY_1 = "sk_test_GITOPSCANARY1111"
 STRIPE_KEY_2 = "sk_test_GITOPSCANARY2222"
@@ -79,16 +108,16 @@ class PostHog:
             process.terminate()
             process.wait(10)
 
-    def api(self) -> httpx.Client:
+    def api(self, team: int = 1) -> httpx.Client:
         """Someone working in the PostHog UI (all scopes)."""
         return httpx.Client(
-            base_url=f"{self.url}/api/projects/1", headers={"Authorization": "Bearer phx_ui"}, timeout=10
+            base_url=f"{self.url}/api/projects/{team}", headers={"Authorization": "Bearer phx_ui"}, timeout=10
         )
 
-    def sources(self) -> dict[str, dict[str, Any]]:
-        """Live sources by prefix, each with `tables` = {name: schema object}."""
+    def sources(self, team: int = 1) -> dict[str, dict[str, Any]]:
+        """Live sources of project `team` by prefix, each with `tables` = {name: schema object}."""
         found: dict[str, dict[str, Any]] = {}
-        with self.api() as api:
+        with self.api(team) as api:
             url: str | None = "/external_data_sources/?limit=100"
             while url:
                 page = api.get(url).raise_for_status().json()
@@ -103,22 +132,24 @@ class PostHog:
         with self.api() as api:
             api.patch(f"/external_data_schemas/{schema['id']}/", json=changes).raise_for_status()
 
-    def stored_job_inputs(self, prefix: str) -> dict[str, Any]:
+    def stored_job_inputs(self, prefix: str, team: int = 1) -> dict[str, Any]:
         """What PostHog stored, secrets included (read from the emulator's database: the API never shows them)."""
         with sqlite3.connect(self.db) as conn:
-            row = conn.execute("SELECT job_inputs FROM sources WHERE prefix = ?", (prefix,)).fetchone()
+            query = "SELECT job_inputs FROM sources WHERE prefix = ? AND team_id = ?"
+            row = conn.execute(query, (prefix, team)).fetchone()
         return dict(json.loads(row[0]))
 
 
-def main_plan(root: Path, repo: GitRepo, posthog: PostHog) -> subprocess.CompletedProcess[str]:
-    """`reconciler plan --detailed-exitcode` of main's manifests against PostHog (exit 0: PostHog equals main)."""
+def main_plan(root: Path, repo: GitRepo, environment: str) -> subprocess.CompletedProcess[str]:
+    """`reconciler plan --env ENVIRONMENT --detailed-exitcode` of main (exit 0: that PostHog project equals main);
+    host and project come from main's reconciler.yaml."""
     target = root / "check"
     shutil.rmtree(target, ignore_errors=True)
     repo.clone_to(target, "refs/heads/main", full_history=False)
-    env = {**os.environ, "POSTHOG_HOST": posthog.url, "POSTHOG_PROJECT_ID": "1",
-           "POSTHOG_PERSONAL_API_KEY": "phx_read", "NO_COLOR": "1"}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("POSTHOG_HOST", "POSTHOG_PROJECT_ID", "RECONCILER_ENV")}
+    env |= {"POSTHOG_PERSONAL_API_KEY": "phx_read", "NO_COLOR": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "reconciler", "plan", "manifests/", "--detailed-exitcode"],
+        [sys.executable, "-m", "reconciler", "plan", "--env", environment, "--detailed-exitcode"],
         cwd=target, env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
 
@@ -143,6 +174,8 @@ class GitHubWorld:
         stubs.mkdir()
         (stubs / "gh").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "gitops_forge.py"}" "$@"\n')
         (stubs / "pip").write_text('#!/bin/sh\necho "pip (test stub): reconciler is already installed: $*"\n')
+        reconciler = Path(sys.executable).parent / "reconciler"
+        (stubs / "python3").write_text(PYTHON3_STUB.format(reconciler=reconciler, python=sys.executable))
         for stub in stubs.iterdir():
             stub.chmod(0o755)
         home = root / "home"
@@ -161,28 +194,30 @@ class GitHubWorld:
             workflows=WORKFLOWS,
             bin_dirs=[stubs],
             base_env=base_env,
-            vars={"POSTHOG_HOST": posthog.url, "POSTHOG_PROJECT_ID": "1"},
+            vars={},
             secrets={"POSTHOG_PERSONAL_API_KEY": "phx_read"},
-            environments={
-                "posthog": Environment(
+            environments={  # as apply.yml's header says: one GitHub environment per environment, the same names
+                name: Environment(
                     secrets={
                         "POSTHOG_PERSONAL_API_KEY": "phx_write",
                         "STRIPE_SECRET_KEY": STRIPE_KEY_1,
                         "APP_DB_PASSWORD": DB_PASSWORD,
                     }
                 )
+                for name in ENVIRONMENTS
             },
             workdir=root / "runner",
         )
         (root / "runner").mkdir()
         workflows = {f".github/workflows/{n}": p.read_text(encoding="utf-8") for n, p in WORKFLOWS.items()}
-        repo.initial_commit({"README.md": "# warehouse\n", **workflows})
+        config = REPO_CONFIG.format(url=posthog.url)
+        repo.initial_commit({"README.md": "# warehouse\n", "reconciler.yaml": config, **workflows})
         return cls(root, posthog, repo, forge, ci)
 
     def set_secret(self, name: str, value: str) -> None:
-        """Change a secret of the `posthog` environment (Settings → Environments)."""
-        env = self.ci.environments["posthog"]
-        self.ci.environments["posthog"] = Environment({**env.secrets, name: value}, env.vars)
+        """Change a secret of every environment (Settings → Environments)."""
+        for key, env in self.ci.environments.items():
+            self.ci.environments[key] = Environment({**env.secrets, name: value}, env.vars)
 
     # ---- pull requests --------------------------------------------------------------------------------------
 
@@ -282,15 +317,19 @@ class GitHubWorld:
 
     # ---- what people see ------------------------------------------------------------------------------------
 
-    def plan_comment(self, number: int) -> str:
-        """The one plan comment of the bot on this pull request (there must be exactly one)."""
+    def plan_comment(self, number: int, environment: str = "staging") -> str:
+        """The one plan comment of the bot for `environment` on this pull request (there must be exactly one; the
+        action's hidden first line names the environment, the plan's heading names it too)."""
+        marker = f"<!-- reconciler-action: plan {environment} -->\n"
         mine = [
             c
             for c in self.forge.comments(number)
-            if c["user"]["login"] == ACTIONS_LOGIN and c["body"].startswith("### reconciler plan")
+            if c["user"]["login"] == ACTIONS_LOGIN and c["body"].startswith(marker)
         ]
-        assert len(mine) == 1, [c["body"][:80] for c in mine]
-        return str(mine[0]["body"])
+        assert len(mine) == 1, [c["body"][:80] for c in self.forge.comments(number)]
+        body = str(mine[0]["body"]).removeprefix(marker)
+        assert body.startswith((f"### reconciler plan ({environment})", "### reconciler plan failed")), body
+        return body
 
     def drift_issues(self, state: str = "open") -> list[dict[str, Any]]:
         return [
@@ -299,27 +338,9 @@ class GitHubWorld:
             if i["state"] == state and any(x["name"] == "reconciler-drift" for x in i["labels"])
         ]
 
-    def main_plan(self) -> subprocess.CompletedProcess[str]:
-        """`reconciler plan --detailed-exitcode` of main's manifests against PostHog (exit 0: PostHog equals main)."""
-        target = self.root / "check"
-        shutil.rmtree(target, ignore_errors=True)
-        self.repo.clone_to(target, "refs/heads/main", full_history=False)
-        env = {
-            **os.environ,
-            "POSTHOG_HOST": self.posthog.url,
-            "POSTHOG_PROJECT_ID": "1",
-            "POSTHOG_PERSONAL_API_KEY": "phx_read",
-            "NO_COLOR": "1",
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "reconciler", "plan", "manifests/", "--detailed-exitcode"],
-            cwd=target,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+    def main_plan(self, environment: str = "staging") -> subprocess.CompletedProcess[str]:
+        """`reconciler plan --env ENVIRONMENT --detailed-exitcode` of main (exit 0: that project equals main)."""
+        return main_plan(self.root, self.repo, environment)
 
     def everything_written(self) -> str:
         """Every comment, issue, artifact and run log: what the canary scan reads."""
@@ -357,12 +378,16 @@ class GitLabWorld:
             repo=repo,
             gitlab=gitlab,
             variables=[  # as the header of gitlab-ci.yml says to define them
-                Variable("POSTHOG_HOST", posthog.url),
-                Variable("POSTHOG_PROJECT_ID", "1"),
                 Variable("POSTHOG_PERSONAL_API_KEY", "phx_read", "posthog-plan"),
-                Variable("POSTHOG_PERSONAL_API_KEY", "phx_write", "posthog", protected=True),
-                Variable("STRIPE_SECRET_KEY", STRIPE_KEY_1, "posthog", protected=True),
-                Variable("APP_DB_PASSWORD", DB_PASSWORD, "posthog", protected=True),
+                *(
+                    Variable(key, value, scope, protected=True)
+                    for scope in ENVIRONMENTS
+                    for key, value in (
+                        ("POSTHOG_PERSONAL_API_KEY", "phx_write"),
+                        ("STRIPE_SECRET_KEY", STRIPE_KEY_1),
+                        ("APP_DB_PASSWORD", DB_PASSWORD),
+                    )
+                ),
                 Variable("GITLAB_API_TOKEN", BOT_TOKEN),
             ],
             bin_dirs=[stubs],
@@ -375,11 +400,17 @@ class GitLabWorld:
             },
             workdir=root / "runner",
         )
-        repo.initial_commit({"README.md": "# warehouse\n", ".gitlab-ci.yml": pipeline.read_text(encoding="utf-8")})
+        repo.initial_commit(
+            {
+                "README.md": "# warehouse\n",
+                "reconciler.yaml": REPO_CONFIG.format(url=posthog.url),
+                ".gitlab-ci.yml": pipeline.read_text(encoding="utf-8"),
+            }
+        )
         return cls(root, posthog, repo, gitlab, runner)
 
-    def main_plan(self) -> subprocess.CompletedProcess[str]:
-        return main_plan(self.root, self.repo, self.posthog)
+    def main_plan(self, environment: str = "staging") -> subprocess.CompletedProcess[str]:
+        return main_plan(self.root, self.repo, environment)
 
     def _mr_pipeline(self, iid: int) -> dict[str, JobResult]:
         mr = self.gitlab.state.merge_requests[iid]
@@ -416,7 +447,7 @@ class GitLabWorld:
             self.gitlab.state.merge_requests[iid]["state"] = "merged"
             self.gitlab.state.commit_merge_requests.setdefault(sha, []).append(iid)
         return self.runner.run(source="push", sha=sha, ref="main", changed=self.repo.changed_files(before, sha),
-                               cancel_before="apply" if cancelled else None)  # fmt: skip
+                               cancel_before="apply-staging" if cancelled else None)  # fmt: skip
 
     def run_pipeline(self, **variables: str) -> dict[str, JobResult]:
         """Build → Pipelines → Run pipeline on main, with these variables."""

@@ -1,10 +1,12 @@
 """The GitOps loop on GitHub, end to end, through the shipped workflow files (examples/ci/plan.yml, apply.yml,
-drift.yml): a realistic history of pull requests against PostHog (the emulator) with a real Postgres upstream.
+drift.yml) and the composite action they use (action.yml, run step by step): a realistic history of pull requests
+against two PostHog environments of one repository (reconciler.yaml: staging, project 1, then production, project
+2; the emulator) with a real Postgres upstream.
 
-After every merge PostHog equals the merged main (`reconciler plan --detailed-exitcode` of main exits 0, and
-PostHog's own API shows the values); no merge is lost, even when three land while an apply runs; each pull
-request has one comment showing its plan or its errors; the drift issue is open exactly while PostHog and main
-disagree; no secret value reaches a comment, an issue, an artifact or a log.
+After every merge both environments equal the merged main (`reconciler plan --env … --detailed-exitcode` of main
+exits 0, and PostHog's own API shows the values); no merge is lost, even when three land while an apply runs; each
+pull request has one comment per environment showing its plan or its errors; the drift issue is open exactly
+while PostHog and main disagree; no secret value reaches a comment, an issue, an artifact or a log.
 """
 
 from __future__ import annotations
@@ -12,20 +14,21 @@ from __future__ import annotations
 import json
 
 from gitops_manifests import LABEL, analytics_db, app_db, hubspot, stripe
-from gitops_world import CANARIES, DB_PASSWORD, STRIPE_KEY_2, GitHubWorld
+from gitops_world import CANARIES, DB_PASSWORD, ENVIRONMENTS, STRIPE_KEY_2, GitHubWorld
 
 
-def converged(world: GitHubWorld) -> dict[str, object]:
-    """PostHog equals the merged main, and the scheduled drift check agrees (no open issue). Returns the drift
-    run's JSON report."""
-    done = world.main_plan()
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "No changes" in done.stdout, done.stdout
+def converged(world: GitHubWorld) -> str:
+    """Every environment equals the merged main, and the scheduled drift check agrees (no open issue). Returns the
+    drift run's log (its reports)."""
+    for environment in ENVIRONMENTS:
+        done = world.main_plan(environment)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "No changes" in done.stdout, done.stdout
     drift = world.scheduled_drift()
     assert drift.conclusion == "success", drift.log
+    assert [s.job for s in drift.steps if s.name == "Check for drift"] == ["drift (staging)", "drift (production)"]
     assert world.drift_issues() == [], world.drift_issues()
-    report: dict[str, object] = json.loads(world.forge.run(drift.run_id)["artifacts"]["drift-report"]["drift.json"])
-    return report
+    return drift.log
 
 
 def applied(world: GitHubWorld, run_id: int | None) -> None:
@@ -44,12 +47,19 @@ def test_a_history_of_pull_requests_converges_after_every_merge(github: GitHubWo
          "manifests/hubspot.yaml": hubspot()},
     )  # fmt: skip
     assert github.last_plan is not None and github.last_plan.conclusion == "success", github.last_plan.log
-    comment = github.plan_comment(first)
-    assert "3 to create" in comment and "(secret: will be sent, value not set here)" in comment, comment
-    applied(github, github.merge(first))
-    live = posthog.sources()
-    assert sorted(live) == ["app", "hubspot", "stripe"]
-    assert live["app"]["tables"]["accounts"]["sync_frequency"] == "1hour"
+    for environment in ENVIRONMENTS:  # one comment per environment, each naming it
+        comment = github.plan_comment(first, environment)
+        assert "3 to create" in comment and "(secret: will be sent, value not set here)" in comment, comment
+        assert f"Environment <code>{environment}</code>: project <code>{ENVIRONMENTS[environment]}</code>" in comment
+    run = github.merge(first)
+    applied(github, run)
+    assert run is not None
+    jobs = [s.job for s in github.ci.result(run).steps if s.name == "Apply the merged main as reviewed"]
+    assert jobs == ["apply (staging)", "apply (production)"]  # staging first, then production
+    for team in ENVIRONMENTS.values():
+        live = posthog.sources(team)
+        assert sorted(live) == ["app", "hubspot", "stripe"]
+        assert live["app"]["tables"]["accounts"]["sync_frequency"] == "1hour"
     converged(github)
 
     # 2. Change tables; the first push has a typo: the comment shows the error with its file and line, and the
@@ -72,16 +82,15 @@ def test_a_history_of_pull_requests_converges_after_every_merge(github: GitHubWo
     assert live["stripe"]["tables"]["Customer"]["sync_frequency"] == "12hour"
     # orders was new to PostHog: the apply ran refresh_schemas, so PostHog now also knows audit_log, which no
     # manifest lists and nothing syncs. That is PostHog's normal state: reported, and not drift.
-    report = converged(github)
-    unsynced = [(f["category"], f["table"]) for s in report["sources"] for f in s["findings"]]  # type: ignore[attr-defined,index]
-    assert unsynced == [("unsynced", "audit_log")] and report["drift"] is False
+    assert "audit_log" in converged(github)  # reported in the drift job's output, and not drift
 
     # 3. Rotate the Stripe key: the new value goes into the environment, the manifest bumps secrets_version.
     third = github.open_pull("Rotate the Stripe key", {"manifests/stripe.yaml": stripe("stripe", "2026-02", "12hour")})
     assert "will be re-sent" in github.plan_comment(third)
     github.set_secret("STRIPE_SECRET_KEY", STRIPE_KEY_2)
     applied(github, github.merge(third))
-    assert posthog.stored_job_inputs("stripe")["auth_method"]["stripe_secret_key"] == STRIPE_KEY_2
+    for team in ENVIRONMENTS.values():
+        assert posthog.stored_job_inputs("stripe", team)["auth_method"]["stripe_secret_key"] == STRIPE_KEY_2
     converged(github)
 
     # 4. Move the Postgres host: a connection-target change, planned without the password (the PR job has no
@@ -93,7 +102,8 @@ def test_a_history_of_pull_requests_converges_after_every_merge(github: GitHubWo
     assert plan is not None and plan.conclusion == "success", plan.log
     comment = github.plan_comment(fourth)
     assert "(secret: will be re-sent, value not set here)" in comment and "CAUTION" not in comment, comment
-    saved = json.loads(github.forge.run(plan.run_id)["artifacts"]["reconciler-plan"]["plan.json"])
+    saved = json.loads(github.forge.run(plan.run_id)["artifacts"]["reconciler-plan-staging"]["plan.json"])
+    assert saved["target"]["environment"] == "staging"
     (change,) = [c for c in saved["changes"] if c["action"] != "no-op"]
     assert change["steps"][0]["changes"]["job_inputs"]["password"] == {"secret": "APP_DB_PASSWORD"}
     applied(github, github.merge(fourth))

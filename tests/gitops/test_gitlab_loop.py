@@ -1,18 +1,28 @@
-"""The GitOps loop on GitLab through the shipped examples/ci/gitlab-ci.yml: merge requests get one plan note
-(found among more than 100 notes, never someone else's), each job gets the key of its environment scope, a
-cancelled pipeline loses no merge, deletes need the label, and a refused apply is recovered with a reviewed
-manual pipeline."""
+"""The GitOps loop on GitLab through the shipped examples/ci/gitlab-ci.yml, for the two environments of the
+repository's reconciler.yaml (staging, then production): merge requests get one plan note per environment (found
+among more than 100 notes, never someone else's), each job gets the key of its environment scope, staging is
+applied before production, a cancelled pipeline loses no merge, deletes need the label, and a refused apply is
+recovered with a reviewed manual pipeline."""
 
 from __future__ import annotations
 
 from gitops_gitlab import PEOPLE, JobResult
 from gitops_manifests import LABEL, app_db, hubspot, stripe
-from gitops_world import CANARIES, GitLabWorld
+from gitops_world import CANARIES, ENVIRONMENTS, GitLabWorld
+
+PLANS = tuple(f"plan: [{e}]" for e in ENVIRONMENTS)
+APPLIES = ("apply-staging", "apply-production")
 
 
 def converged(world: GitLabWorld) -> None:
-    done = world.main_plan()
-    assert done.returncode == 0 and "No changes" in done.stdout, done.stdout + done.stderr
+    for environment in ENVIRONMENTS:
+        done = world.main_plan(environment)
+        assert done.returncode == 0 and "No changes" in done.stdout, done.stdout + done.stderr
+
+
+def note(world: GitLabWorld, iid: int, environment: str = "staging") -> str:
+    (body,) = [n for n in world.gitlab.bot_notes(iid) if n.startswith(f"### reconciler plan ({environment})\n")]
+    return body
 
 
 def succeeded(jobs: dict[str, JobResult], *names: str) -> None:
@@ -31,27 +41,32 @@ def test_merge_requests_converge_through_the_gitlab_pipeline(gitlab: GitLabWorld
         {"manifests/stripe.yaml": stripe(), "manifests/app_db.yaml": app_db(upstream_db),
          "manifests/hubspot.yaml": hubspot()},
     )  # fmt: skip
-    succeeded(gitlab.last_pipeline, "plan")
-    assert api.bot_notes(first)[0].startswith("### reconciler plan") and "3 to create" in api.bot_notes(first)[0]
-    fake = api.add_note(first, PEOPLE, "### reconciler plan\n\n(pasted by hand)")
+    succeeded(gitlab.last_pipeline, *PLANS)
+    assert len(api.bot_notes(first)) == 2
+    for environment in ENVIRONMENTS:
+        assert "3 to create" in note(gitlab, first, environment)
+    fake = api.add_note(first, PEOPLE, "### reconciler plan (staging)\n\n(pasted by hand)")
     for i in range(130):
         api.add_note(first, PEOPLE, f"review comment {i}")
-    succeeded(gitlab.push(first, {"manifests/stripe.yaml": stripe(customer="12hour")}), "plan")
-    (note,) = api.bot_notes(first)
-    assert "12hour" in note
+    succeeded(gitlab.push(first, {"manifests/stripe.yaml": stripe(customer="12hour")}), *PLANS)
+    assert len(api.bot_notes(first)) == 2  # each updated in place
+    assert "12hour" in note(gitlab, first, "production")
     assert next(n for n in api.state.notes[first] if n["id"] == fake)["body"].endswith("(pasted by hand)")
 
-    succeeded(gitlab.merge(first), "apply")
-    assert sorted(posthog.sources()) == ["app", "hubspot", "stripe"]
+    merged = gitlab.merge(first)
+    succeeded(merged, *APPLIES)
+    assert list(merged) == list(APPLIES)  # staging first, then production
+    for team in ENVIRONMENTS.values():
+        assert sorted(posthog.sources(team)) == ["app", "hubspot", "stripe"]
     converged(gitlab)
 
     # Two merges; the first pipeline is auto-cancelled before its apply. The second applies both, the
     # tombstone included because its merge request carries the label.
     second = gitlab.open_merge_request("Customers every 6 hours", {"manifests/stripe.yaml": stripe(customer="6hour")})
     third = gitlab.open_merge_request("Retire HubSpot", {"manifests/hubspot.yaml": hubspot(absent=True)}, (LABEL,))
-    assert "Merging will delete or replace 1 source" in api.bot_notes(third)[0]
+    assert "Merging will delete or replace 1 source" in note(gitlab, third)
     assert gitlab.merge(second, cancelled=True) == {}
-    succeeded(gitlab.merge(third), "apply")
+    succeeded(gitlab.merge(third), *APPLIES)
     live = posthog.sources()
     assert "hubspot" not in live and live["stripe"]["tables"]["Customer"]["sync_frequency"] == "6hour"
     converged(gitlab)
@@ -63,16 +78,17 @@ def test_merge_requests_converge_through_the_gitlab_pipeline(gitlab: GitLabWorld
     )
     posthog.ui_patch_table("stripe", "Invoice", sync_frequency="1hour")
     refused = gitlab.merge(fourth)
-    assert refused["apply"].status == "failed"
-    assert "tables.Invoice.sync_frequency = 24hour (not in any reviewed plan)" in refused["apply"].log, refused[
-        "apply"
-    ].log
+    assert list(refused) == ["apply-staging"]  # production is not promoted after a failed staging apply
+    assert refused["apply-staging"].status == "failed"
+    log = refused["apply-staging"].log
+    assert "tables.Invoice.sync_frequency = 24hour (not in any reviewed plan)" in log, log
     live = posthog.sources()
     assert live["app"]["tables"]["events"]["sync_frequency"] == "6hour"  # nothing was written
     dry = gitlab.run_pipeline()
-    succeeded(dry, "plan")
-    assert "Invoice" in dry["plan"].log
-    succeeded(gitlab.run_pipeline(RECONCILER_REVIEWED_JOB=str(dry["plan"].job_id)), "apply")
+    succeeded(dry, *PLANS)
+    assert "Invoice" in dry["plan: [staging]"].log
+    pipeline = next(j["pipeline_id"] for j in api.state.jobs if j["id"] == dry["plan: [staging]"].job_id)
+    succeeded(gitlab.run_pipeline(RECONCILER_REVIEWED_PIPELINE=str(pipeline)), *APPLIES)
     live = posthog.sources()
     assert live["app"]["tables"]["events"]["sync_frequency"] == "1hour"
     assert live["stripe"]["tables"]["Invoice"]["sync_frequency"] == "24hour"
