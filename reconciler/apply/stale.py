@@ -129,7 +129,7 @@ def stale_sources(saved: SavedPlan, current_fingerprints: Mapping[str, str | Non
     return stale
 
 
-def ensure_environment(saved: SavedPlan, environment: str | None) -> None:
+def ensure_environment(saved: SavedPlan, environment: str | None, what: str = "the saved plan") -> None:
     """Raise PlanRefused (`environment-mismatch`) unless the saved plan was made for `environment` (the one of
     reconciler.yaml selected now; None: none): a plan never crosses environments. Checked before any request."""
     made_for = saved.plan.environment
@@ -138,7 +138,7 @@ def ensure_environment(saved: SavedPlan, environment: str | None) -> None:
     was = f"environment '{made_for}'" if made_for is not None else "no environment"
     now = f"environment '{environment}'" if environment is not None else "no environment (no --env)"
     raise PlanRefused(
-        f"the saved plan was made for {was}; this apply is for {now}",
+        f"{what} was made for {was}; this apply is for {now}",
         hint=f"apply it with --env {made_for}" if made_for is not None else "apply it without --env / RECONCILER_ENV",
         reference="environment-mismatch",
     )

@@ -183,7 +183,7 @@ def load_reviewed(paths: tuple[Path, ...], env: Mapping[str, str], settings: Set
             raise ReconcilerError(
                 f"reviewed plan {file}: {exc.message}", hint=exc.hint, reference=exc.reference
             ) from None
-        ensure_environment(saved, settings.environment)
+        ensure_environment(saved, settings.environment, f"reviewed plan {file}")
         if (saved.plan.host, saved.plan.project) != (settings.host, settings.project):
             raise PlanRefused(
                 f"reviewed plan {file} is for project {saved.plan.project} on {saved.plan.host}, "

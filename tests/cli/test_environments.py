@@ -296,3 +296,35 @@ def test_the_repository_config_is_checked_like_a_manifest(
         "../reconciler.yaml:19:25: environments.qa.variables.nested: variable 'nested' must be a string, "
         "number or boolean, got a mapping" in err
     )
+
+
+def test_a_manifest_project_or_a_host_variable_may_not_contradict_the_environment(
+    emu: Any, repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = repo / "manifests" / "sources.yaml"
+    manifest.write_text(MANIFEST.replace("version: 1\n", 'version: 1\nproject: "1"\n', 1))
+    err = _error(capsys, emu, "plan", "--env", "production")
+    assert err.startswith(
+        "Error: the manifests' project: (../manifests/sources.yaml:2) says project '1', but environment 'production' "
+        "pins project '2' (../reconciler.yaml:12:14)\n"
+    )
+    assert cli(capsys, "plan", "--env", "staging")[0] == 0  # the same pin is no contradiction
+    manifest.write_text(MANIFEST)
+    monkeypatch.setenv("POSTHOG_HOST", "https://eu.posthog.com")
+    err = _error(capsys, emu, "plan", "--env", "staging")
+    assert err.startswith(
+        f"Error: POSTHOG_HOST says host 'https://eu.posthog.com', but environment 'staging' pins host '{emu.base_url}' "
+        "(../reconciler.yaml:5:11)\n"
+    )
+
+
+def test_a_reviewed_plan_of_another_environment_is_refused(
+    emu: Any, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "reviewed").mkdir()
+    assert cli(capsys, "plan", "--env", "staging", "-o", str(repo / "reviewed" / "staging.json"))[0] == 0
+    err = _error(capsys, emu, "apply", "--env", "production", "--reviewed", "../reviewed", "--auto-approve")
+    assert err == (
+        "Error: reviewed plan ../reviewed/staging.json was made for environment 'staging'; this apply is for "
+        "environment 'production'\n  hint: apply it with --env staging\n"
+    )
