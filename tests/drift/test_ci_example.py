@@ -1,16 +1,17 @@
 """The documented scheduled-drift workflow (examples/ci/drift.yml) stays well-formed and keeps its contract:
-a schedule, one labelled issue opened or updated on exit code 2, the job failing on exit code 1."""
+a schedule, one job per environment running the action's `drift` command, and through the action one labelled
+issue per environment opened or updated on exit code 2, closed on 0, the job failing on exit code 1."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 
 from reconciler.drift.render import MARKDOWN_TITLE
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ci" / "drift.yml"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "ci" / "drift.yml"
 
 
 def test_workflow_schedules_drift_and_manages_one_issue() -> None:
@@ -18,18 +19,20 @@ def test_workflow_schedules_drift_and_manages_one_issue() -> None:
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert triggers["schedule"][0]["cron"] == "17 6 * * *"
     assert workflow["permissions"] == {"contents": "read", "issues": "write"}
-    steps = {step.get("name"): step for step in workflow["jobs"]["drift"]["steps"]}
-    check = steps["Check for drift"]["run"]
-    assert (
-        "reconciler drift manifests/ --allow-env 'APP_DB_HOST' --allow-secret 'APP_DB_PASSWORD' "
-        "--allow-secret 'STRIPE_*' --format markdown"
-    ) in check
+    job = workflow["jobs"]["drift"]
+    assert job["strategy"]["matrix"] == {"environment": ["staging", "production"]}
+    steps = {step.get("name"): step for step in job["steps"]}
+    check = steps["Check for drift"]
+    assert check["uses"].endswith("/reconciler@v0.1.0")
+    assert check["with"]["command"] == "drift" and check["with"]["environment"] == "${{ matrix.environment }}"
     # The default --fail-on: tables PostHog knows but does not sync are reported without failing the check.
-    assert "--output drift.md" in check and not re.search(r"^\s*reconciler drift .*--fail-on", check, re.MULTILINE)
-    assert 'if [ "$code" = 1 ]; then exit 1; fi' in check
-    update = steps["Open or update the drift issue"]
-    assert update["if"] == "steps.drift.outputs.code == '2'"
-    assert 'gh issue list --label "$LABEL" --state open --limit 1' in update["run"]
-    assert "gh issue create" in update["run"] and 'gh issue edit "$number" --body-file drift.md' in update["run"]
-    assert steps["Close the drift issue when everything matches again"]["if"] == "steps.drift.outputs.code == '0'"
+    args = check["with"]["args"]
+    assert args == "--allow-env 'APP_DB_HOST' --allow-secret 'APP_DB_PASSWORD' --allow-secret 'STRIPE_*'"
+    # The action keeps ONE issue per environment: updated on 2, closed on 0, nothing on 1 (the job fails).
+    script = (ROOT / "action" / "reconciler-action.sh").read_text()
+    assert '--label "$label" --state open' in script and "gh issue create" in script
+    assert 'gh issue edit "$number"' in script and 'gh issue close "$number"' in script
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    (fail,) = [s for s in action["runs"]["steps"] if s.get("name") == "Fail on errors"]
+    assert fail["if"] == "steps.run.outputs.exit-code == '1'"
     assert MARKDOWN_TITLE == "### reconciler drift"
