@@ -7,6 +7,7 @@ Secret classification follows reference/posthog-api.md §6 ("job_inputs redactio
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -332,8 +333,9 @@ class Catalog(Mapping[str, SourceType]):
         return len(self._types)
 
     def wizard(self) -> dict[str, Any]:
-        """The `wizard` endpoint's response body: every source's form config (§8.11)."""
-        return {name: dict(st.wizard) for name, st in self._types.items()}
+        """The `wizard` endpoint's response body: every source's form config (§8.11). A deep copy: callers edit
+        it (the emulator's responses, `catalog diff` inputs), and the catalog behind it is shared and cached."""
+        return {name: copy.deepcopy(dict(st.wizard)) for name, st in self._types.items()}
 
     @classmethod
     def from_wizard(cls, data: Mapping[str, Mapping[str, Any]], *, facts: Catalog | None = None) -> Catalog:
