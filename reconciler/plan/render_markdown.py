@@ -252,7 +252,7 @@ def _tail(plan: Plan) -> list[str]:
         ]
     found = unlisted(plan)
     if found:
-        items = [f"{_code(u.address)}: {', '.join(_code(t) for t in u.tables)}" for u in found]
+        items = [f"{_code(u.address)}: {', '.join(_capped([_code(t) for t in u.tables], 'tables'))}" for u in found]
         out += [
             f"<details><summary>Unlisted tables ({sum(len(u.tables) for u in found)}): in PostHog, not in the "
             "manifest (<code>unlisted_tables: report</code>)</summary>",

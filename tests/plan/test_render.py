@@ -321,6 +321,17 @@ def test_markdown_short_plan_is_one_diff_block_github_colours() -> None:
     assert "**Plan: 0 to create, 1 to update (impact: full-resync), 0 to replace, 0 to delete, 0 unchanged.**" in md
 
 
+def test_markdown_lists_unlisted_tables_once_and_caps_them() -> None:
+    noop = SourceChange(
+        address="pg", source_type="Postgres", prefix="pg", action=Action.NOOP, live_id="src-pg",
+        unlisted_tables=tuple(f"t{i:02d}" for i in range(45)),
+    )  # fmt: skip
+    md = render_markdown(Plan(host="h", project="1", changes=(noop,)))
+    assert "```diff" not in md and "no-op" not in md, "no block for a source with nothing to do"
+    assert "<summary>Unlisted tables (45): in PostHog, not in the manifest" in md
+    assert "<code>t19</code>, … and 25 more tables (see the full plan)" in md and "t20" not in md
+
+
 def test_markdown_steps_only_when_verbose() -> None:
     plan = representative_plan()
     assert "src-an" not in render_markdown(plan)
