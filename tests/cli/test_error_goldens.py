@@ -80,43 +80,63 @@ def assert_golden(name: str, actual: str) -> None:
     assert actual == path.read_text(encoding="utf-8")
 
 
+#: The plan's errors reach a pull-request comment too: each plan case runs in text and in markdown.
+FORMATS = pytest.mark.parametrize("fmt", ["text", "markdown"])
+
+
+def plan_argv(fmt: str, *argv: str) -> list[str]:
+    return ["plan", *(["--format", "markdown"] if fmt == "markdown" else []), *argv]
+
+
+def golden_name(name: str, fmt: str) -> str:
+    return name if fmt == "text" else f"{name}.{fmt}"
+
+
 # ---- connecting ------------------------------------------------------------------------------------------
 
 
-def test_tls_to_a_plain_http_port(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+@FORMATS
+def test_tls_to_a_plain_http_port(world: World, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     """`--host 127.0.0.1:8010` means https://: the error says so and offers http://."""
-    text = run(world, capsys, ["plan", "--host", f"127.0.0.1:{world.port}", "--project", "1", "sources.yaml"])
-    assert_golden("tls-to-plain-port", text)
+    text = run(world, capsys, plan_argv(fmt, "--host", f"127.0.0.1:{world.port}", "--project", "1", "sources.yaml"))
+    assert_golden(golden_name("tls-to-plain-port", fmt), text)
 
 
-def test_nothing_listening(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    text = run(world, capsys, ["plan", "--host", "http://127.0.0.1:1", "--project", "1", "sources.yaml"])
-    assert_golden("connection-refused", text)
+@FORMATS
+def test_nothing_listening(world: World, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    text = run(world, capsys, plan_argv(fmt, "--host", "http://127.0.0.1:1", "--project", "1", "sources.yaml"))
+    assert_golden(golden_name("connection-refused", fmt), text)
 
 
-def test_a_host_name_that_does_not_resolve(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+@FORMATS
+def test_a_host_name_that_does_not_resolve(world: World, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     """`--host eu.posthog.con`: no scheme (https:// is assumed, and shown) and a typo."""
-    text = run(world, capsys, ["plan", "--host", "eu.posthog.invalid", "--project", "1", "sources.yaml"])
-    assert_golden("host-not-resolved", text)
+    text = run(world, capsys, plan_argv(fmt, "--host", "eu.posthog.invalid", "--project", "1", "sources.yaml"))
+    assert_golden(golden_name("host-not-resolved", fmt), text)
 
 
-def test_a_project_url_pasted_from_the_browser(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    text = run(world, capsys, ["plan", "--host", "https://eu.posthog.com/project/123/data-warehouse", "sources.yaml"])
-    assert_golden("project-page-url", text)
+@FORMATS
+def test_a_project_url_pasted_from_the_browser(world: World, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    text = run(
+        world, capsys, plan_argv(fmt, "--host", "https://eu.posthog.com/project/123/data-warehouse", "sources.yaml")
+    )
+    assert_golden(golden_name("project-page-url", fmt), text)
 
 
-def test_project_not_found(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    text = run(world, capsys, ["plan", "--host", world.url, "--project", "999", "sources.yaml"])
-    assert_golden("project-not-found", text)
+@FORMATS
+def test_project_not_found(world: World, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    text = run(world, capsys, plan_argv(fmt, "--host", world.url, "--project", "999", "sources.yaml"))
+    assert_golden(golden_name("project-not-found", fmt), text)
 
 
-def test_a_proxy_error_page_is_said_once(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+@FORMATS
+def test_a_proxy_error_page_is_said_once(world: World, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     """A load balancer's HTML 503 page repeats its title as the heading: the message does not."""
     with world.control() as control:
         rule = {"method": "GET", "path": "external_data_sources/?$", "status": 503, "times": 10}
         assert control.post("/faults", json={"rules": [rule]}).status_code == 200
-    text = run(world, capsys, ["plan", "--host", world.url, "--project", "1", "sources.yaml"])
-    assert_golden("proxy-503", text)
+    text = run(world, capsys, plan_argv(fmt, "--host", world.url, "--project", "1", "sources.yaml"))
+    assert_golden(golden_name("proxy-503", fmt), text)
 
 
 # ---- refusing ------------------------------------------------------------------------------------------
@@ -165,3 +185,29 @@ def test_validate_a_zendesk_subdomain_with_an_underscore(world: World, capsys: p
         "      email_address: support@example.com\n    tables:\n      tickets: {sync: true, sync_type: full_refresh}\n"
     )
     assert_golden("validate-zendesk-subdomain", run(world, capsys, ["validate", "zendesk.yaml"]))
+
+
+# ---- the same errors in a pull-request comment -------------------------------------------------------------
+
+
+def test_a_protected_replace_in_the_pull_request_comment(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    host = ["--host", world.url, "--project", "1"]
+    assert run_cli(["apply", *host, "--auto-approve", "sources.yaml"]) == 0
+    capsys.readouterr()
+    (world.dir / "sources.yaml").write_text(MANIFEST.replace("prefix: stripe_prod", "prefix: stripe_live"))
+    text = run(world, capsys, plan_argv("markdown", *host, "--allow-delete", "sources.yaml"))
+    assert_golden("protected-replace.markdown", text)
+
+
+def test_manifest_errors_in_the_pull_request_comment(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest PostHog would refuse and an empty file: the comment shows each error with file:line and hint."""
+    (world.dir / "zendesk.yaml").write_text(
+        "version: 1\nsources:\n  support:\n    type: Zendesk\n    prefix: zendesk\n    config:\n"
+        "      subdomain: my_subdomain\n      api_key: \"{{ secret('ZENDESK_API_KEY') }}\"\n"
+        "      email_address: support@example.com\n    tables:\n      tickets: {sync: true, sync_type: full_refresh}\n"
+    )
+    text = run(world, capsys, plan_argv("markdown", "--host", world.url, "--project", "1", "zendesk.yaml"))
+    assert_golden("plan-zendesk-subdomain.markdown", text)
+    (world.dir / "empty.yaml").write_text("")
+    text = run(world, capsys, plan_argv("markdown", "--host", world.url, "--project", "1", "empty.yaml"))
+    assert_golden("plan-empty-file.markdown", text)
