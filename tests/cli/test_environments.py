@@ -328,3 +328,21 @@ def test_a_reviewed_plan_of_another_environment_is_refused(
         "Error: reviewed plan ../reviewed/staging.json was made for environment 'staging'; this apply is for "
         "environment 'production'\n  hint: apply it with --env staging\n"
     )
+
+
+def test_the_pinned_catalog_of_reconciler_yaml_is_used(
+    emu: Any, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "catalog", "pull", "--env", "staging", "-o", "../catalog.json")
+    assert code == 0, err
+    wizard = json.loads((repo / "catalog.json").read_text())
+    assert "Stripe" in wizard
+    del wizard["Stripe"]
+    (repo / "catalog.json").write_text(json.dumps(wizard))
+    config = repo / "reconciler.yaml"
+    config.write_text(
+        config.read_text().replace("manifests: manifests\n", "manifests: manifests\ncatalog: catalog.json\n")
+    )
+    code, _, err = cli(capsys, "validate", "--env", "staging")
+    assert code == 1 and "source type 'Stripe' is not in the catalog in use" in err, err
+    assert cli(capsys, "validate", "--env", "staging", "--catalog", "bundled")[0] == 0  # the flag still wins
