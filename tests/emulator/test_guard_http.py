@@ -1,7 +1,8 @@
 """Issue 17 item 9: what a web page in a browser, or any hostile client, may not do to a running emulator —
 through real HTTP (uvicorn on loopback), as a browser or curl reaches it. Each test failed against the emulator
-before `api/guard.py`: a `text/plain` write was accepted (201), so were cross-origin writes, a deeply nested
-body was a 500, a body of any size was read whole, and `--cloud-host-checks` let 100.64.0.0/10 through.
+before `api/guard.py`: a `text/plain` write was accepted (201), so were cross-origin writes and requests under
+a rebound host name, a deeply nested body was a 500, a body of any size was read whole, and
+`--cloud-host-checks` let 100.64.0.0/10 through.
 """
 
 from __future__ import annotations
@@ -122,6 +123,22 @@ def test_same_origin_writes_and_cross_origin_reads_are_served(emu: Emulator, htt
     r = http.get(SOURCES, headers={"Authorization": "Bearer phx_local", "Origin": "https://evil.example"})
     assert r.status_code == 200  # a browser cannot read it: no CORS headers are ever sent
     assert "access-control-allow-origin" not in r.headers
+
+
+# ---- DNS rebinding -----------------------------------------------------------------------------------------
+
+
+def test_a_loopback_server_refuses_a_host_that_is_not_a_loopback_name(emu: Emulator, http: httpx.Client) -> None:
+    """A page at http://evil.example:PORT whose name is rebound to 127.0.0.1 is same-origin with itself: its
+    requests carry `Host: evil.example:PORT`, which a loopback listener never legitimately sees."""
+    port = emu.base_url.rsplit(":", 1)[1]
+    key = {"Authorization": "Bearer phx_local"}
+    for method in ("GET", "POST"):
+        r = http.request(method, SOURCES, headers={**key, "Host": f"evil.example:{port}"}, json=stripe())
+        assert r.status_code == 403, (method, r.text)
+        assert r.json()["detail"].startswith(f"Host evil.example:{port} refused")
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost"):
+        assert http.get(SOURCES, headers={**key, "Host": host}).status_code == 200, host
 
 
 # ---- body shape and size -----------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ A web page open in a browser can send requests to 127.0.0.1 (a form posting `tex
 
 * a write (anything but GET, HEAD, OPTIONS) whose `Origin` header is not the emulator's own origin is refused,
   403, before it is routed or authenticated; clients that are not browsers (reconciler, curl) send no `Origin`;
+* a request that reached a loopback address under a `Host` that is not a loopback name is refused, 403: a page
+  whose own host name is made to resolve to 127.0.0.1 (DNS rebinding) would otherwise be same-origin;
 * a request body over `MAX_BODY_BYTES` is refused, 413, without being read whole;
 * a JSON body must say `Content-Type: application/json` (DRF's 415 otherwise, raised where the body is read,
   as DRF raises it when `request.data` is first used) and may nest at most `MAX_JSON_DEPTH` levels (400).
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.emulator.problems import ApiProblem
+from reconciler.loopback import is_loopback
 
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "RequestGuard", "decode_json", "is_json_media_type"]
 
@@ -89,6 +93,25 @@ def _cross_origin(origin: str) -> ApiProblem:
     return ApiProblem.drf(403, detail, code="permission_denied")
 
 
+def _rebound(scope: Scope, headers: Headers) -> ApiProblem | None:
+    """403 when the connection came in on a loopback address but `Host` names something else."""
+    server = scope.get("server")
+    host = headers.get("host")
+    if not server or host is None or not is_loopback(str(server[0])):
+        return None
+    try:
+        name = urlsplit("//" + host).hostname or ""
+    except ValueError:
+        name = ""
+    if is_loopback(name):
+        return None
+    detail = (
+        f"Host {host} refused: on a loopback address the emulator answers only requests addressed to a loopback "
+        "name (localhost, 127.0.0.1, [::1]); another name there is how a web page reaches it by DNS rebinding."
+    )
+    return ApiProblem.drf(403, detail, code="permission_denied")
+
+
 def _too_large() -> ApiProblem:
     return ApiProblem.drf(
         413, f"Request body larger than {MAX_BODY_BYTES} bytes.", code="request_too_large", type="invalid_request"
@@ -123,7 +146,8 @@ async def _read_capped(receive: Receive) -> list[Message] | None:
 
 
 class RequestGuard:
-    """Pure ASGI middleware, outermost: cross-origin writes → 403, bodies over MAX_BODY_BYTES → 413."""
+    """Pure ASGI middleware, outermost: a non-loopback `Host` on loopback and cross-origin writes → 403, bodies
+    over MAX_BODY_BYTES → 413."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -133,6 +157,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        rebound = _rebound(scope, headers)
+        if rebound is not None:
+            await _refuse(scope, receive, send, rebound)
+            return
         origin = headers.get("origin")
         writes = scope["method"] not in _SAFE_METHODS
         if writes and origin is not None and origin.lower() != _own_origin(scope, headers):
