@@ -27,6 +27,7 @@ from reconciler.plan.render_rows import (
     unlisted,
 )
 from reconciler.plan.render_text import row_line
+from reconciler.wording import count
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MarkdownOptions", "escape_markdown", "render_failed_markdown", "render_markdown"]
 
@@ -93,10 +94,6 @@ def _capped(items: Sequence[str], what: str) -> list[str]:
 
 def _prefix(prefix: str | None) -> str:
     return f"prefix {_code(prefix)}" if prefix else "no prefix"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _fence(lines: Sequence[str]) -> str:
@@ -190,7 +187,7 @@ def _error_item(error: PlanError) -> str:
 
 
 def _errors(plan: Plan, headline: str) -> list[str]:
-    out = ["> [!CAUTION]", f"> **{_count(len(plan.errors), 'error')}: {headline}**", ">"]
+    out = ["> [!CAUTION]", f"> **{count(len(plan.errors), 'error')}: {headline}**", ">"]
     return out + [f"> - {item}" for item in _capped([_error_item(e) for e in plan.errors], "errors")] + [""]
 
 
@@ -199,9 +196,7 @@ def _deletes(plan: Plan, options: MarkdownOptions) -> list[str]:
     destructive = [c for c in plan.changes if c.action.is_destructive]
     if not destructive:
         return []
-    head = (
-        f"> **Merging will delete or replace {_count(len(destructive), 'source')}** (their synced tables are dropped)"
-    )
+    head = f"> **Merging will delete or replace {count(len(destructive), 'source')}** (their synced tables are dropped)"
     if options.allow_delete:
         head += ": the delete opt-in is part of this plan."
     else:
