@@ -110,6 +110,23 @@ def _glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out + "$")
 
 
+def _runs(step: dict[str, Any], context: Mapping[str, Any], status: JobStatus) -> bool:
+    """A step's `if:` (default `success()`), with or without its `${{ }}`."""
+    condition = str(step.get("if", "success()"))
+    condition = condition[3:-2] if condition.startswith("${{") else condition
+    return truthy(evaluate(condition, context, status))
+
+
+def _step_env(
+    step: dict[str, Any], base: dict[str, str], context: Mapping[str, Any], status: JobStatus
+) -> dict[str, str]:
+    """`base` plus the step's `env:`, each value interpolated with the env built so far."""
+    step_env = dict(base)
+    for key, value in (step.get("env") or {}).items():
+        step_env[key] = interpolate(str(value), {**context, "env": step_env}, status)
+    return step_env
+
+
 def _load(path: Path) -> dict[str, Any]:
     workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
     workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as true
@@ -334,15 +351,11 @@ class GitHubActions:
                 if hold.workflow == name and hold.before_step == label and not hold.reached.is_set():
                     hold.reached.set()
                     assert hold.released.wait(300), "the held run was never released"
-            condition = str(step.get("if", "success()"))
-            condition = condition[3:-2] if condition.startswith("${{") else condition
-            if not truthy(evaluate(condition, context, status)):
+            if not _runs(step, context, status):
                 result.steps.append(StepLog(label, "skipped"))
                 context["steps"][step.get("id", f"_{index}")] = {"outputs": {}, "outcome": "skipped"}
                 continue
-            step_env = {**env, **self._dotenv(files["GITHUB_ENV"])}
-            for key, value in (step.get("env") or {}).items():
-                step_env[key] = interpolate(str(value), {**context, "env": step_env}, status)
+            step_env = _step_env(step, {**env, **self._dotenv(files["GITHUB_ENV"])}, context, status)
             files["GITHUB_OUTPUT"].write_text("", encoding="utf-8")
             started = time.monotonic()
             log = self._step(step, label, workspace, step_env, context, status, files, github, result)
@@ -451,14 +464,11 @@ class GitHubActions:
         logs: list[StepLog] = []
         for index, step in enumerate(action["runs"]["steps"]):
             name = step.get("name") or step.get("uses") or f"step {index}"
-            condition = str(step.get("if", "success()"))
-            condition = condition[3:-2] if condition.startswith("${{") else condition
-            if not truthy(evaluate(condition, inner, status)):
+            if not _runs(step, inner, status):
                 inner["steps"][step.get("id", f"_{index}")] = {"outputs": {}, "outcome": "skipped"}
                 continue
-            step_env = {**env, **self._dotenv(files["GITHUB_ENV"]), "GITHUB_ACTION_PATH": str(ROOT)}
-            for key, value in (step.get("env") or {}).items():
-                step_env[key] = interpolate(str(value), {**inner, "env": step_env}, status)
+            base = {**env, **self._dotenv(files["GITHUB_ENV"]), "GITHUB_ACTION_PATH": str(ROOT)}
+            step_env = _step_env(step, base, inner, status)
             resolved = dict(step)
             if "working-directory" in step:
                 resolved["working-directory"] = interpolate(str(step["working-directory"]), inner, status)
