@@ -8,7 +8,6 @@ Must not know: what a command does (commands/), how its output looks (renderers)
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -72,18 +71,21 @@ def cli(ctx: click.Context, debug: bool) -> None:
         _warnings_to_stderr()
 
 
-class _StderrHandler(logging.Handler):
-    """Writes a record's message to the current stderr (click's, so in-process runs capture it too)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(self.format(record), err=True)
-
-
 def _warnings_to_stderr() -> None:
-    """Warnings from the engine (a long wait announced before it starts, ...) reach stderr as plain lines."""
+    """Warnings from the engine (a long wait announced before it starts, ...) reach stderr as plain lines, through
+    click's stderr so in-process runs capture them too. `logging` is imported here, when a command runs:
+    `--help` and `--version` never load it (start-up, docs/performance.md)."""
+    import logging
+
+    class StderrHandler(logging.Handler):
+        name_tag = "reconciler-stderr"
+
+        def emit(self, record: logging.LogRecord) -> None:
+            click.echo(self.format(record), err=True)
+
     logger = logging.getLogger("reconciler")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        logger.addHandler(_StderrHandler(logging.WARNING))
+    if not any(getattr(h, "name_tag", None) == StderrHandler.name_tag for h in logger.handlers):
+        logger.addHandler(StderrHandler(logging.WARNING))
 
 
 @cli.command()

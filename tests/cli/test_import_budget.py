@@ -92,7 +92,7 @@ def remote_env(emu: Emulator) -> dict[str, str]:
 
 def test_help_loads_click_and_nothing_heavy() -> None:
     modules = loaded(["--help"])
-    heavy = ("pydantic", "pydantic_core", "yaml", "jinja2", "reconciler.manifest", "reconciler.catalog")
+    heavy = ("pydantic", "pydantic_core", "yaml", "jinja2", "reconciler.manifest", "reconciler.catalog", "logging")
     assert offending(modules, (*NEVER, *NO_HTTP, *heavy)) == []
     assert "click" in modules
 
