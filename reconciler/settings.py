@@ -300,7 +300,8 @@ def _resolve_project(
         where = f"the manifests' project: ({manifest_where})" if manifest_where else "the manifests' project:"
         environment.project_or(None if manifest is None else str(manifest), where)
         return chosen, f"environment '{environment.environment}'"
-    pinned = _project(manifest, "the manifest's project:") if manifest is not None and str(manifest).strip() else None
+    origin_of_pin = f"the manifest's project: at {manifest_where}" if manifest_where else "the manifest's project:"
+    pinned = _project(manifest, origin_of_pin) if manifest is not None and str(manifest).strip() else None
     if flag is not None and str(flag).strip():
         named: tuple[str, str] | None = (_project(flag, "--project"), "--project")
     elif env.get(PROJECT_ENV, "").strip():

@@ -252,7 +252,10 @@ def _yaml_projects(text: str) -> list[str]:
         return [
             str(doc["project"])
             for doc in yaml.load_all(text, Loader=loader)
-            if isinstance(doc, dict) and doc.get("project") is not None
+            # Only a scalar can be a pin; anything else is left to the load, which reports it at its line.
+            if isinstance(doc, dict)
+            and isinstance(doc.get("project"), str | int)
+            and not isinstance(doc["project"], bool)
         ]
     except yaml.YAMLError:
         return []  # the real load reports it, with its location
