@@ -2,7 +2,7 @@
 
 All three read the same report. Pure: returns strings, never writes streams or reads the environment.
 User and PostHog strings are made safe for their medium: control characters escaped in text
-(`render_text.clean`), markdown/HTML/mentions escaped in markdown (`render_markdown.escape_markdown`).
+(`render_rows.clean`), markdown/HTML/mentions escaped in markdown (`render_rows.escape_markdown`).
 Must not know: how findings are made, HTTP, streams.
 """
 
@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from reconciler import __version__
 from reconciler.drift.model import CATEGORIES, DRIFT_FORMAT_VERSION, Category, DriftReport, Finding, SourceDrift
-from reconciler.plan.render_markdown import GITHUB_COMMENT_LIMIT, escape_markdown
-from reconciler.plan.render_text import clean
+from reconciler.plan.render_rows import GITHUB_COMMENT_LIMIT, clean, escape_markdown
 
 __all__ = [
     "DRIFT_FORMATS",

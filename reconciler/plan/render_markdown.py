@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from reconciler.plan.model import Plan, PlanError, SourceChange
 from reconciler.plan.render_rows import (
+    GITHUB_COMMENT_LIMIT,
     Row,
     change_header,
     change_rows,
-    clean,
+    escape_markdown,
     shown_changes,
     split_warnings,
     summary_line,
@@ -41,8 +42,6 @@ class MarkdownOptions:
     delete_hint: str | None = None
 
 
-#: GitHub rejects issue and pull-request comments longer than this many characters.
-GITHUB_COMMENT_LIMIT = 65_536
 #: Longest body one source's section may have before its own lines are cut.
 SECTION_LIMIT = 12_000
 #: A plan with more diff lines than this (or more sources than _LONG_SOURCES) gets a collapsed section per source.
@@ -50,23 +49,6 @@ _LONG_LINES = 60
 _LONG_SOURCES = 8
 #: At most this many items in the errors / warnings / unmanaged / drops-data lists before "and N more".
 LIST_LIMIT = 20
-#: User strings (messages, names) are cut to this many characters in lists and headers.
-_ITEM_LIMIT = 300
-
-# What markdown or inline HTML would misread, written as numeric entities (they render the same whether GitHub
-# treats the spot as markdown or as HTML, e.g. inside <summary>): HTML's `&<>`, `@` (a mention notifies people),
-# `#` before a digit (an issue link), emphasis/code/strike/math/table characters, `[` (no link or task box
-# starts without it), and `_` only at a word's edge (`old_mysql` renders as written; `_x_` would be italic).
-_ESCAPED = re.compile(r"[&<>@*`\[~|\\$]|#(?=\d)|(?<![^\W_])_|_(?![^\W_])")
-
-
-def escape_markdown(text: str, max_length: int = _ITEM_LIMIT) -> str:
-    """`text` safe to place in markdown or inline HTML: no markup, no mention, one line, cut to
-    `max_length` characters before escaping (so an entity is never cut in half)."""
-    one_line = " ".join(clean(text).split())
-    if len(one_line) > max_length:
-        one_line = one_line[:max_length] + "…"
-    return _ESCAPED.sub(lambda m: f"&#{ord(m.group())};", one_line)
 
 
 def _title(plan: Plan) -> list[str]:

@@ -12,7 +12,8 @@ keys aligned; table settings use the manifest's names and order (`sync`, `freque
 `should_sync`/`sync_frequency`). A create shows what it sends (`+`); a replace shows the deleted source's old
 values next to the new ones, unchanged fields without a mark, and marks the field that forces it; an update
 shows `~ field = old → new`. Pure: rows hold text, the renderers add indentation, colour and fences.
-User strings are stripped of terminal control characters here (`clean`); secrets show only their status.
+User strings are stripped of terminal control characters here (`clean`), and escaped for markdown
+(`escape_markdown`, shared by the plan comment and the drift report); secrets show only their status.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from reconciler.plan.steps import CreateSource, OwnedDescription, PatchRevenueCo
 from reconciler.secret import SECRET_MASK, Secret
 
 __all__ = [
+    "GITHUB_COMMENT_LIMIT",
     "HEADERS",
     "Row",
     "Unlisted",
     "change_header",
     "change_rows",
     "clean",
+    "escape_markdown",
     "format_value",
     "secret_text",
     "shown_changes",
@@ -69,6 +72,26 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def clean(text: str) -> str:
     """`text` with control characters written as `\\uXXXX`, so no user string can drive the terminal."""
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+#: GitHub rejects issue and pull-request comments longer than this many characters.
+GITHUB_COMMENT_LIMIT = 65_536
+#: User strings (messages, names) are cut to this many characters in markdown lists and headers.
+_ITEM_LIMIT = 300
+# What markdown or inline HTML would misread, written as numeric entities (they render the same whether GitHub
+# treats the spot as markdown or as HTML, e.g. inside <summary>): HTML's `&<>`, `@` (a mention notifies people),
+# `#` before a digit (an issue link), emphasis/code/strike/math/table characters, `[` (no link or task box
+# starts without it), and `_` only at a word's edge (`old_mysql` renders as written; `_x_` would be italic).
+_ESCAPED = re.compile(r"[&<>@*`\[~|\\$]|#(?=\d)|(?<![^\W_])_|_(?![^\W_])")
+
+
+def escape_markdown(text: str, max_length: int = _ITEM_LIMIT) -> str:
+    """`text` safe to place in markdown or inline HTML: no markup, no mention, one line, cut to
+    `max_length` characters before escaping (so an entity is never cut in half)."""
+    one_line = " ".join(clean(text).split())
+    if len(one_line) > max_length:
+        one_line = one_line[:max_length] + "…"
+    return _ESCAPED.sub(lambda m: f"&#{ord(m.group())};", one_line)
 
 
 def format_value(value: Any) -> str:
