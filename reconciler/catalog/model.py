@@ -318,38 +318,55 @@ def _wizard_entry(name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Catalog(Mapping[str, SourceType]):
-    """Source types by their case-sensitive PostHog name."""
+    """Source types by their case-sensitive PostHog name.
+
+    The bundled catalog parses a type the first time it is read: a command reads the few types its manifests
+    use, and parsing all ~150 costs ~3 ms of every start-up (docs/performance.md). Any other wizard (a pinned
+    file, a server's) is parsed whole up front, so a malformed one is refused where it is loaded."""
 
     def __init__(self, types: Mapping[str, SourceType]) -> None:
         self._types = dict(types)
+        self._unparsed: dict[str, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
 
     def __getitem__(self, name: str) -> SourceType:
-        return self._types[name]
+        found = self._types.get(name)
+        if found is None:
+            raw, facts = self._unparsed[name]  # KeyError for an unknown name, as a mapping should
+            found = self._types[name] = _source_type(name, raw, facts)  # idempotent: a racing thread is harmless
+        return found
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._types)
+        return iter(self._unparsed or self._types)
 
     def __len__(self) -> int:
-        return len(self._types)
+        return len(self._unparsed or self._types)
+
+    def __contains__(self, name: object) -> bool:
+        return name in (self._unparsed or self._types)
 
     def wizard(self) -> dict[str, Any]:
         """The `wizard` endpoint's response body: every source's form config (§8.11). A deep copy: callers edit
         it (the emulator's responses, `catalog diff` inputs), and the catalog behind it is shared and cached."""
-        return {name: copy.deepcopy(dict(st.wizard)) for name, st in self._types.items()}
+        return {name: copy.deepcopy(dict(self[name].wizard)) for name in self}
 
     @classmethod
-    def from_wizard(cls, data: Mapping[str, Mapping[str, Any]], *, facts: Catalog | None = None) -> Catalog:
+    def from_wizard(
+        cls, data: Mapping[str, Mapping[str, Any]], *, facts: Catalog | None = None, lazy: bool = False
+    ) -> Catalog:
         """Build a catalog from a wizard-shaped mapping (the bundled file or a live `wizard` response).
 
         A live wizard carries none of our `x-` facts (tables, connection targets, ...): with `facts`, a type
-        that has none borrows them from the same type there (typically the bundled catalog)."""
-        types = {}
+        that has none borrows them from the same type there (typically the bundled catalog). `lazy` (trusted
+        data only: the bundled file, which tests parse whole) defers parsing each type to its first read."""
+        catalog = cls({})
         for name, raw in data.items():
             own = {k: v for k, v in raw.items() if k.startswith("x-")}
             if not own and facts is not None and name in facts:
                 own = {**facts[name].facts, "x-tablesOpen": True}
-            types[name] = _source_type(name, raw, own)
-        return cls(types)
+            catalog._unparsed[name] = (raw, own)
+        if not lazy:
+            catalog._types = {name: catalog[name] for name in catalog}
+        return catalog
 
 
 def _checks(raw: Any) -> tuple[PatternCheck, ...]:
@@ -416,7 +433,7 @@ def bundled_catalog_json() -> str:
 def load_catalog() -> Catalog:
     """The catalog bundled with reconciler (read once per process)."""
     text = _package_text(BUNDLED_JSON)
-    return Catalog.from_wizard(json.loads(text))
+    return Catalog.from_wizard(json.loads(text), lazy=True)
 
 
 @cache

@@ -133,3 +133,17 @@ def test_the_compiled_catalog_is_the_yaml() -> None:
     assert compiled.read_text(encoding="utf-8") == catalog_model.bundled_catalog_json(), (
         "regenerate: python -m reconciler.docgen"
     )
+
+
+def test_only_the_bundled_catalog_defers_parsing_a_type() -> None:
+    """A pinned or served wizard with a malformed field is refused where it is loaded; the bundled catalog
+    parses a type when it is first read (its every type is parsed by tests/catalog/test_every_type.py)."""
+    malformed = {"X": {"fields": [{"type": "text"}]}}
+    with pytest.raises(KeyError):
+        type(CATALOG).from_wizard(malformed)
+    deferred = type(CATALOG).from_wizard(malformed, lazy=True)
+    assert list(deferred) == ["X"] and "X" in deferred and len(deferred) == 1
+    with pytest.raises(KeyError):
+        deferred["X"]
+    fresh = type(CATALOG).from_wizard(CATALOG.wizard(), facts=CATALOG, lazy=True)
+    assert list(fresh) == list(CATALOG) and fresh["Stripe"].fields == CATALOG["Stripe"].fields
