@@ -61,6 +61,7 @@ class StartupResult:
     name: str
     wall: float
     wall_min: float
+    cpu: float
     max_rss_mb: float
     modules: int | None
     heavy: tuple[str, ...] | None
@@ -82,15 +83,16 @@ def _measure(
     name: str, argv: list[str], runs: int, probe_args: list[str] | None, env: dict[str, str] | None = None
 ) -> StartupResult:
     env = env or benchlib.cli_env(None)
-    walls, rss = [], []
+    walls, cpus, rss = [], [], []
     for _ in range(runs):
         done = benchlib.run_python(argv, env)
         if done.returncode != 0:
             raise RuntimeError(f"{name} exited {done.returncode}: {done.stderr[-1000:]}")
         walls.append(done.wall)
+        cpus.append(done.cpu)
         rss.append(done.max_rss_mb)
     modules, heavy = heavy_imports(probe_args, env) if probe_args is not None else (None, None)
-    return StartupResult(name, benchlib.median(walls), min(walls), max(rss), modules, heavy)
+    return StartupResult(name, benchlib.median(walls), min(walls), benchlib.median(cpus), max(rss), modules, heavy)
 
 
 def _remote(runs: int, workdir: Path) -> list[StartupResult]:
@@ -133,12 +135,14 @@ def run(runs: int) -> list[StartupResult]:
 
 
 def render(results: list[StartupResult], runs: int) -> str:
-    headers = ["command", "wall (median)", "wall (min)", "peak RSS", "modules loaded", "heavy packages imported"]
+    headers = ["command", "wall (median)", "wall (min)", "CPU (median)", "peak RSS", "modules loaded"]
+    headers.append("heavy packages imported")
     rows = [
         [
             r.name,
             f"{r.wall * 1000:.0f} ms",
             f"{r.wall_min * 1000:.0f} ms",
+            f"{r.cpu * 1000:.0f} ms",
             f"{r.max_rss_mb:.0f} MB",
             "" if r.modules is None else r.modules,
             "" if r.heavy is None else (", ".join(r.heavy) or "none"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import resource
 import select
 import statistics
 import subprocess
@@ -293,6 +294,7 @@ class CliRun:
     max_rss_mb: float  # the child's peak resident set (ru_maxrss)
     stdout: str
     stderr: str
+    cpu: float = math.nan  # seconds of CPU, user + system (moves less than wall time with the machine's load)
 
 
 def cli_env(server: Server | None, extra: Mapping[str, str] = (), **more: str) -> dict[str, str]:
@@ -347,6 +349,7 @@ def run_python(args: Sequence[str], env: Mapping[str, str], *, cwd: Path | None 
     try:
         argv = [sys.executable, "-c", _RSS_SHIM, *args]
         with open(os.devnull, "rb") as stdin:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             process = subprocess.Popen(
                 argv,
@@ -358,11 +361,13 @@ def run_python(args: Sequence[str], env: Mapping[str, str], *, cwd: Path | None 
             )
             out, err = process.communicate()
             wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # only this child was reaped in between
         text = rss_file.read_text().strip()
         rss_mb = int(text) / 1024 if text else float("nan")
     finally:
         rss_file.unlink(missing_ok=True)
-    return CliRun(process.returncode, wall, rss_mb, out.decode(), err.decode())
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return CliRun(process.returncode, wall, rss_mb, out.decode(), err.decode(), cpu)
 
 
 # ---- numbers and tables -------------------------------------------------------------------------------
