@@ -48,9 +48,9 @@ sources:
 
 _PROBE = """
 import io, json, sys, contextlib
-from reconciler.cli import run_cli
+from reconciler.entry import run
 with contextlib.redirect_stdout(io.StringIO()):
-    code = run_cli(sys.argv[1:])
+    code = run(sys.argv[1:])
 heavy = sorted(m for m in {heavy} if sys.modules.get(m) is not None)
 print(json.dumps({{"code": code, "modules": len(sys.modules), "heavy": heavy}}))
 """

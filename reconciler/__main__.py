@@ -1,6 +1,6 @@
-"""`python -m reconciler` is the same as the `reconciler` console script."""
+"""`python -m reconciler` is the same as the `reconciler` console script (reconciler/entry.py)."""
 
-from reconciler.cli import main
+from reconciler.entry import main
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ from reconciler import cli_params as p
 from reconciler.commands.console import ExitCode
 from reconciler.errors import ReconcilerError
 
-__all__ = ["ExitCode", "cli", "main", "run_cli"]
+__all__ = ["ExitCode", "cli", "main", "run_cli", "top_level_help"]
 
 
 class ClickConsole:
@@ -226,6 +226,13 @@ def catalog_diff(**flags: Any) -> int:
     from reconciler.commands.catalog import CatalogDiffFlags, catalog_diff_task
 
     return catalog_diff_task(CatalogDiffFlags(**flags), ClickConsole())
+
+
+def top_level_help(width: int) -> str:
+    """What `reconciler --help` prints when click wraps help at `width` columns (reconciler/help.txt, which
+    entry.py prints without loading click, is this at entry.HELP_WIDTH)."""
+    ctx = click.Context(cli, info_name="reconciler", terminal_width=width, **cli.context_settings)
+    return cli.get_help(ctx) + "\n"
 
 
 def run_cli(argv: Sequence[str]) -> int:

@@ -2,7 +2,8 @@
 
 Pure text generation from catalog data (no I/O except in `main`); knows nothing of HTTP or PostHog.
 Run `python -m reconciler.docgen` to rewrite the file, `python -m reconciler.docgen --check` to verify it;
-tests/docs/test_sources_doc.py fails when the committed file differs from this output.
+tests/docs/test_sources_doc.py fails when the committed file differs from this output. The same command
+writes the other generated package files: the compiled catalog and `reconciler/help.txt` (entry.py).
 """
 
 from __future__ import annotations
@@ -303,7 +304,10 @@ def render_sources_doc(catalog: Catalog | None = None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m reconciler.docgen [--check] [PATH]`: write (or check) the compiled catalog
-    (`reconciler/catalog/source_types.json`) and the generated reference (PATH)."""
+    (`reconciler/catalog/source_types.json`), the top-level help entry.py prints (`reconciler/help.txt`)
+    and the generated reference (PATH)."""
+    from reconciler import cli, entry
+
     parser = argparse.ArgumentParser(prog="python -m reconciler.docgen", description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="default: docs/sources.md")
     parser.add_argument("--check", action="store_true", help="exit 1 if PATH differs from the generated text")
@@ -313,7 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         compiled.write_text(catalog_model.bundled_catalog_json(), encoding="utf-8")
         catalog_model.load_catalog.cache_clear()
     stale = 0
-    for path, text in ((compiled, catalog_model.bundled_catalog_json()), (args.path, render_sources_doc())):
+    generated = (
+        (compiled, catalog_model.bundled_catalog_json()),
+        (Path(entry.__file__).with_name(entry.HELP_FILE), cli.top_level_help(entry.HELP_WIDTH)),
+        (args.path, render_sources_doc()),
+    )
+    for path, text in generated:
         current = path.read_text(encoding="utf-8") if path.is_file() else ""
         if not args.check:
             if current != text:

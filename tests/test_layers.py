@@ -173,6 +173,12 @@ RULES = (
         only_internal=(),
     ),
     Rule(
+        "reconciler.entry",
+        "answers `--help` and `--version` before click loads: the version, then the CLI for anything else",
+        forbidden=("click",),
+        only_internal=("reconciler.__version__", "reconciler.cli"),
+    ),
+    Rule(
         "reconciler.cli_params",
         "options only (light on purpose: `--help` imports it)",
         only_internal=("reconciler.commands.options", "reconciler.drift"),

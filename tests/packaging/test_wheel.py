@@ -139,7 +139,20 @@ def test_the_wheel_holds_every_package_file(installed: Installed) -> None:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
     assert sources - packed == set()
-    assert {"reconciler/catalog/source_types.json", "reconciler/catalog/all_source_types.txt"} <= packed
+    assert {
+        "reconciler/catalog/source_types.json",
+        "reconciler/catalog/all_source_types.txt",
+        "reconciler/help.txt",
+    } <= packed
+
+
+def test_help_from_the_wheel_is_the_committed_text(installed: Installed) -> None:
+    """The console script answers `--help` from the packed help.txt (reconciler/entry.py), as click would."""
+    done = installed.run("--help", env={"COLUMNS": "80"})
+    assert (done.returncode, done.stdout) == (0, (ROOT / "reconciler" / "help.txt").read_text(encoding="utf-8"))
+    narrow = installed.run("--help", env={"COLUMNS": "60"})  # too narrow for help.txt: click renders it
+    assert narrow.returncode == 0 and "Usage: reconciler [OPTIONS] COMMAND" in narrow.stdout
+    assert narrow.stdout != done.stdout
 
 
 def test_validate_from_the_wheel(installed: Installed) -> None:
