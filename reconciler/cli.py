@@ -18,7 +18,6 @@ import click
 from reconciler import __version__
 from reconciler import cli_params as p
 from reconciler.commands.console import ExitCode
-from reconciler.errors import ReconcilerError
 
 __all__ = ["ExitCode", "cli", "main", "run_cli", "top_level_help"]
 
@@ -247,13 +246,15 @@ def run_cli(argv: Sequence[str]) -> int:
         # Usage errors exit 1, not click's 2: 2 means "changes" / "drift" in this tool.
         exc.show()
         return ExitCode.ERROR
-    except ReconcilerError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        return ExitCode.ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return ExitCode.ERROR
     except Exception as exc:
+        from reconciler.errors import ReconcilerError  # here, not at the top: `--help` never needs it
+
+        if isinstance(exc, ReconcilerError):
+            click.echo(f"Error: {exc}", err=True)
+            return ExitCode.ERROR
         if debug:
             raise
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc}", err=True)

@@ -2,7 +2,8 @@
 
 Options that always travel together are groups that hand the command one typed value: `connection`
 (--host, --project, --api-path → `Connection`) and `manifests` (PATHS, --catalog, --allow-env,
---allow-secret, --allow-literal-secrets → `ManifestOptions`). Light on purpose: `reconciler --help` imports this.
+--allow-secret, --allow-literal-secrets → `ManifestOptions`). Light on purpose: every command's `--help` imports
+this, so even `commands/options.py` (dataclasses) is imported only when a command runs.
 Must not know: what a command does with its options (that is `commands/`).
 """
 
@@ -14,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from reconciler.commands.options import Connection, ManifestOptions, parse_duration
 
 __all__ = [
     "allow_delete",
@@ -123,9 +122,17 @@ allow_literal_secrets = click.option(
 require_secrets = click.option(
     "--require-secrets", is_flag=True, help="Fail when a secret() variable is unset (as apply does)."
 )
+
+
+def _manifest_options(**values: Any) -> Any:
+    from reconciler.commands.options import ManifestOptions
+
+    return ManifestOptions(**values)
+
+
 #: PATHS and the flags that say how to read them, handed to the command as `manifests: ManifestOptions`.
 manifests: Decorator = _grouped(
-    "manifests", ManifestOptions, paths, catalog, allow_env, allow_secret, allow_literal_secrets
+    "manifests", _manifest_options, paths, catalog, allow_env, allow_secret, allow_literal_secrets
 )
 
 # ---- which PostHog ------------------------------------------------------------------------------------
@@ -162,9 +169,17 @@ _api_path = click.option(
     default=None,
     help="PostHog's path family (default projects; both reach the same API).",
 )
+
+
+def _connection(**values: Any) -> Any:
+    from reconciler.commands.options import Connection
+
+    return Connection(**values)
+
+
 #: --host / --project / --api-path, handed to the command as `connection: Connection` (the API key comes only
 #: from POSTHOG_PERSONAL_API_KEY, never a flag).
-connection: Decorator = _grouped("connection", Connection, _host, _project, _api_path)
+connection: Decorator = _grouped("connection", _connection, _host, _project, _api_path)
 
 # ---- what to plan -------------------------------------------------------------------------------------
 
@@ -260,6 +275,8 @@ reviewed = click.option(
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None
+    from reconciler.commands.options import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as exc:

@@ -97,6 +97,21 @@ def test_help_loads_click_and_nothing_heavy() -> None:
     assert "click" in modules
 
 
+@pytest.mark.parametrize("command", ["plan", "apply", "import", "catalog"])
+def test_a_commands_help_loads_neither_its_option_types_nor_the_error_tree(command: str) -> None:
+    """Every command's `--help` loads cli.py and cli_params.py; what a run needs (the typed option groups, the
+    error tree it reports) loads when the command runs. (The top-level `--help` does not load click at all:
+    tests/cli/test_entry.py.)"""
+    modules = loaded([command, "--help"])
+    assert offending(modules, ("reconciler.commands.options", "reconciler.errors", "dataclasses")) == []
+    assert {"click", "reconciler.cli_params"} <= modules
+
+
+def test_a_command_that_runs_loads_its_option_types(manifest: Path) -> None:
+    """The check above can fail: validate builds `ManifestOptions`."""
+    assert {"reconciler.commands.options", "reconciler.errors"} <= loaded(["validate", str(manifest)])
+
+
 def test_validate_loads_no_http_stack_and_no_template_engine(manifest: Path) -> None:
     modules = loaded(["validate", str(manifest)])
     plan_side = ("jinja2", "reconciler.plan", "reconciler.emulator", "reconciler.drift.report")
