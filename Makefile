@@ -39,6 +39,7 @@ bench: $(BIN)/reconciler  ## the benchmarks behind docs/performance.md (tens of 
 bench-smoke: $(BIN)/reconciler  ## every benchmark script at a tiny size (exact counts, no timings)
 	$(BIN)/pytest tests/bench
 
-docs: $(BIN)/reconciler  ## compile the catalog (source_types.json), regenerate reconciler/help.txt, docs/sources.md and docs/manifest.schema.json
+docs: $(BIN)/reconciler  ## compile the catalog (source_types.json), regenerate reconciler/help.txt, docs/sources.md and the JSON Schemas in docs/
 	$(BIN)/python -m reconciler.docgen
 	$(BIN)/reconciler schema > docs/manifest.schema.json
+	$(BIN)/reconciler schema --repo-config > docs/reconciler.schema.json

@@ -111,11 +111,16 @@ def validate(**flags: Any) -> int:
 
 @cli.command()
 @p.catalog
-def schema(catalog: str | None) -> int:
-    """Print the manifest's JSON Schema (draft 2020-12), e.g. for yaml-language-server."""
+@p.repo_config_schema
+def schema(catalog: str | None, repo_config: bool) -> int:
+    """Print the manifest's JSON Schema (draft 2020-12), e.g. for yaml-language-server.
+
+    With --repo-config, the JSON Schema of reconciler.yaml instead."""
     from reconciler.commands.tasks import schema_task
 
-    return schema_task(catalog, ClickConsole())
+    if repo_config and catalog is not None:
+        raise click.UsageError("--catalog types the manifest's schema: it does not apply to --repo-config")
+    return schema_task(catalog, ClickConsole(), repo_config=repo_config)
 
 
 @cli.command()

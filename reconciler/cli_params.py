@@ -45,6 +45,7 @@ __all__ = [
     "preflight",
     "prune",
     "record_delete_opt_in",
+    "repo_config_schema",
     "require_secrets",
     "reviewed",
     "save_plan",
@@ -100,6 +101,13 @@ catalog = click.option(
     metavar="bundled|live|PATH",
     help="Source-type catalog: the bundled one, the server's (live), or a wizard JSON file "
     "[default: $RECONCILER_CATALOG, else ./reconciler-catalog.json if present, else bundled].",
+)
+#: `schema --repo-config`: the JSON Schema of reconciler.yaml instead of the manifest's.
+repo_config_schema = click.option(
+    "--repo-config",
+    "repo_config",
+    is_flag=True,
+    help="Print the JSON Schema of reconciler.yaml (the repository config) instead of the manifest's.",
 )
 allow_env = click.option(
     "--allow-env",

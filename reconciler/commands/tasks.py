@@ -102,7 +102,14 @@ def validate_task(flags: ValidateFlags, console: Console) -> ExitCode:
     return ExitCode.OK if report.ok else ExitCode.ERROR
 
 
-def schema_task(catalog: str | None, console: Console) -> ExitCode:
+def schema_task(catalog: str | None, console: Console, *, repo_config: bool = False) -> ExitCode:
+    """The manifest's JSON Schema for the catalog in use, or (`repo_config`) reconciler.yaml's, which reads no
+    file: it is what helps fix a broken one."""
+    if repo_config:
+        from reconciler.manifest import repo_config_schema
+
+        console.out(json.dumps(repo_config_schema(), indent=2))
+        return ExitCode.OK
     from reconciler.manifest import manifest_schema
 
     spec = open_repository(ManifestOptions(catalog=catalog), None, os.environ, need_manifests=False, need_env=False)

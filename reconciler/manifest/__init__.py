@@ -1,8 +1,8 @@
 """Manifests: YAML files → `DesiredState` (load.py renders, validate.py checks against the catalog).
 
 Entry points: `check_manifests` (never raises for bad input; returns every error) and `load_desired_state`
-(raises `ManifestInvalid`). `manifest_schema` gives the JSON Schema, `dump_manifest` writes a state back as
-YAML, `resolve_catalog` picks the catalog for `--catalog`.
+(raises `ManifestInvalid`). `manifest_schema` gives the JSON Schema (`repo_config_schema` reconciler.yaml's),
+`dump_manifest` writes a state back as YAML, `resolve_catalog` picks the catalog for `--catalog`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         SecretUse,
         TableSettings,
     )
+    from reconciler.manifest.repo_schema import repo_config_schema
     from reconciler.manifest.report import ValidationReport, check_manifests, load_desired_state, merge_reports
     from reconciler.manifest.schema import manifest_schema
     from reconciler.manifest.templates import LoadOptions
@@ -56,6 +57,7 @@ __all__ = [
     "manifest_data",
     "manifest_schema",
     "merge_reports",
+    "repo_config_schema",
     "resolve_catalog",
 ]
 
@@ -83,6 +85,7 @@ _HOMES = {
         ("ValidationReport", "check_manifests", "load_desired_state", "merge_reports"), "reconciler.manifest.report"
     ),
     "manifest_schema": "reconciler.manifest.schema",
+    "repo_config_schema": "reconciler.manifest.repo_schema",
     "LoadOptions": "reconciler.manifest.templates",
     **dict.fromkeys(("ValidateOptions", "build_desired_state", "check_prefix"), "reconciler.manifest.validate"),
 }

@@ -22,7 +22,10 @@ from reconciler.manifest.yaml_marks import parse_documents
 
 __all__ = [
     "CONFIG_NAME",
+    "ENVIRONMENT_KEYS",
     "ENVIRONMENT_NAME",
+    "TOP_KEYS",
+    "VARIABLE_NAME",
     "Environment",
     "RepoConfig",
     "VariableValue",
@@ -33,9 +36,11 @@ __all__ = [
 CONFIG_NAME = "reconciler.yaml"
 #: An environment's name: also used in file names (the action's artifacts) and CI job names.
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}\Z")
-_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TOP_KEYS = ("version", "manifests", "catalog", "environments")
-_ENV_KEYS = ("host", "project", "variables")
+#: A variable's name, as `var('name')` reads it.
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: The keys of the file, and of one environment (repo_schema.py's JSON Schema is built from these).
+TOP_KEYS = ("version", "manifests", "catalog", "environments")
+ENVIRONMENT_KEYS = ("host", "project", "variables")
 
 VariableValue = str | int | float | bool
 
@@ -140,8 +145,8 @@ class _Reader:
         if not isinstance(data, dict):
             self.report((), f"{CONFIG_NAME} must be a mapping (version, manifests, catalog, environments)")
             raise ManifestInvalid(self.errors)
-        for key in sorted(set(data) - set(_TOP_KEYS)):
-            self.report((key,), f"unknown key '{key}' in {CONFIG_NAME}{did_you_mean(key, _TOP_KEYS)}", key=True)
+        for key in sorted(set(data) - set(TOP_KEYS)):
+            self.report((key,), f"unknown key '{key}' in {CONFIG_NAME}{did_you_mean(key, TOP_KEYS)}", key=True)
         if data.get("version") != 1:
             shown = "missing" if "version" not in data else repr(data["version"])
             self.report(("version",), f"{CONFIG_NAME} needs 'version: 1' ({shown})", key="version" not in data)
@@ -199,9 +204,9 @@ class _Reader:
         if not isinstance(raw, dict):
             self.report(base, f"environment '{name}' must be a mapping (host, project, variables), got {kind_of(raw)}")
             return None
-        for key in sorted(set(raw) - set(_ENV_KEYS)):
+        for key in sorted(set(raw) - set(ENVIRONMENT_KEYS)):
             hint = "secrets never go here: manifests read them with secret('NAME') in every environment"
-            self.report((*base, key), f"unknown key '{key}'{did_you_mean(key, _ENV_KEYS)}", key=True, hint=hint)
+            self.report((*base, key), f"unknown key '{key}'{did_you_mean(key, ENVIRONMENT_KEYS)}", key=True, hint=hint)
         host = self.text(base, raw, "host")
         project = self.text(base, raw, "project")
         variables = self.variables(base, raw.get("variables"))
@@ -228,7 +233,7 @@ class _Reader:
             return {}
         found: dict[str, VariableValue] = {}
         for name, item in value.items():
-            if not _VARIABLE_NAME.match(name):
+            if not VARIABLE_NAME.match(name):
                 self.report((*path, name), f"invalid variable name '{name}': use letters, digits and '_'", key=True)
             elif isinstance(item, str | int | float | bool):
                 found[name] = item

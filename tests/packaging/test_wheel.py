@@ -171,6 +171,9 @@ def test_schema_from_the_wheel_is_the_documented_one(installed: Installed) -> No
     done = installed.run("schema")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == json.loads((ROOT / "docs" / "manifest.schema.json").read_text(encoding="utf-8"))
+    done = installed.run("schema", "--repo-config")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads((ROOT / "docs" / "reconciler.schema.json").read_text(encoding="utf-8"))
 
 
 def test_quick_start_plan_against_the_embedded_emulator(installed: Installed) -> None:
