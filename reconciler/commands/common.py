@@ -20,7 +20,7 @@ from reconciler.settings import Settings
 
 if TYPE_CHECKING:
     # Imported where they are used: `plan` and `drift` send their list request before the manifest models and
-    # the client's models (pydantic) are loaded (docs/performance.md, "Start-up").
+    # the client's models are loaded (docs/performance.md, "Start-up").
     from reconciler.catalog import Catalog
     from reconciler.manifest.models import DesiredState
     from reconciler.posthog.client import PostHogClient

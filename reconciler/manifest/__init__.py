@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 #: Where each exported name lives. Nothing loads until it is used (PEP 562): `plan` resolves its catalog and
-#: starts its list request before the models (pydantic) are imported (docs/performance.md, "Start-up").
+#: starts its list request before the models are imported (docs/performance.md, "Start-up").
 _HOMES = {
     **dict.fromkeys(("LiveCatalogUnavailable", "resolve_catalog"), "reconciler.manifest.catalogs"),
     **dict.fromkeys(("Document", "Mark", "SecretRef"), "reconciler.manifest.document"),

@@ -16,7 +16,7 @@ class Location(NamedTuple):
     """Where something was written: `file:line:column` (1-based).
 
     A NamedTuple, not a model: one is kept for every manifest node (~425,000 at 1,000 sources × 50 tables),
-    and building that many pydantic models or frozen dataclasses costs seconds."""
+    and building that many model records or frozen dataclasses costs seconds."""
 
     file: str
     line: int

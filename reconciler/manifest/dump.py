@@ -54,9 +54,9 @@ def _source(source: DesiredSource) -> dict[str, Any]:
             continue
         value = getattr(source, key)
         if key == "tables":
-            value = {name: t.model_dump(exclude_unset=True, mode="python") for name, t in value.items()}
+            value = {name: t.given_values() for name, t in value.items()}
         elif key == "revenue_analytics" and value is not None:
-            value = value.model_dump(exclude_unset=True)
+            value = value.given_values()
         out[key] = _plain(value)
     return out
 

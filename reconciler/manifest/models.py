@@ -1,10 +1,10 @@
-"""`DesiredState`: the validated, typed form of a set of manifests (pydantic v2, frozen).
+"""`DesiredState`: the validated, typed form of a set of manifests (frozen records, reconciler.manifest.fields).
 
 Pure data: no I/O, no catalog lookups (validate.py does those). The planner reads these models; it must
 not mutate them.
 
 "Not given" is not None. Every model here records which fields the manifest wrote:
-`TableSettings.given` / `RevenueAnalytics.given` / `DesiredSource.given` (pydantic's `model_fields_set`).
+`TableSettings.given` / `RevenueAnalytics.given` / `DesiredSource.given` (a keyword construction's keywords).
 An omitted table setting means "not managed" (leave PostHog's value alone); an explicit `null` means
 "set it to null". `config` holds only the keys the manifest wrote, so `"k" not in config` is "not managed"
 and `config["k"] is None` is "set to null".
@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator
-
 from reconciler.errors import ManifestError
 from reconciler.manifest.document import Location
+from reconciler.manifest.fields import BOOL, STR, TIME_OF_DAY, Record, choice, field, mapping, model, one_of, strings
 from reconciler.manifest.problems import ManifestInvalid
 from reconciler.secret import Secret, collect_secrets
 
@@ -57,26 +56,10 @@ INCREMENTAL_FIELD_TYPE_VALUES: tuple[str, ...] = IncrementalFieldType.__args__  
 FREQUENCY_VALUES: tuple[str, ...] = Frequency.__args__  # type: ignore[attr-defined]
 CDC_TABLE_MODE_VALUES: tuple[str, ...] = CdcTableMode.__args__  # type: ignore[attr-defined]
 UNLISTED_POLICIES: tuple[str, ...] = UnlistedPolicy.__args__  # type: ignore[attr-defined]
-
-_TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
-
-    @property
-    def given(self) -> frozenset[str]:
-        """Fields the manifest wrote (explicit nulls included); the rest are "not managed"."""
-        return frozenset(self.model_fields_set)
+SOURCE_STATES: tuple[str, ...] = SourceStateValue.__args__  # type: ignore[attr-defined]
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError("may not be null")
-    return value
-
-
-class TableSettings(_Model):
+class TableSettings(Record):
     """One table's (PostHog schema's) settings. `given` says which were written; others are unmanaged.
 
     `frequency` is PostHog's `sync_frequency` label; `sync` is `should_sync` (reference/posthog-api.md §7).
@@ -84,17 +67,17 @@ class TableSettings(_Model):
     `sync_time_of_day`, `primary_key_columns`, `enabled_columns` (null = every column).
     """
 
-    sync: bool | None = None
-    sync_type: SyncType | None = None
-    incremental_field: str | None = None
-    incremental_field_type: IncrementalFieldType | None = None
-    frequency: Frequency | None = None
-    sync_time_of_day: str | None = Field(default=None, pattern=_TIME_OF_DAY)
-    primary_key_columns: tuple[str, ...] | None = None
-    enabled_columns: tuple[str, ...] | None = None
-    cdc_table_mode: CdcTableMode | None = None
-
-    _no_null = field_validator("sync", "frequency", "cdc_table_mode", mode="before")(_not_null)
+    sync: bool | None = field(BOOL, default=None, not_null=True)
+    sync_type: SyncType | None = field(one_of(choice(*SYNC_TYPE_VALUES)), default=None)
+    incremental_field: str | None = field(one_of(STR), default=None)
+    incremental_field_type: IncrementalFieldType | None = field(
+        one_of(choice(*INCREMENTAL_FIELD_TYPE_VALUES)), default=None
+    )
+    frequency: Frequency | None = field(choice(*FREQUENCY_VALUES), default=None, not_null=True)
+    sync_time_of_day: str | None = field(one_of(TIME_OF_DAY), default=None)
+    primary_key_columns: tuple[str, ...] | None = field(one_of(strings()), default=None)
+    enabled_columns: tuple[str, ...] | None = field(one_of(strings()), default=None)
+    cdc_table_mode: CdcTableMode | None = field(choice(*CDC_TABLE_MODE_VALUES), default=None, not_null=True)
 
 
 #: Table settings whose PostHog schema field has another name: manifest key → PostHog's (§7). Plans and drift
@@ -104,54 +87,48 @@ TABLE_API_NAMES: Mapping[str, str] = {"sync": "should_sync", "frequency": "sync_
 TABLE_KEYS_OF_API: Mapping[str, str] = {api: key for key, api in TABLE_API_NAMES.items()}
 
 
-class RevenueAnalytics(_Model):
+class RevenueAnalytics(Record):
     """`revenue_analytics_config` (reference/posthog-api.md §8.12); omitted keys are unmanaged."""
 
-    enabled: bool | None = None
-    include_invoiceless_charges: bool | None = None
-
-    _no_null = field_validator("enabled", "include_invoiceless_charges", mode="before")(_not_null)
+    enabled: bool | None = field(BOOL, default=None, not_null=True)
+    include_invoiceless_charges: bool | None = field(BOOL, default=None, not_null=True)
 
 
-class Defaults(_Model):
+class Defaults(Record):
     """`defaults:` of one manifest document; applies to the sources of that document."""
 
-    unlisted_tables: UnlistedPolicy = "report"
+    unlisted_tables: UnlistedPolicy = field(choice(*UNLISTED_POLICIES), default="report")
 
 
-class SourceInput(_Model):
+class SourceInput(Record):
     """One entry under `sources:` as written (before catalog checks); `config` is checked by validate.py."""
 
-    type: str
-    prefix: str | None = None
-    description: str | None = None
-    protect: bool = False
-    secrets_version: str | None = None
-    adopt_without_secrets: bool = False
-    config: dict[str, Any] | None = None
-    tables: dict[str, TableSettings] | None = None
-    unlisted_tables: UnlistedPolicy | None = None
-    revenue_analytics: RevenueAnalytics | None = None
-    state: SourceStateValue = "present"
+    type: str = field(STR)
+    prefix: str | None = field(one_of(STR), default=None)
+    description: str | None = field(one_of(STR), default=None)
+    protect: bool = field(BOOL, default=False, not_null=True)
+    secrets_version: str | None = field(one_of(STR), default=None)
+    adopt_without_secrets: bool = field(BOOL, default=False, not_null=True)
+    config: dict[str, Any] | None = field(one_of(mapping()), default=None)
+    tables: dict[str, TableSettings] | None = field(one_of(mapping(model(TableSettings))), default=None)
+    unlisted_tables: UnlistedPolicy | None = field(one_of(choice(*UNLISTED_POLICIES)), default=None)
+    revenue_analytics: RevenueAnalytics | None = field(one_of(model(RevenueAnalytics)), default=None)
+    state: SourceStateValue = field(choice(*SOURCE_STATES), default="present", not_null=True)
     #: The environments of reconciler.yaml this source exists in (None: every one).
-    environments: tuple[str, ...] | None = Field(default=None, min_length=1)
-
-    _no_null = field_validator("protect", "state", "adopt_without_secrets", mode="before")(_not_null)
+    environments: tuple[str, ...] | None = field(one_of(strings(min_length=1)), default=None)
 
 
-class ManifestDocument(_Model):
+class ManifestDocument(Record):
     """The file-level keys of one YAML document; `sources` entries are validated one by one."""
 
-    version: Literal[1]
-    project: str | None = None
-    defaults: Defaults = Defaults()
-    sources: dict[str, Any] | None = None
+    version: Literal[1] = field(choice(1))
+    project: str | None = field(one_of(STR), default=None)
+    defaults: Defaults = field(model(Defaults), default=Defaults())
+    sources: dict[str, Any] | None = field(one_of(mapping()), default=None)
 
 
-class SecretUse(BaseModel):
+class SecretUse(Record):
     """One `secret('NAME')` use in a source (never its value): for `require_secrets` and fingerprints."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     address: str
@@ -160,7 +137,7 @@ class SecretUse(BaseModel):
     available: bool
 
 
-class DesiredSource(_Model):
+class DesiredSource(Record):
     """One source as the manifests want it.
 
     - `prefix`: None when omitted (PostHog treats None and "" alike for uniqueness).
@@ -173,7 +150,7 @@ class DesiredSource(_Model):
     - `location`: where the source's address key is; `locate(field)` finds a nested field's location.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    _HIDDEN = frozenset({"marks"})
 
     address: str
     type: str
@@ -183,16 +160,16 @@ class DesiredSource(_Model):
     secrets_version: str | None = None
     #: Adopt a source reconciler does not own yet without re-sending its secrets (PostHog keeps the ones it has).
     adopt_without_secrets: bool = False
-    config: dict[str, Any] = Field(default_factory=dict)
-    tables: dict[str, TableSettings] = Field(default_factory=dict)
+    config: dict[str, Any] = field(default={})
+    tables: dict[str, TableSettings] = field(default={})
     unlisted_tables: UnlistedPolicy = "report"
     revenue_analytics: RevenueAnalytics | None = None
     state: SourceStateValue = "present"
     location: Location
     written: frozenset[str] = frozenset()
     #: Where each node of this source's document was written, by node path (the document's own mapping,
-    #: shared by its sources: no per-source copy, not re-validated). Read through `locate`.
-    marks: SkipValidation[Mapping[tuple[Any, ...], int]] = Field(default_factory=dict, repr=False)
+    #: shared by its sources: no per-source copy). Read through `locate`.
+    marks: Mapping[tuple[Any, ...], int] = field(default={})
 
     @property
     def given(self) -> frozenset[str]:
@@ -226,14 +203,12 @@ class DesiredSource(_Model):
         return collect_secrets(self.config)
 
 
-class DesiredState(BaseModel):
+class DesiredState(Record):
     """Every source the manifests declare, keyed by address, plus where they came from.
 
     Secret values are looked up when loading but may be absent: validate, plan and drift work without them.
     Steps that must send secrets call `require_secrets()` first.
     """
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     sources: dict[str, DesiredSource]
     project: str | None = None

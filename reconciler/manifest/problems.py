@@ -1,6 +1,6 @@
 """How manifest validation words a problem: the `Report` callback problems go through (`DocumentReporter`
 turns a node path into `file:line:column`), "did you mean", and a value's kind in plain words.
-Shared by `validate.py`, `config.py` and `pydantic_errors.py`.
+Shared by `validate.py`, `config.py` and `field_errors.py`.
 
 Must not know: the catalog, files, YAML.
 """

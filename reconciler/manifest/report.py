@@ -98,7 +98,7 @@ def check_manifests(
         return ValidationReport(None, ManifestInvalid(errors).errors, files, warnings)
     if state is not None:
         warnings += state.warnings  # likely mistakes validation found (e.g. a database table name)
-        state = state.model_copy(update={"warnings": warnings}) if warnings else state
+        state = state.replace(warnings=warnings) if warnings else state
     return ValidationReport(state, [], files, warnings)
 
 
@@ -114,7 +114,7 @@ def merge_reports(reports: Sequence[ValidationReport]) -> ValidationReport:
     states = [r.state for r in reports if r.state is not None]
     sources = {a: s for state in states for a, s in state.sources.items()}
     return ValidationReport(
-        states[0].model_copy(update={"sources": dict(sorted(sources.items(), key=lambda kv: kv[1].location))}),
+        states[0].replace(sources=dict(sorted(sources.items(), key=lambda kv: kv[1].location))),
         [],
         files,
         warnings,

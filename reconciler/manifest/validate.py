@@ -1,6 +1,6 @@
 """Validation: rendered manifest documents + a source-type catalog → `DesiredState`, or every error at once.
 
-Pure: no files, no environment, no HTTP. Checks the file-level keys, each source's keys (pydantic),
+Pure: no files, no environment, no HTTP. Checks the file-level keys, each source's keys (fields.py),
 its `config` against the catalog's field definitions (reference/posthog-api.md §8.11, §10), table rules
 PostHog enforces (§8.3 step 11, §9.3), prefix rules (§8.3) and cross-source uniqueness. Every message is
 located `file:line:column` and names the source address and field; unknown names get a did-you-mean.
@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from reconciler.catalog import Catalog, all_source_type_names
 from reconciler.errors import ManifestError
 from reconciler.manifest.config import ConfigChecker, ValidateOptions
 from reconciler.manifest.document import Document, Mark, NodePath
+from reconciler.manifest.field_errors import report_field_errors
+from reconciler.manifest.fields import validated
 from reconciler.manifest.models import (
     DesiredSource,
     DesiredState,
@@ -29,7 +29,6 @@ from reconciler.manifest.models import (
     UnlistedPolicy,
 )
 from reconciler.manifest.problems import DocumentReporter, did_you_mean, dotted, kind_of, suggest
-from reconciler.manifest.pydantic_errors import report_pydantic
 from reconciler.manifest.table_names import check_table_names, check_table_settings
 from reconciler.ownership import ADDRESS_PATTERN, DESCRIPTION_LIMIT, max_user_description_length
 
@@ -108,12 +107,9 @@ class _StateBuilder:
         if not isinstance(data, dict):
             report((), f"a manifest document must be a mapping with 'version: 1' and 'sources', got {kind_of(data)}")
             return
-        try:
-            # Top-level `x-…` keys are free-form (a place for YAML anchors), as in docker-compose.
-            head = ManifestDocument.model_validate({k: v for k, v in data.items() if not k.startswith("x-")})
-        except ValidationError as exc:
-            report_pydantic(exc, (), report, document_level=True)
-            head = None
+        # Top-level `x-…` keys are free-form (a place for YAML anchors), as in docker-compose.
+        head, problems = validated(ManifestDocument, {k: v for k, v in data.items() if not k.startswith("x-")})
+        report_field_errors(problems, (), report, document_level=True)
         if head is not None and head.project is not None:
             self._add_project(head.project, doc, report)
         raw_sources = data.get("sources")
@@ -268,26 +264,24 @@ def excluded_sources(documents: list[Document], options: ValidateOptions) -> set
 def _source_input(raw: dict[str, Any], base: NodePath, report: DocumentReporter) -> SourceInput | _Partial | None:
     """Validate a source's keys; on errors, report them and retry without the bad keys/tables so the rest
     of the source is still checked (every error at once). A partial result is never turned into a source."""
-    try:
-        return SourceInput.model_validate(raw)
-    except ValidationError as exc:
-        report_pydantic(exc, base, report, document_level=False)
-        cleaned = dict(raw)
-        tables = dict(raw["tables"]) if isinstance(raw.get("tables"), dict) else None
-        for err in exc.errors():
-            loc = err["loc"]
-            if not loc or loc[0] == "type":
-                return None
-            if loc[0] == "tables" and len(loc) >= 2 and tables is not None:
-                tables.pop(str(loc[1]), None)
-            else:
-                cleaned.pop(str(loc[0]), None)
-        if "tables" in cleaned:
-            cleaned["tables"] = tables
-    try:
-        return _Partial(SourceInput.model_validate(cleaned))
-    except ValidationError:
-        return None
+    spec, problems = validated(SourceInput, raw)
+    if spec is not None:
+        return spec
+    report_field_errors(problems, base, report, document_level=False)
+    cleaned = dict(raw)
+    tables = dict(raw["tables"]) if isinstance(raw.get("tables"), dict) else None
+    for problem in problems:
+        loc = problem.loc
+        if not loc or loc[0] == "type":
+            return None
+        if loc[0] == "tables" and len(loc) >= 2 and tables is not None:
+            tables.pop(str(loc[1]), None)
+        else:
+            cleaned.pop(str(loc[0]), None)
+    if "tables" in cleaned:
+        cleaned["tables"] = tables
+    spec = validated(SourceInput, cleaned)[0]
+    return None if spec is None else _Partial(spec)
 
 
 class _Partial:

@@ -61,7 +61,7 @@ _GROUP_ORDER = (Action.DELETE, Action.REPLACE, Action.CREATE, Action.UPDATE, Act
 #: A source's own keys in the manifest's order (docs/manifest.md); `config` and `tables` are blocks.
 _TOP_ORDER = ("type", "prefix", "access_method", "description", "protect", "config", "tables", "revenue_analytics")
 #: The manifest's order of table settings.
-_TABLE_ORDER = tuple(TableSettings.model_fields)
+_TABLE_ORDER = TableSettings.FIELDS
 _TABLE_RANK = {key: n for n, key in enumerate(_TABLE_ORDER)}
 
 _STRING = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps(..., ensure_ascii=False) builds one per call

@@ -85,7 +85,7 @@ def _names(items: Iterable[Any]) -> str:
 # ---- effects: what a step changes, in the manifest's words ----------------------------------------------
 
 #: The manifest's order of table settings (`sync`, `sync_type`, …, `frequency`, …).
-_TABLE_ORDER = {key: n for n, key in enumerate(TableSettings.model_fields)}
+_TABLE_ORDER = {key: n for n, key in enumerate(TableSettings.FIELDS)}
 _BARE = re.compile(r"[\w.:/@+-]+")
 #: The `old` mapping lacks a path: the value before is not known (shown as `= new`).
 _UNKNOWN = object()

@@ -16,7 +16,7 @@ ENV = {"STRIPE_SECRET_KEY": "sk_test_1", "BQ_PRIVATE_KEY": "-----BEGIN-----", "R
 
 def _semantic(source: DesiredSource) -> dict[str, object]:
     return {
-        **source.model_dump(exclude={"location", "marks"}),
+        **{name: getattr(source, name) for name in source.FIELDS if name not in ("location", "marks")},
         "tables_given": {name: t.given for name, t in source.tables.items()},
         "revenue_given": source.revenue_analytics.given if source.revenue_analytics else None,
     }

@@ -1,5 +1,5 @@
-"""pydantic's validation errors in our words: each located at its node (its key for unknown and missing
-fields), with "did you mean" for unknown names and the allowed choices for enum-like fields.
+"""The field checker's errors (reconciler.manifest.fields) in our words: each located at its node (its key for
+unknown and missing fields), with "did you mean" for unknown names and the allowed choices for enum-like fields.
 
 Must not know: the catalog, files, YAML.
 """
@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
 from reconciler.catalog import INCREMENTAL_FIELD_TYPES
 from reconciler.manifest.document import NodePath
+from reconciler.manifest.fields import FieldError
 from reconciler.manifest.models import (
     CDC_TABLE_MODE_VALUES,
     FREQUENCY_VALUES,
@@ -27,7 +26,7 @@ from reconciler.manifest.models import (
 from reconciler.manifest.problems import Report, did_you_mean, kind_of
 from reconciler.secret import Secret
 
-__all__ = ["report_pydantic"]
+__all__ = ["report_field_errors"]
 
 _CHOICES = {
     "sync_type": SYNC_TYPE_VALUES,
@@ -39,30 +38,35 @@ _CHOICES = {
 }
 
 
-#: pydantic error types whose message is "expected X, got <the value's kind>".
+#: Error kinds whose message is "expected X, got <the value's kind>".
 _EXPECTED = {
     "bool_parsing": "true or false",
     "bool_type": "true or false",
     "string_type": "a string",
     "dict_type": "a mapping",
     "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
     "tuple_type": "a list of strings",
-    "list_type": "a list of strings",
+}
+
+#: The other kinds' messages, as manifests have always shown them.
+_MESSAGES = {
+    "value_error": "may not be null",
+    "invalid_key": "Keys should be strings",
+    "too_short": "Tuple should have at least 1 item after validation, not 0",
+    "int_parsing_size": "Unable to parse input string as an integer, exceeded maximum size",
+    "string_unicode": "Input should be a valid string, unable to parse raw data as a unicode string",
 }
 
 
-def report_pydantic(exc: ValidationError, base: NodePath, report: Report, *, document_level: bool) -> None:
-    for err in exc.errors():
-        _report_error(dict(err), base, report, document_level)
+def report_field_errors(errors: Iterable[FieldError], base: NodePath, report: Report, *, document_level: bool) -> None:
+    for error in errors:
+        _report_error(error, base, report, document_level)
 
 
-def _report_error(err: dict[str, Any], base: NodePath, report: Report, document_level: bool) -> None:
-    """One pydantic error in our words, located at its node (its key for unknown and missing fields)."""
-    loc = tuple(err["loc"])
+def _report_error(error: FieldError, base: NodePath, report: Report, document_level: bool) -> None:
+    """One error in our words, located at its node (its key for unknown and missing fields)."""
+    kind, loc, value = error
     path = (*base, *loc)
-    kind = err["type"]
-    value = err.get("input")
     name = str(loc[-1]) if loc else ""
     if isinstance(value, Secret):
         report(
@@ -85,18 +89,18 @@ def _report_error(err: dict[str, Any], base: NodePath, report: Report, document_
     elif kind == "string_pattern_mismatch" and name == "sync_time_of_day":
         report(path, f"invalid sync_time_of_day {value!r}; expected HH:MM:SS (UTC), e.g. '03:30:00'")
     else:
-        report(path, str(err["msg"]).removeprefix("Value error, ") if kind == "value_error" else str(err["msg"]))
+        report(path, _MESSAGES[kind])
 
 
 def _known_fields(loc: tuple[Any, ...], document_level: bool) -> Iterable[str]:
     """The field names allowed where an unknown one was found (for did-you-mean)."""
     if document_level:
-        return Defaults.model_fields if loc[0] == "defaults" else ManifestDocument.model_fields
+        return Defaults.FIELDS if loc[0] == "defaults" else ManifestDocument.FIELDS
     if loc[0] == "tables" and len(loc) == 3:
-        return TableSettings.model_fields
+        return TableSettings.FIELDS
     if loc[0] == "revenue_analytics":
-        return RevenueAnalytics.model_fields
-    return SourceInput.model_fields
+        return RevenueAnalytics.FIELDS
+    return SourceInput.FIELDS
 
 
 def _report_choice(path: NodePath, name: str, value: Any, report: Report) -> None:
