@@ -21,6 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import benchlib
@@ -72,7 +73,7 @@ def run(sources: int, tables: int, rate_limit: str | None, workers: int, workdir
             fetched = list(pool.map(client.get_source, ids))
             get_wall = time.perf_counter() - started
         stats = server.stats()
-    same = sorted(s.model_dump_json() for s in listed.sources) == sorted(s.model_dump_json() for s in fetched)
+    same = sorted(listed.sources, key=attrgetter("id")) == sorted(fetched, key=attrgetter("id"))
     return RefresherResult(
         sources, tables, list_requests, list_wall, stats["total"], get_wall, throttled + stats["throttled"], same
     )

@@ -298,7 +298,7 @@ def _revenue_changes(source: LiveSource) -> dict[str, bool]:
     """The revenue-analytics settings that differ from what PostHog gives a new source of this type."""
     if source.revenue_analytics is None:
         return {}
-    have = source.revenue_analytics.model_dump()
+    have = source.revenue_analytics.settings()
     default = revenue_analytics_defaults(source.source_type)
     return {k: v for k, v in have.items() if default.get(k) != v}
 

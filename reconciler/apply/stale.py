@@ -92,7 +92,7 @@ def _live_value(source: LiveSource, name: str) -> Any:
         schema = source.schema_named(table)
         return schema.settings().get(setting, _UNKNOWN) if schema is not None else _UNKNOWN
     if head == "revenue_analytics" and source.revenue_analytics is not None:
-        return source.revenue_analytics.model_dump().get(rest, _UNKNOWN)
+        return source.revenue_analytics.settings().get(rest, _UNKNOWN)
     return _UNKNOWN
 
 

@@ -71,7 +71,7 @@ def changed_findings(
     if "description" in spec.given and (spec.description or None) != (user_text or None):
         out.append(_field("description", spec.description, user_text, UNKNOWN))
     defaults = revenue_analytics_defaults(source.source_type)
-    have = source.revenue_analytics.model_dump() if source.revenue_analytics is not None else defaults
+    have = source.revenue_analytics.settings() if source.revenue_analytics is not None else defaults
     for key, want in revenue_changes(spec, have).items():
         out.append(_field(f"revenue_analytics.{key}", want, have.get(key), UNKNOWN))
     return out

@@ -220,7 +220,7 @@ def tables_part(spec: DesiredSource, live: LiveSource) -> tuple[Part, tuple[str,
 def revenue_part(spec: DesiredSource, live: LiveSource) -> Part:
     """The revenue-analytics keys the manifest writes that differ from PostHog's (its defaults when unset)."""
     default = revenue_analytics_defaults(live.source_type)
-    have = live.revenue_analytics.model_dump() if live.revenue_analytics else default
+    have = live.revenue_analytics.settings() if live.revenue_analytics else default
     changes = revenue_changes(spec, have)
     if not changes:
         return Part()

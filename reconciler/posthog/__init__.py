@@ -1,7 +1,8 @@
 """PostHog API layer: the client (HTTP, paging, retries, pacing) and the LiveState models it returns.
 
 Nothing loads until it is used (PEP 562): the pure planner can use `reconciler.posthog.models` without httpx,
-and `plan` can send its list request before pydantic is imported (docs/performance.md, "Start-up").
+and `plan` can send its list request before the models and the manifest code are imported (docs/performance.md,
+"Start-up").
 """
 
 from __future__ import annotations

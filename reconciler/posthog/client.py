@@ -23,11 +23,12 @@ from reconciler.errors import AmbiguousCreate, ApiError, ConfigError, PersonalKe
 from reconciler.posthog.ratelimit import RateLimiter
 from reconciler.posthog.retry import Replay, RetryPolicy
 from reconciler.posthog.session import USER_AGENT, BearerAuth, Call, RequestStats, Session, build_http_client
+from reconciler.posthog.shape import ShapeError
 from reconciler.settings import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Settings
 
 if TYPE_CHECKING:
-    # Imported where a response is turned into models, not here: a command can send its first request before
-    # pydantic is loaded (docs/performance.md, "Start-up").
+    # Imported where a response is turned into models, not here: a command sends its first request before
+    # they are loaded (docs/performance.md, "Start-up").
     from reconciler.posthog.models import LiveJob, LiveSchema, LiveSource, LiveState, PreflightTable, RefreshResult
 
 __all__ = [
@@ -241,7 +242,7 @@ class PostHogClient:
         call = Call("refresh_schemas", "POST", f"external_data_sources/{source_id}/refresh_schemas/", slow=True)
         from reconciler.posthog.models import RefreshResult
 
-        return self._model(RefreshResult.model_validate, self._session.json(call))
+        return self._model(RefreshResult.from_wire, self._session.json(call))
 
     def patch_revenue_config(
         self,
@@ -402,14 +403,11 @@ class PostHogClient:
     @staticmethod
     def _model(factory: Callable[[Any], _M], data: Any) -> _M:
         """Build a model from response data; a shape we do not understand is an ApiError, not a crash.
-        The message names fields and problems only, never the values (pydantic's default text shows them)."""
-        from pydantic import ValidationError
-
+        The message names the field and the problem only, never the value (`ShapeError`)."""
         try:
             return factory(data)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
-            raise ApiError(f"unexpected response shape from PostHog: {problems}") from None
+        except ShapeError as exc:
+            raise ApiError(f"unexpected response shape from PostHog: {exc.field}: {exc.problem}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ApiError(f"unexpected response shape from PostHog: {type(exc).__name__} {exc}") from None
         except RecursionError:

@@ -1,6 +1,7 @@
-"""LiveState: what PostHog has, as frozen pydantic models, normalised from the wire format.
+"""LiveState: what PostHog has, as frozen dataclasses, normalised from the wire format.
 
-Built only from API responses (`from_wire`); knows nothing of manifests or HTTP. Normalisation
+Built only from API responses (`from_wire`), which checks the type of every value it keeps as given
+(`shape.py`: a wrong one is a `ShapeError` naming the field); knows nothing of manifests or HTTP. Normalisation
 (reference/posthog-api.md §6, §7): stringified scalars typed through the catalog, secrets absent
 (PostHog omits them; anything sensitive that still arrives is dropped, never masked), `sync_frequency`
 null read as "never", `prefix` "" read as None, schemas sorted and addressable by name. The wire object
@@ -13,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.catalog import SCHEMA_WRITABLE_FIELDS, Catalog, load_catalog
 from reconciler.posthog.normalise import normalise_config, scrub_sensitive, to_bool
+from reconciler.posthog.shape import integer, optional_bool, optional_str, record
 
 __all__ = [
     "SCHEMA_WRITABLE_FIELDS",
@@ -31,9 +32,6 @@ __all__ = [
     "PreflightTable",
     "RefreshResult",
 ]
-
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -49,14 +47,13 @@ def _digest(content: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class LiveSchema(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LiveSchema:
     """One table of a source (the schema object, §7).
 
     `sync_frequency` is "never" where the wire says null (§7), and None only when the response did not
     carry the key at all (newer PostHog embeds a trimmed schema shape in lists, §14).
     """
-
-    model_config = _FROZEN
 
     id: str
     name: str
@@ -84,20 +81,24 @@ class LiveSchema(BaseModel):
             name=str(data["name"]),
             label=_str_or_none(data.get("label")),
             should_sync=bool(to_bool(data.get("should_sync") or False)),
-            sync_type=data.get("sync_type"),
-            incremental_field=data.get("incremental_field"),
-            incremental_field_type=data.get("incremental_field_type"),
+            sync_type=optional_str(data.get("sync_type"), "sync_type"),
+            incremental_field=optional_str(data.get("incremental_field"), "incremental_field"),
+            incremental_field_type=optional_str(data.get("incremental_field_type"), "incremental_field_type"),
             # "never" is stored as a null interval and reads back as null (§7).
-            sync_frequency=(data.get("sync_frequency") or "never") if "sync_frequency" in data else None,
-            sync_time_of_day=data.get("sync_time_of_day"),
+            sync_frequency=(
+                optional_str(data.get("sync_frequency") or "never", "sync_frequency")
+                if "sync_frequency" in data
+                else None
+            ),
+            sync_time_of_day=optional_str(data.get("sync_time_of_day"), "sync_time_of_day"),
             primary_key_columns=_names(data.get("primary_key_columns")),
-            cdc_table_mode=data.get("cdc_table_mode"),
+            cdc_table_mode=optional_str(data.get("cdc_table_mode"), "cdc_table_mode"),
             enabled_columns=_names(data.get("enabled_columns")),
             available_columns=tuple(
                 str(c["name"]) for c in data.get("available_columns") or () if isinstance(c, Mapping) and "name" in c
             ),
-            status=data.get("status"),
-            latest_error=data.get("latest_error"),
+            status=optional_str(data.get("status"), "status"),
+            latest_error=optional_str(data.get("latest_error"), "latest_error"),
             last_synced_at=_str_or_none(data.get("last_synced_at")),
             incremental=bool(data.get("incremental") or False),
             has_table=data.get("table") is not None,
@@ -115,20 +116,22 @@ class LiveSchema(BaseModel):
         return out
 
 
-class LiveRevenueConfig(BaseModel):
-    model_config = _FROZEN
-
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LiveRevenueConfig:
     enabled: bool
     include_invoiceless_charges: bool
 
+    def settings(self) -> dict[str, bool]:
+        """The config in the API's form (`revenue_analytics_config`, §8.12)."""
+        return {"enabled": self.enabled, "include_invoiceless_charges": self.include_invoiceless_charges}
 
-class LiveSource(BaseModel):
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LiveSource:
     """One external data source (§6) with its embedded schemas.
 
     `config` is `job_inputs` normalised through the catalog: typed scalars, underscore names, no secrets.
     """
-
-    model_config = _FROZEN
 
     id: str
     source_type: str
@@ -142,12 +145,12 @@ class LiveSource(BaseModel):
     created_by: str | None = None
     created_via: str | None = None
     last_run_at: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     revenue_analytics: LiveRevenueConfig | None = None
     schemas: tuple[LiveSchema, ...] = ()
     supports_webhooks: bool = False
     supports_column_selection: bool = False
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any], catalog: Catalog | None = None) -> LiveSource:
@@ -172,15 +175,15 @@ class LiveSource(BaseModel):
             id=str(data["id"]),
             source_type=source_type,
             # null and "" are the same "no prefix" to PostHog's uniqueness rule (§8.3 step 3).
-            prefix=prefix or None,
-            description=data.get("description"),
-            access_method=data.get("access_method"),
-            status=data.get("status"),
-            latest_error=data.get("latest_error"),
-            engine=data.get("engine"),
+            prefix=optional_str(prefix or None, "prefix"),
+            description=optional_str(data.get("description"), "description"),
+            access_method=optional_str(data.get("access_method"), "access_method"),
+            status=optional_str(data.get("status"), "status"),
+            latest_error=optional_str(data.get("latest_error"), "latest_error"),
+            engine=optional_str(data.get("engine"), "engine"),
             created_at=_str_or_none(data.get("created_at")),
             created_by=_str_or_none(data.get("created_by")),
-            created_via=data.get("created_via"),
+            created_via=optional_str(data.get("created_via"), "created_via"),
             last_run_at=_str_or_none(data.get("last_run_at")),
             config=normalise_config(known, job_inputs),
             revenue_analytics=(
@@ -222,7 +225,7 @@ class LiveSource(BaseModel):
             "description": self.description,
             "access_method": self.access_method,
             "config": self.config,
-            "revenue_analytics": None if self.revenue_analytics is None else self.revenue_analytics.model_dump(),
+            "revenue_analytics": None if self.revenue_analytics is None else self.revenue_analytics.settings(),
             "schemas": [{"id": s.id, "name": s.name, **s.settings()} for s in self.schemas],
         }
 
@@ -232,14 +235,13 @@ class LiveSource(BaseModel):
         return _digest(self.managed_content())
 
 
-class LiveState(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LiveState:
     """Every source of one project, as one list pass returned them (newest first, like PostHog, §5)."""
-
-    model_config = _FROZEN
 
     sources: tuple[LiveSource, ...] = ()
 
-    def __iter__(self) -> Iterator[LiveSource]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[LiveSource]:
         return iter(self.sources)
 
     def __len__(self) -> int:
@@ -258,20 +260,28 @@ class LiveState(BaseModel):
         return {s.id: s.fingerprint() for s in self.sources}
 
 
-class RefreshResult(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RefreshResult:
     """`refresh_schemas` response (§8.7)."""
-
-    model_config = _FROZEN
 
     added: int
     deleted: int
     total_tables_seen: int
 
+    @classmethod
+    def from_wire(cls, data: Any) -> RefreshResult:
+        """Exactly these three counts; an integer's text ("3") is read as the integer."""
+        row = record(data, ("added", "deleted", "total_tables_seen"))
+        return cls(
+            added=integer(row["added"], "added"),
+            deleted=integer(row["deleted"], "deleted"),
+            total_tables_seen=integer(row["total_tables_seen"], "total_tables_seen"),
+        )
 
-class IncrementalCandidate(BaseModel):
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IncrementalCandidate:
     """A cursor PostHog offers; send `field`/`field_type`, show `label`/`type` (they differ for Stripe, §10)."""
-
-    model_config = _FROZEN
 
     label: str
     type: str | None = None
@@ -279,10 +289,9 @@ class IncrementalCandidate(BaseModel):
     field_type: str | None = None
 
 
-class PreflightTable(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreflightTable:
     """One entry of the `database_schema` preflight response (§8.9)."""
-
-    model_config = _FROZEN
 
     table: str
     label: str | None = None
@@ -295,7 +304,7 @@ class PreflightTable(BaseModel):
     available_columns: tuple[str, ...] = ()
     detected_primary_keys: tuple[str, ...] = ()
     permission_error: str | None = None
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> PreflightTable:
@@ -305,16 +314,16 @@ class PreflightTable(BaseModel):
             incremental_fields=tuple(
                 IncrementalCandidate(
                     label=str(f.get("label") or f["field"]),
-                    type=f.get("type"),
+                    type=optional_str(f.get("type"), "incremental_fields.type"),
                     field=str(f["field"]),
-                    field_type=f.get("field_type"),
+                    field_type=optional_str(f.get("field_type"), "incremental_fields.field_type"),
                 )
                 for f in data.get("incremental_fields") or ()
                 if isinstance(f, Mapping) and "field" in f
             ),
             incremental_available=bool(data.get("incremental_available") or False),
             append_available=bool(data.get("append_available") or False),
-            cdc_available=data.get("cdc_available"),
+            cdc_available=optional_bool(data.get("cdc_available"), "cdc_available"),
             supports_webhooks=bool(data.get("supports_webhooks") or False),
             webhook_only=bool(data.get("webhook_only") or False),
             available_columns=tuple(
@@ -331,10 +340,9 @@ class PreflightTable(BaseModel):
         return frozenset(c.field for c in self.incremental_fields)
 
 
-class LiveJob(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LiveJob:
     """One sync job of a source (`jobs`, §8.8), newest first."""
-
-    model_config = _FROZEN
 
     id: str
     status: str | None = None
@@ -343,7 +351,7 @@ class LiveJob(BaseModel):
     schema_name: str | None = None
     rows_synced: int | None = None
     latest_error: str | None = None
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> LiveJob:
@@ -351,11 +359,11 @@ class LiveJob(BaseModel):
         rows = data.get("rows_synced")
         return cls(
             id=str(data["id"]),
-            status=data.get("status"),
+            status=optional_str(data.get("status"), "status"),
             created_at=_str_or_none(data.get("created_at")),
             finished_at=_str_or_none(data.get("finished_at")),
             schema_name=_str_or_none(schema.get("name")) if isinstance(schema, Mapping) else None,
-            rows_synced=int(rows) if isinstance(rows, int | str) and str(rows).isdigit() else None,
-            latest_error=data.get("latest_error"),
+            rows_synced=int(rows) if isinstance(rows, int | str) and str(rows).isdecimal() else None,
+            latest_error=optional_str(data.get("latest_error"), "latest_error"),
             raw=dict(data),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -313,13 +314,8 @@ def test_frequency_interval() -> None:
 def test_revenue_analytics_changes(tmp_path: Path) -> None:
     body = STRIPE + "  revenue_analytics: {enabled: true, include_invoiceless_charges: false}\n"
     live = stripe()
-    off = live.model_copy(
-        update={
-            "revenue_analytics": live.revenue_analytics.model_copy(  # type: ignore[union-attr]
-                update={"enabled": False}
-            )
-        }
-    )
+    assert live.revenue_analytics is not None
+    off = replace(live, revenue_analytics=replace(live.revenue_analytics, enabled=False))
     [source] = drift(desired(tmp_path, body), off).sources
     assert [(f.path, f.manifest, f.posthog, f.likely_changed_by) for f in source.findings] == [
         ("revenue_analytics.enabled", True, False, "unknown"),

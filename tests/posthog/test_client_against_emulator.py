@@ -4,8 +4,10 @@ emulator share only catalog data, so agreement here is evidence, not an echo."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import httpx
 import psycopg
@@ -75,7 +77,7 @@ def test_create_list_patch_delete_round_trip(client: PostHogClient) -> None:
     assert live.config["host"] == "db.example.com" and "password" not in live.config
     assert [s.name for s in live.schemas] == ["customers"]
     assert live.schemas[0].should_sync is True and live.schemas[0].sync_type == "full_refresh"
-    assert PASSWORD not in live.model_dump_json() and PASSWORD not in repr(live.raw)
+    assert PASSWORD not in json.dumps(asdict(live), default=str) and PASSWORD not in repr(live.raw)
 
     # The PATCH response (typed values) and a later GET (strings) normalise to the same fingerprint.
     patched = client.patch_source(source_id, {"description": "App DB (primary)"})
