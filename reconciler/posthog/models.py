@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler.catalog import SCHEMA_WRITABLE_FIELDS, Catalog, load_catalog
 from reconciler.posthog.normalise import normalise_config, scrub_sensitive, to_bool
-from reconciler.posthog.shape import integer, optional_bool, optional_str, record
+from reconciler.posthog.shape import ShapeError, integer, optional_bool, optional_str, record
 
 __all__ = [
     "SCHEMA_WRITABLE_FIELDS",
@@ -116,6 +116,13 @@ class LiveSchema:
         return out
 
 
+def _embedded_schema(data: Mapping[str, Any]) -> LiveSchema:
+    try:
+        return LiveSchema.from_wire(data)
+    except ShapeError as exc:  # say which `status` it was: a source has one too
+        raise exc.within("schemas") from None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LiveRevenueConfig:
     enabled: bool
@@ -165,7 +172,7 @@ class LiveSource:
             job_inputs = scrub_sensitive(job_inputs, known.sensitive_names)
         revenue = data.get("revenue_analytics_config")
         schemas = sorted(
-            (LiveSchema.from_wire(s) for s in data.get("schemas") or () if isinstance(s, Mapping)),
+            (_embedded_schema(s) for s in data.get("schemas") or () if isinstance(s, Mapping)),
             key=lambda s: (s.name, s.id),
         )
         raw = {k: v for k, v in data.items() if k != "schemas"}

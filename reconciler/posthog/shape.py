@@ -28,6 +28,10 @@ class ShapeError(ValueError):
         self.field = field
         self.problem = problem
 
+    def within(self, outer: str) -> ShapeError:
+        """This error as seen from the object that holds the value under `outer` (`schemas.status`)."""
+        return ShapeError(f"{outer}.{self.field}", self.problem)
+
 
 def optional_str(value: Any, field: str) -> str | None:
     """A string or null (a number is not a string here)."""

@@ -41,9 +41,9 @@ CASES = [
     (GET, postgres_wire(description={"text": CANARY}), "description: expected a string or null"),
     (GET, postgres_wire(prefix=[CANARY]), "prefix: expected a string or null"),
     (GET, postgres_wire(engine=5), "engine: expected a string or null"),  # a number is no string
-    (GET, with_schema(sync_type=[CANARY]), "sync_type: expected a string or null"),
-    (GET, with_schema(sync_frequency={"every": CANARY}), "sync_frequency: expected a string or null"),
-    (GET, with_schema(latest_error=True), "latest_error: expected a string or null"),
+    (GET, with_schema(sync_type=[CANARY]), "schemas.sync_type: expected a string or null"),
+    (GET, with_schema(sync_frequency={"every": CANARY}), "schemas.sync_frequency: expected a string or null"),
+    (GET, with_schema(status=True), "schemas.status: expected a string or null"),
     (PATCH_SCHEMA, schema_wire("t", "t1", cdc_table_mode=[CANARY]), "cdc_table_mode: expected a string or null"),
     (REFRESH_CALL, {**REFRESH, "added": CANARY}, "added: expected an integer"),
     (REFRESH_CALL, {**REFRESH, "deleted": [CANARY]}, "deleted: expected an integer"),
