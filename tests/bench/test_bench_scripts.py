@@ -114,7 +114,7 @@ def test_startup_help_imports_no_heavy_package(bench: dict[str, ModuleType]) -> 
     assert set(results["reconciler validate (2 sources)"].heavy or ()) <= {"yaml", "jinja2"}
     for command in ("plan", "drift"):
         remote = results[f"reconciler {command} (10 sources × 5 tables, remote emulator)"]
-        assert set(remote.heavy or ()) == {"httpx", "pydantic", "yaml"}
+        assert set(remote.heavy or ()) == {"httpx", "yaml"}
     assert all(r.max_rss_mb > 1 for r in results.values())
 
 
