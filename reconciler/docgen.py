@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from reconciler.catalog import (
     load_catalog,
 )
 from reconciler.catalog import model as catalog_model
+from reconciler.records import record
 
 __all__ = ["DEFAULT_PATH", "FieldRow", "example_manifest", "field_rows", "main", "render_sources_doc"]
 
@@ -61,7 +61,7 @@ The general manifest format — `tables`, `protect`, `state`, templates — is i
 """
 
 
-@dataclass(frozen=True)
+@record
 class FieldRow:
     """One line of a source type's field table. `condition` is the select option a field depends on."""
 

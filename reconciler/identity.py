@@ -11,18 +11,19 @@ Must not know: plans, steps, rendering, HTTP.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from reconciler.ownership import parse_trailer
 from reconciler.posthog.models import LiveSource, LiveState
+from reconciler.records import record
 
 __all__ = ["Conflict", "Declared", "Identity", "Trailer", "declared_of", "match_sources"]
 
 ConflictKind = Literal["duplicate-owner", "identity-conflict"]
 
 
-@dataclass(frozen=True)
+@record
 class Declared:
     """What identity needs to know of one address: the (type, prefix) it may adopt."""
 
@@ -31,7 +32,7 @@ class Declared:
     prefix: str | None
 
 
-@dataclass(frozen=True)
+@record
 class Trailer:
     """A live description split by `ownership.parse_trailer`: the user's text, address and fingerprint."""
 
@@ -40,7 +41,7 @@ class Trailer:
     fingerprint: str | None
 
 
-@dataclass(frozen=True)
+@record
 class Conflict:
     """An address identity cannot settle. `reference` is the error reference plan uses for it."""
 
@@ -50,7 +51,7 @@ class Conflict:
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Identity:
     """The answer for one live state, per live source: `owned` (its trailer names a declared address),
     `adopted` (matched by (type, prefix); no trailer, or one naming an undeclared address), `unmanaged`

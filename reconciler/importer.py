@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.catalog import (
@@ -35,6 +34,7 @@ from reconciler.manifest.dump import dump_manifest
 from reconciler.manifest.models import DesiredSource, DesiredState, Location, RevenueAnalytics, TableSettings
 from reconciler.ownership import ADDRESS_PATTERN, max_user_description_length, parse_trailer
 from reconciler.posthog.models import LiveSchema, LiveSource, LiveState
+from reconciler.records import record
 from reconciler.secret import Secret
 
 __all__ = [
@@ -53,7 +53,7 @@ _IMPORTED = Location(file="<import>", line=1, column=1)
 _DEFAULT_CDC_TABLE_MODE = "consolidated"  # §7
 
 
-@dataclass(frozen=True)
+@record
 class Selector:
     """`--select TYPE:PREFIX`; an empty prefix (`Stripe:`) selects the source without a prefix."""
 
@@ -78,7 +78,7 @@ def parse_selector(text: str) -> Selector:
     return Selector(source_type.strip(), prefix.strip() or None)
 
 
-@dataclass(frozen=True)
+@record
 class SecretVariable:
     """One environment variable the imported manifest reads with `secret()`; `required` False means it is
     only a suggestion in the header comment (not written into the config)."""
@@ -89,7 +89,7 @@ class SecretVariable:
     required: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class ImportedSource:
     address: str
     source: DesiredSource

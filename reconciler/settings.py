@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from reconciler.credentials import API_KEY_ENV
 from reconciler.errors import ConfigError
 from reconciler.loopback import is_loopback
 from reconciler.rate_spec import DEFAULT_RATE_LIMIT, parse_rate_limit
+from reconciler.records import record
 from reconciler.secret import Secret
 
 __all__ = [
@@ -80,7 +80,7 @@ _NO_HOST_HINT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """Where and as whom to talk to PostHog. Frozen; the key is a `Secret`, so repr never shows it."""
 
@@ -107,7 +107,7 @@ class Settings:
         return None if self.is_local else self.host
 
 
-@dataclass(frozen=True)
+@record
 class Pinned:
     """The host and project an environment of reconciler.yaml pins, and where each is written (`file:line:col`).
     Flags and variables may repeat a pinned value, never contradict it."""

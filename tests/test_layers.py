@@ -75,13 +75,13 @@ RULES = (
     # Leaves: they import nothing of ours (rate_spec only the error tree).
     *(
         Rule(f"reconciler.{leaf}", "leaf module", only_internal=())
-        for leaf in ("errors", "secret", "ownership", "wording", "loopback", "credentials")
+        for leaf in ("errors", "secret", "ownership", "wording", "loopback", "credentials", "records")
     ),
     Rule("reconciler.rate_spec", "leaf module (only the error tree)", only_internal=("reconciler.errors",)),
     Rule(
         "reconciler.catalog",
-        "pure data: only the error tree",
-        only_internal=("reconciler.catalog", "reconciler.errors"),
+        "pure data: only the error tree (and `@record`)",
+        only_internal=("reconciler.catalog", "reconciler.errors", "reconciler.records"),
     ),
     Rule(
         "reconciler.emulator",
@@ -170,7 +170,7 @@ RULES = (
     Rule(
         "reconciler.commands.options",
         "light on purpose: built while the command line is parsed",
-        only_internal=(),
+        only_internal=("reconciler.records",),
     ),
     Rule(
         "reconciler.entry",

@@ -39,6 +39,7 @@ from reconciler.plan.steps import (
     step_kind,
 )
 from reconciler.posthog.client import PostHogClient
+from reconciler.records import record
 from reconciler.secret import Secret, collect_secrets
 
 __all__ = [
@@ -67,7 +68,7 @@ class StepStatus(Enum):
     NOT_STARTED = "not_started"
 
 
-@dataclass(frozen=True)
+@record
 class StepResult:
     step: Step
     status: StepStatus
@@ -77,7 +78,7 @@ class StepResult:
     note: str | None = None  # e.g. "bulk_update_schemas refused: patched one table at a time"
 
 
-@dataclass(frozen=True)
+@record
 class ApplyReport:
     """Every step of the plan with its outcome, in plan order."""
 

@@ -7,16 +7,15 @@ the steps must send but whose values are not set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from reconciler.apply.executor import missing_secrets
 from reconciler.errors import PlanRefused
 from reconciler.plan.model import Plan
+from reconciler.records import record
 
 __all__ = ["ApplyPolicy", "check_plan"]
 
 
-@dataclass(frozen=True)
+@record
 class ApplyPolicy:
     allow_delete: bool = False
     max_deletes: int = 1

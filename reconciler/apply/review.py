@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.plan.model import Plan
+from reconciler.records import record
 from reconciler.secret import Secret
 
 __all__ = ["Fact", "ReviewedPlan", "Unreviewed", "canonical", "review", "write_facts"]
@@ -47,7 +48,7 @@ class Fact:
         return f"{self.field} = {self.value}"
 
 
-@dataclass(frozen=True)
+@record
 class ReviewedPlan:
     """A plan someone reviewed, and whether the delete opt-in was part of it. `name` says where it came from."""
 
@@ -56,7 +57,7 @@ class ReviewedPlan:
     allow_delete: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Unreviewed:
     """A write no reviewed plan showed (or a delete shown without the opt-in: `opt_in_missing`)."""
 

@@ -15,7 +15,7 @@ Must not know: the saved file's format (it reads a `SavedPlan`), HTTP, rendering
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from reconciler.ownership import parse_trailer
 from reconciler.plan.model import Plan
 from reconciler.plan.saved import SavedPlan
 from reconciler.posthog.models import LiveSource, LiveState
+from reconciler.records import record
 from reconciler.wording import count
 
 __all__ = ["LiveNow", "StaleSource", "ensure_environment", "ensure_fresh", "ensure_recent", "look_now", "stale_sources"]
@@ -33,7 +34,7 @@ __all__ = ["LiveNow", "StaleSource", "ensure_environment", "ensure_fresh", "ensu
 _UNKNOWN = object()  # a live value this check cannot read (a secret, a setting the listing does not carry)
 
 
-@dataclass(frozen=True)
+@record
 class LiveNow:
     """What the plan's addresses match in PostHog now: address -> fingerprint (None: no live source), the
     identity conflicts among the plan's addresses, and the addresses whose live source already holds every
@@ -96,7 +97,7 @@ def _live_value(source: LiveSource, name: str) -> Any:
     return _UNKNOWN
 
 
-@dataclass(frozen=True)
+@record
 class StaleSource:
     """One source whose live object moved since the plan was saved. `was`/`now` are fingerprints, None
     meaning "no live source"."""

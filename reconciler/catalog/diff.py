@@ -7,14 +7,14 @@ a user sees that PostHog added a type or a field before a plan fails on it. Know
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from reconciler.catalog.model import Catalog, Field, SourceType
+from reconciler.records import record
 
 __all__ = ["CatalogChange", "diff_catalogs", "field_paths"]
 
 
-@dataclass(frozen=True)
+@record
 class CatalogChange:
     """One difference. `action` is `added`, `removed` or `changed`; `field` is None for a whole type."""
 

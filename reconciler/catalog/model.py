@@ -11,12 +11,13 @@ import copy
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from typing import Any
 
 from reconciler.catalog.source_values import SSH_TUNNEL_PUBLIC_NAMES, SSH_TUNNEL_SECRET_NAMES
 from reconciler.catalog.tables import TableSpec, parse_tables
+from reconciler.records import record
 
 __all__ = [
     "BUNDLED_JSON",
@@ -58,14 +59,14 @@ CDC_KEYS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record
 class SelectOption:
     label: str
     value: str
     fields: tuple[Field, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Field:
     """One form field. `kind` is the wizard `type`: an input kind, `select`, `switch-group`, `oauth`,
     `file-upload` or `ssh-tunnel`. Kind-specific attributes are empty for other kinds."""
@@ -119,7 +120,7 @@ class Field:
                 yield from child.walk()
 
 
-@dataclass(frozen=True)
+@record
 class PatternCheck:
     """A value rule PostHog enforces on one (dotted) field path: values must match `pattern`."""
 
@@ -131,7 +132,7 @@ class PatternCheck:
     example: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class SourceType:
     name: str
     label: str

@@ -7,8 +7,9 @@ API source's settings (endpoint constants); database types discover theirs at co
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from reconciler.records import record
 
 __all__ = ["Cursor", "TableSpec", "parse_cursor", "parse_tables"]
 
@@ -16,7 +17,7 @@ __all__ = ["Cursor", "TableSpec", "parse_cursor", "parse_tables"]
 _DEFAULT_CURSOR_TYPE = "datetime"
 
 
-@dataclass(frozen=True)
+@record
 class Cursor:
     """An incremental field candidate: `label`/`type` are what PostHog shows, `field`/`field_type` what a
     client sends (they differ for e.g. Stripe: label created_at/datetime, field created/integer)."""
@@ -27,7 +28,7 @@ class Cursor:
     field_type: str
 
 
-@dataclass(frozen=True)
+@record
 class TableSpec:
     name: str
     cursors: tuple[Cursor, ...] = ()

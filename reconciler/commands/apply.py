@@ -4,7 +4,7 @@ blast-radius rules forbid, confirm, execute, report."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from reconciler.plan.model import Plan
 from reconciler.plan.saved import SavedPlan, load_plan
 from reconciler.plan.untrusted import check_untrusted_plan
 from reconciler.posthog.client import PostHogClient
+from reconciler.records import record
 from reconciler.settings import Settings
 
 __all__ = [
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class SavedPlanChecks:
     """What `apply plan.json` is asked to check before any request: the manifests it must come from
     (`--manifests`), its age (`--max-age`), and the allow-lists it must have been made under
@@ -52,7 +53,7 @@ class SavedPlanChecks:
     allow_secret: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
+@record
 class ApplyRequest:
     plan: PlanRequest
     saved_plan: Path | None = None
@@ -66,7 +67,7 @@ class ApplyRequest:
     checks: SavedPlanChecks = field(default_factory=SavedPlanChecks)
 
 
-@dataclass(frozen=True)
+@record
 class ApplyOutcome:
     plan: Plan
     report: ApplyReport | None  # None: nothing to do

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,20 @@ from reconciler.commands.console import Console, ExitCode
 from reconciler.commands.context import open_repository, settings_for
 from reconciler.commands.options import Connection, ManifestOptions
 from reconciler.manifest.catalogs import catalog_from_wizard, resolve_catalog
+from reconciler.records import record
 from reconciler.wording import count
 
 __all__ = ["CatalogDiffFlags", "CatalogPullFlags", "catalog_diff_task", "catalog_pull_task", "catalog_text"]
 
 
-@dataclass(frozen=True)
+@record
 class CatalogPullFlags:
     connection: Connection
     out_text: str | None = None
     env_name: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class CatalogDiffFlags:
     connection: Connection
     file: str | None = None

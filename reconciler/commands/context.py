@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from reconciler.manifest.config_values import ValidateOptions
 from reconciler.manifest.files import collect_files
 from reconciler.manifest.repo_config import CONFIG_NAME, Environment, RepoConfig, find_config, load_repo_config
 from reconciler.manifest.variables import EnvironmentVariables, LoadOptions
+from reconciler.records import record
 from reconciler.settings import Pinned, Settings, resolve_settings
 
 __all__ = [
@@ -56,7 +57,7 @@ ENV_VAR = "RECONCILER_ENV"
 DEFAULT_MANIFESTS = "manifests"
 
 
-@dataclass(frozen=True)
+@record
 class Repository:
     """What a command works on: reconciler.yaml (None: there is none), the environment `--env` selects (None:
     none), and the manifest options with PATHS and `--catalog` resolved (a command given no path reads
@@ -204,7 +205,7 @@ def settings_for(connection: Connection, repo: Repository, env: Mapping[str, str
     )
 
 
-@dataclass(frozen=True)
+@record
 class PinnedProject:
     """A manifest's `project:` and where it is (`file:line`)."""
 

@@ -4,24 +4,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.commands.common import ManifestOptions, connect, load_and_list
 from reconciler.commands.common import now as current_time
 from reconciler.drift.model import DEFAULT_FAIL_ON, Category, DriftReport
+from reconciler.records import record
 from reconciler.settings import Settings
 
 __all__ = ["DriftOutcome", "DriftRequest", "run_drift"]
 
 
-@dataclass(frozen=True)
+@record
 class DriftRequest:
     manifests: ManifestOptions
     fail_on: frozenset[Category] = DEFAULT_FAIL_ON
 
 
-@dataclass(frozen=True)
+@record
 class DriftOutcome:
     report: DriftReport
     requests: int

@@ -6,18 +6,18 @@ checked before anything is written, so a refused import writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.commands.common import catalog_for, connect
 from reconciler.errors import ReconcilerError
 from reconciler.importer import ImportedSource, Selector, import_sources, render_import, select_sources
+from reconciler.records import record
 from reconciler.settings import Settings
 
 __all__ = ["ImportOutcome", "ImportRequest", "run_import"]
 
 
-@dataclass(frozen=True)
+@record
 class ImportRequest:
     selectors: tuple[Selector, ...] | None  # None: --all
     out: Path | None = None  # None: stdout; an existing directory (or a path ending in /): one file per source
@@ -27,7 +27,7 @@ class ImportRequest:
     unmanaged_only: bool = False  # `--unmanaged`: only sources nobody owns yet
 
 
-@dataclass(frozen=True)
+@record
 class ImportOutcome:
     imported: tuple[ImportedSource, ...]
     text: str | None  # the manifest, when printed rather than written

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from reconciler.records import record
 
 __all__ = ["Connection", "EnvironmentScope", "ManifestOptions", "parse_duration"]
 
@@ -28,7 +30,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
 
 
-@dataclass(frozen=True)
+@record
 class Connection:
     """`--host` / `--project` / `--api-path` as given (None: not given); resolved with the environment later."""
 
@@ -37,7 +39,7 @@ class Connection:
     api_path: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class EnvironmentScope:
     """What reconciler.yaml tells the manifests: the environment selected (None: none), its `variables` (what
     `var()` reads) and where they are written, the names it declares (a source's `environments:` must use
@@ -50,7 +52,7 @@ class EnvironmentScope:
     variables_at: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class ManifestOptions:
     """Which manifests to read and how: PATHS, `--catalog`, `--allow-env`, `--allow-secret`,
     `--allow-literal-secrets`."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from reconciler import __version__
 from reconciler.commands.common import ManifestOptions, connect, fingerprint_key, load_and_list, manifest_digest, now
 from reconciler.commands.context import catalog_spec
 from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.records import record
 
 if TYPE_CHECKING:
     # Imported where they are used, after the list request has gone out (`load_and_list`).
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["PlanOutcome", "PlanRequest", "failed_plan", "make_plan", "run_plan"]
 
 
-@dataclass(frozen=True)
+@record
 class PlanRequest:
     manifests: ManifestOptions
     targets: frozenset[str] | None = None
@@ -33,7 +33,7 @@ class PlanRequest:
     allow_delete: bool = False  # recorded in the saved plan: the reviewer's opt-in for its deletes and replaces
 
 
-@dataclass(frozen=True)
+@record
 class PlanOutcome:
     plan: Plan
     desired: DesiredState

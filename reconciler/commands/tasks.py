@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +25,7 @@ from reconciler.commands.context import (
 )
 from reconciler.commands.options import Connection, ManifestOptions
 from reconciler.errors import ReconcilerError
+from reconciler.records import record
 from reconciler.wording import count
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ __all__ = [
 # ---- validate / schema ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ValidateFlags:
     manifests: ManifestOptions
     connection: Connection = field(default_factory=Connection)  # only `--catalog live` connects
@@ -120,7 +121,7 @@ def schema_task(catalog: str | None, console: Console, *, repo_config: bool = Fa
 # ---- plan ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class PlanFlags:
     manifests: ManifestOptions
     connection: Connection
@@ -207,7 +208,7 @@ def _failed_plan(flags: PlanFlags, settings: Settings | None, error: ReconcilerE
 # ---- apply --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ApplyFlags:
     manifests: ManifestOptions
     connection: Connection
@@ -321,7 +322,7 @@ def apply_task(flags: ApplyFlags, console: Console) -> ExitCode:
 # ---- drift --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class DriftFlags:
     manifests: ManifestOptions
     connection: Connection
@@ -351,7 +352,7 @@ def drift_task(flags: DriftFlags, console: Console) -> ExitCode:
 # ---- import -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ImportFlags:
     connection: Connection
     selects: tuple[str, ...] = ()  # empty: --all or --unmanaged

@@ -6,9 +6,10 @@ Must not know: how findings are made (compare.py, health.py, report.py), renderi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from reconciler.records import record
 
 __all__ = [
     "CATEGORIES",
@@ -61,7 +62,7 @@ def parse_categories(spec: str) -> frozenset[Category]:
     return frozenset(chosen)
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One thing drift found. Which fields are set depends on `kind`:
 
@@ -92,7 +93,7 @@ class Finding:
     hint: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class SourceDrift:
     """Everything found about one source. `address` is None for sources no manifest declares."""
 
@@ -107,7 +108,7 @@ class SourceDrift:
         return self.address or f"{self.source_type}:{self.prefix or ''}"
 
 
-@dataclass(frozen=True)
+@record
 class DriftReport:
     """The whole drift report; `sources` hold only sources with findings, ordered by label."""
 

@@ -7,7 +7,6 @@ and calls these for leaves; this module knows value shapes (reference/posthog-ap
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.catalog import (
@@ -21,6 +20,7 @@ from reconciler.catalog import (
 )
 from reconciler.manifest.document import NodePath
 from reconciler.manifest.problems import Report, did_you_mean, dotted, kind_of
+from reconciler.records import record
 from reconciler.secret import Secret
 
 __all__ = ["ValidateOptions", "ValueChecks"]
@@ -29,7 +29,7 @@ _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 _BOOL_TEXT = {"true": True, "false": False}
 
 
-@dataclass(frozen=True)
+@record
 class ValidateOptions:
     """`allow_literal_secrets`: accept a literal value in a secret field (it is wrapped in a Secret).
     `environment`: the selected environment (None: none); `environments`: the names reconciler.yaml declares

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from reconciler.records import record
+
 __all__ = ["Document", "Location", "Mark", "NodePath", "SecretRef"]
 
 
@@ -46,7 +48,7 @@ NodePath = tuple[str | int, ...]
 Mark = Location
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class SecretRef:
     """One `secret('NAME')` call: which variable, where, and whether the environment has it."""
 

@@ -19,6 +19,7 @@ from reconciler.manifest.files import read_manifest
 from reconciler.manifest.problems import DocumentReporter, ManifestInvalid, did_you_mean, kind_of
 from reconciler.manifest.templates import LoadOptions, TemplateProblem, TemplateRenderer
 from reconciler.manifest.yaml_marks import parse_documents
+from reconciler.records import record
 
 __all__ = [
     "CONFIG_NAME",
@@ -45,7 +46,7 @@ ENVIRONMENT_KEYS = ("host", "project", "variables")
 VariableValue = str | int | float | bool
 
 
-@dataclass(frozen=True)
+@record
 class Environment:
     """One entry of `environments:`. `marks` locates its keys (`host`, `project`, `variables.NAME`) for
     messages; `where` is the environment's own key."""
@@ -61,7 +62,7 @@ class Environment:
         return self.marks.get(key, self.where)
 
 
-@dataclass(frozen=True)
+@record
 class RepoConfig:
     """`reconciler.yaml` as read. Paths are resolved against the file's directory."""
 

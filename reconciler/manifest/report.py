@@ -6,7 +6,7 @@ Glue only: load.py reads and renders, validate.py checks; this module orders and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from reconciler.manifest.load import load_documents
 from reconciler.manifest.models import DesiredState, ManifestInvalid
 from reconciler.manifest.templates import UNDEFINED_VARIABLE, LoadOptions
 from reconciler.manifest.validate import ValidateOptions, build_desired_state, excluded_sources
+from reconciler.records import record
 
 __all__ = ["JSON_FORMAT_VERSION", "ValidationReport", "check_manifests", "load_desired_state", "merge_reports"]
 
@@ -25,7 +26,7 @@ __all__ = ["JSON_FORMAT_VERSION", "ValidationReport", "check_manifests", "load_d
 JSON_FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
+@record
 class ValidationReport:
     """The outcome of checking manifests: the state when valid, else every error (sorted by location)."""
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.manifest.document import Mark, NodePath, SecretRef
 from reconciler.manifest.variables import LoadOptions
+from reconciler.records import record
 from reconciler.secret import Secret
 
 __all__ = [
@@ -91,7 +91,7 @@ class _SecretSlot:
         return self._refuse()
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class EnvRead:
     """One `env('NAME')` call: which variable and where (checked against every `secret()` once loading ends)."""
 

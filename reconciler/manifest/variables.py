@@ -19,10 +19,10 @@ import fnmatch
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.credentials import OWN_CREDENTIALS
+from reconciler.records import record
 
 __all__ = ["EnvironmentVariables", "LoadOptions", "looks_secret"]
 
@@ -38,7 +38,7 @@ def looks_secret(name: str) -> bool:
     return bool(_SECRET_WORDS.search(upper)) or not _SECRET_PARTS.isdisjoint(upper.split("_"))
 
 
-@dataclass(frozen=True)
+@record
 class EnvironmentVariables:
     """What `var('name')` reads: the selected environment of reconciler.yaml, its `variables`, and where they
     are declared (`file:line:column`, for the hint of an undefined one)."""
@@ -48,7 +48,7 @@ class EnvironmentVariables:
     declared_at: str
 
 
-@dataclass(frozen=True)
+@record
 class LoadOptions:
     """What templates may read: `allow_env` / `allow_secret` are fnmatch patterns (None: not restricted);
     `variables` is what `var()` reads (None: no environment selected)."""

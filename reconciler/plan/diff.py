@@ -22,6 +22,7 @@ from reconciler.manifest.models import TABLE_API_NAMES, DesiredSource, TableSett
 from reconciler.plan.model import FieldDiff, Impact
 from reconciler.posthog.models import LiveSchema, LiveSource
 from reconciler.posthog.normalise import normalise_config
+from reconciler.records import record
 from reconciler.secret import Secret, has_secret, without_secrets
 
 __all__ = [
@@ -48,7 +49,7 @@ CREATE_SCHEMA_KEYS = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class ConfigDiff:
     """What changes in `job_inputs`. `patch` holds the top-level keys to send (Secrets inside)."""
 

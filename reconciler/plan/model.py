@@ -8,11 +8,12 @@ Must not know: JSON, rendering, HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any
 
 from reconciler.plan.steps import DeleteSource, Step
+from reconciler.records import record
 
 __all__ = [
     "IMMUTABLE_FIELDS",
@@ -79,7 +80,7 @@ class SecretStatus(Enum):
     MISSING = "missing"  # must be re-sent but the value is not available: a plan error
 
 
-@dataclass(frozen=True)
+@record
 class FieldDiff:
     """One changed field, for humans. `path` is dotted (`config.host`, `tables.Charge.sync_type`).
     Secret fields never carry values: old/new are None and `secret` is True."""
@@ -93,7 +94,7 @@ class FieldDiff:
 # ---- Changes and the plan ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class SourceChange:
     """Everything the plan says about one source. The executor acts only on `steps`;
     `reasons`, `field_diffs`, `secret_status` and `impacts` exist for humans and safety checks."""
@@ -122,7 +123,7 @@ class SourceChange:
         return max(self.impacts, key=lambda i: i.rank) if self.impacts else None
 
 
-@dataclass(frozen=True)
+@record
 class UnmanagedSource:
     """Live, not declared, no ownership trailer: reported, never touched."""
 
@@ -131,7 +132,7 @@ class UnmanagedSource:
     prefix: str | None
 
 
-@dataclass(frozen=True)
+@record
 class OrphanedSource:
     """Carries our trailer, but no manifest declares its address any more. Deleted only with `--prune`."""
 
@@ -141,7 +142,7 @@ class OrphanedSource:
     prefix: str | None
 
 
-@dataclass(frozen=True)
+@record
 class PlanError:
     """A problem that makes the plan unusable for apply (protect violated, an invalid manifest, PostHog
     unreachable, ...). `file`/`line`/`column`/`field`/`hint` are set when known (manifest errors): every
@@ -164,7 +165,7 @@ class PlanError:
         return ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """Ordered changes: deletes (incl. the delete half of replaces) first, then chains."""
 

@@ -12,7 +12,7 @@ Decisions (DESIGN.md "Semantics the planner must get right"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from reconciler.catalog import Catalog, SourceType, revenue_analytics_defaults
@@ -45,12 +45,13 @@ from reconciler.plan.steps import (
 from reconciler.plan.update import schema_updates, update_parts
 from reconciler.posthog.models import LiveSource, LiveState
 from reconciler.posthog.normalise import normalise_config
+from reconciler.records import record
 from reconciler.secret import has_secret
 
 __all__ = ["PlanOptions", "build_plan"]
 
 
-@dataclass(frozen=True)
+@record
 class PlanOptions:
     host: str
     project: str

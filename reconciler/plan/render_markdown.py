@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from reconciler.plan.model import Plan, PlanError, SourceChange
 from reconciler.plan.render_rows import (
@@ -28,12 +27,13 @@ from reconciler.plan.render_rows import (
     unlisted,
 )
 from reconciler.plan.render_text import row_line
+from reconciler.records import record
 from reconciler.wording import count
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MarkdownOptions", "escape_markdown", "render_failed_markdown", "render_markdown"]
 
 
-@dataclass(frozen=True)
+@record
 class MarkdownOptions:
     """What the comment says about deletes: whether the plan carries the opt-in (`plan --allow-delete`), and
     `delete_hint`, trusted markdown naming the opt-in where the plan is reviewed (e.g. a pull-request label)."""

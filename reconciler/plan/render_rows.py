@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from reconciler.manifest.models import TABLE_KEYS_OF_API, TableSettings
 from reconciler.plan.model import IMMUTABLE_FIELDS, TARGETING_WARNING, Action, Plan, SecretStatus, SourceChange
 from reconciler.plan.steps import CreateSource, OwnedDescription, PatchRevenueConfig, describe_step, source_label
+from reconciler.records import record
 from reconciler.secret import SECRET_MASK, Secret
 
 __all__ = [
@@ -310,7 +311,7 @@ def change_rows(change: SourceChange, *, verbose: bool = False) -> list[Row]:
     return rows
 
 
-@dataclass(frozen=True)
+@record
 class Unlisted:
     """Live tables a source's manifest does not list (policy `report`): shown once, after the changes."""
 

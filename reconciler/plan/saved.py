@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
 from reconciler.plan.codec import FORMAT_VERSION, PlanFormatError, Reader, dumps, plan_from_dict, plan_to_dict
 from reconciler.plan.model import Plan
+from reconciler.records import record
 
 __all__ = ["SavedPlan", "load_plan", "save_plan"]
 
 
-@dataclass(frozen=True)
+@record
 class SavedPlan:
     """A plan read back from `-o plan.json`, with what `apply` needs to refuse a stale or foreign plan.
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Protocol
 
 from reconciler.manifest.models import TABLE_KEYS_OF_API, TableSettings
+from reconciler.records import record
 from reconciler.secret import SECRET_MASK, Secret, collect_secrets
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class OwnedDescription:
     """A description to send: the user's text plus the ownership trailer (reconciler.ownership).
 
@@ -131,7 +131,7 @@ def _change(name: str, path: str, new: Any, old: Mapping[str, Any]) -> str:
 # ---- the steps: the exact API calls apply will make, in order within a chain --------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """Base of all steps. `address` names the manifest source; `source_id` is the live id, or None
     when it is only known after this chain's CreateSource has run (the executor resolves it)."""
@@ -185,7 +185,7 @@ def _config_writes(prefix: str, values: Mapping[str, Any]) -> list[tuple[str, An
     return out
 
 
-@dataclass(frozen=True)
+@record
 class DeleteSource(Step):
     kind = "delete_source"
 
@@ -196,7 +196,7 @@ class DeleteSource(Step):
         return f"delete the source {self.target} and its synced tables"
 
 
-@dataclass(frozen=True)
+@record
 class CreateSource(Step):
     """POST with `payload.schemas` for the listed tables. `payload` may hold Secret objects, revealed only
     by the client when the body is built."""
@@ -258,7 +258,7 @@ class CreateSource(Step):
         return out
 
 
-@dataclass(frozen=True)
+@record
 class PatchSource(Step):
     """Only the fields that differ: `description` (an OwnedDescription) and/or `job_inputs` (may hold
     Secrets; PostHog shallow-merges it, §8.4)."""
@@ -315,7 +315,7 @@ class PatchSource(Step):
         return out
 
 
-@dataclass(frozen=True)
+@record
 class RefreshSchemas(Step):
     """Needed before table steps when a listed table is not yet known to PostHog."""
 
@@ -325,7 +325,7 @@ class RefreshSchemas(Step):
         return "discover the upstream's tables (new ones are added, not synced)"
 
 
-@dataclass(frozen=True)
+@record
 class SchemaUpdate:
     """Settings to PATCH on one table. `schema_id` None = resolve by `name` at apply time."""
 
@@ -334,7 +334,7 @@ class SchemaUpdate:
     changes: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@record
 class PatchSchemas(Step):
     """The tables' settings, in one bulk_update_schemas call where PostHog allows it (the client falls back
     to one PATCH per table)."""
@@ -370,7 +370,7 @@ class PatchSchemas(Step):
         return cls(address, source_id, updates)
 
 
-@dataclass(frozen=True)
+@record
 class PatchRevenueConfig(Step):
     kind = "patch_revenue_config"
 
@@ -395,7 +395,7 @@ class PatchRevenueConfig(Step):
         )
 
 
-@dataclass(frozen=True)
+@record
 class ReloadSource(Step):
     """`apply --sync`: trigger a sync of the enabled tables."""
 

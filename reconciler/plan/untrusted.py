@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.catalog import Catalog, SourceType
@@ -39,6 +38,7 @@ from reconciler.plan.steps import (
     PatchSource,
     Step,
 )
+from reconciler.records import record
 from reconciler.secret import Secret
 
 __all__ = ["SecretReference", "check_untrusted_plan"]
@@ -52,7 +52,7 @@ _SCALARS = (str, int, float, bool, type(None))
 _MAX_DEPTH = 16
 
 
-@dataclass(frozen=True)
+@record
 class SecretReference:
     """A `{"secret": NAME}` of the plan and where it is (`changes[0].steps[0].payload.password`)."""
 

@@ -9,7 +9,7 @@ Must not know: identity (the caller passes the matched source and its trailer), 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from reconciler.catalog import SourceType, revenue_analytics_defaults
@@ -28,6 +28,7 @@ from reconciler.plan.steps import (
     Step,
 )
 from reconciler.posthog.models import LiveSource
+from reconciler.records import record
 from reconciler.secret import collect_secrets, has_secret
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
 Fingerprint = tuple[str, str | None]
 
 
-@dataclass(frozen=True)
+@record
 class Part:
     """One concern's share of a change. `patch` holds fields of the source PATCH (`job_inputs`,
     `description`); `steps` are the API calls after it."""
@@ -85,7 +86,7 @@ def config_part(config: ConfigDiff) -> Part:
     return Part(diffs=config.diffs, impacts=frozenset({Impact.NEXT_SYNC}) if config.diffs else frozenset())
 
 
-@dataclass(frozen=True)
+@record
 class Resend:
     """The secret re-send decision: `fields` are the top-level config keys to send again (Secrets inside)."""
 
@@ -231,7 +232,7 @@ def revenue_part(spec: DesiredSource, live: LiveSource) -> Part:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Update:
     """Everything an update of one source found: the combined part (the source PATCH already a step),
     the secret status and the unlisted live tables."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from reconciler.catalog import SCHEMA_WRITABLE_FIELDS, Catalog, load_catalog
 from reconciler.posthog.normalise import normalise_config, scrub_sensitive, to_bool
-from reconciler.posthog.shape import ShapeError, integer, optional_bool, optional_str, record
+from reconciler.posthog.shape import ShapeError, exact_object, integer, optional_bool, optional_str
+from reconciler.records import record
 
 __all__ = [
     "SCHEMA_WRITABLE_FIELDS",
@@ -47,7 +48,7 @@ def _digest(content: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class LiveSchema:
     """One table of a source (the schema object, §7).
 
@@ -123,7 +124,7 @@ def _embedded_schema(data: Mapping[str, Any]) -> LiveSchema:
         raise exc.within("schemas") from None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class LiveRevenueConfig:
     enabled: bool
     include_invoiceless_charges: bool
@@ -133,7 +134,7 @@ class LiveRevenueConfig:
         return {"enabled": self.enabled, "include_invoiceless_charges": self.include_invoiceless_charges}
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class LiveSource:
     """One external data source (§6) with its embedded schemas.
 
@@ -242,7 +243,7 @@ class LiveSource:
         return _digest(self.managed_content())
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class LiveState:
     """Every source of one project, as one list pass returned them (newest first, like PostHog, §5)."""
 
@@ -267,7 +268,7 @@ class LiveState:
         return {s.id: s.fingerprint() for s in self.sources}
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class RefreshResult:
     """`refresh_schemas` response (§8.7)."""
 
@@ -278,7 +279,7 @@ class RefreshResult:
     @classmethod
     def from_wire(cls, data: Any) -> RefreshResult:
         """Exactly these three counts; an integer's text ("3") is read as the integer."""
-        row = record(data, ("added", "deleted", "total_tables_seen"))
+        row = exact_object(data, ("added", "deleted", "total_tables_seen"))
         return cls(
             added=integer(row["added"], "added"),
             deleted=integer(row["deleted"], "deleted"),
@@ -286,7 +287,7 @@ class RefreshResult:
         )
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class IncrementalCandidate:
     """A cursor PostHog offers; send `field`/`field_type`, show `label`/`type` (they differ for Stripe, §10)."""
 
@@ -296,7 +297,7 @@ class IncrementalCandidate:
     field_type: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class PreflightTable:
     """One entry of the `database_schema` preflight response (§8.9)."""
 
@@ -347,7 +348,7 @@ class PreflightTable:
         return frozenset(c.field for c in self.incremental_fields)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@record(kw_only=True, slots=True)
 class LiveJob:
     """One sync job of a source (`jobs`, §8.8), newest first."""
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
 from reconciler.errors import ApiError, ApiUnavailable, DeadlineExceeded, RateLimited, RequestNotSent, ServerError
+from reconciler.records import record
 from reconciler.settings import DEFAULT_MAX_WAIT
 
 __all__ = ["Decision", "Outcome", "Replay", "RetryPolicy", "decide"]
@@ -41,7 +42,7 @@ class Outcome(Enum):
     WAIT_TOO_LONG = "wait-too-long"  # the server asked for a wait (`Decision.wait`) longer than the cap
 
 
-@dataclass(frozen=True)
+@record
 class Decision:
     outcome: Outcome
     wait: float = 0.0
@@ -49,7 +50,7 @@ class Decision:
     server_pause: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class RetryPolicy:
     """Attempts and waits. `sleep` and `jitter` are injectable so tests control time and jitter."""
 

@@ -28,6 +28,7 @@ from reconciler.posthog.errors import error_from_response
 from reconciler.posthog.ratelimit import ANNOUNCE_AFTER, RateLimiter
 from reconciler.posthog.retry import Decision, Outcome, Replay, RetryPolicy, decide
 from reconciler.posthog.transport import bound_by_deadline, send_bounded
+from reconciler.records import record
 from reconciler.secret import Secret, SecretUnavailable, redact, reveal_all, secret_values
 from reconciler.settings import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES
 
@@ -94,7 +95,7 @@ class RequestStats:
         return int(getattr(self._local, "count", 0))
 
 
-@dataclass(frozen=True)
+@record
 class Call:
     operation: str  # a name for logs and stats: "list_sources", "create_source", ...
     method: str

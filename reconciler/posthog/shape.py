@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ShapeError", "integer", "optional_bool", "optional_str", "record"]
+__all__ = ["ShapeError", "exact_object", "integer", "optional_bool", "optional_str"]
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
@@ -67,7 +67,7 @@ def integer(value: Any, field: str) -> int:
     raise ShapeError(field, "expected an integer")
 
 
-def record(data: Any, fields: tuple[str, ...]) -> Mapping[str, Any]:
+def exact_object(data: Any, fields: tuple[str, ...]) -> Mapping[str, Any]:
     """`data` as an object holding exactly `fields` (an unknown key is an error, and is not named: it is the
     server's text)."""
     if not isinstance(data, Mapping):

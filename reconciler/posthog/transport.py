@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpcore
@@ -33,6 +32,7 @@ import httpx
 from reconciler.errors import ApiUnavailable, DeadlineExceeded, RequestNotSent, ResponseTooLarge
 from reconciler.loopback import is_loopback
 from reconciler.posthog.errors import connect_failure
+from reconciler.records import record
 
 __all__ = [
     "Deadline",
@@ -47,7 +47,7 @@ log = logging.getLogger("reconciler.posthog")
 _state = threading.local()
 
 
-@dataclass(frozen=True)
+@record
 class Deadline:
     seconds: float
     at: float  # time.monotonic() value
