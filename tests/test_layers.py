@@ -75,7 +75,7 @@ RULES = (
     # Leaves: they import nothing of ours (rate_spec only the error tree).
     *(
         Rule(f"reconciler.{leaf}", "leaf module", only_internal=())
-        for leaf in ("errors", "secret", "ownership", "wording", "loopback", "credentials", "records")
+        for leaf in ("errors", "secret", "ownership", "wording", "loopback", "credentials", "records", "truth")
     ),
     Rule("reconciler.rate_spec", "leaf module (only the error tree)", only_internal=("reconciler.errors",)),
     Rule(

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NamedTuple, TypeVar, dataclass_transform
 
+from reconciler.truth import bool_word
+
 __all__ = [
     "BOOL",
     "STR",
@@ -196,8 +198,6 @@ def _any(value: Any, loc: Loc, errors: list[FieldError]) -> Any:
 
 
 _I64 = (-(2**63), 2**63 - 1)
-_TRUE = frozenset(("1", "on", "t", "true", "y", "yes"))
-_FALSE = frozenset(("0", "off", "f", "false", "n", "no"))
 
 
 def _bool(value: Any, loc: Loc, errors: list[FieldError]) -> Any:
@@ -206,9 +206,9 @@ def _bool(value: Any, loc: Loc, errors: list[FieldError]) -> Any:
         return value
     kind = "bool_type"
     if isinstance(value, str | bytes | bytearray):
-        word = (_text(value) or "").lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
+        meant = bool_word(_text(value) or "")
+        if meant is not None:
+            return meant
         kind = "bool_parsing"
     elif isinstance(value, int | float) and value == value and _I64[0] <= value <= _I64[1] and value % 1 == 0:
         if value in (0, 1):

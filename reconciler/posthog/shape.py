@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.truth import bool_word
+
 __all__ = ["ShapeError", "exact_object", "integer", "optional_bool", "optional_str"]
 
-_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 _INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
 _INT64 = 2**63
 
@@ -46,10 +46,9 @@ def optional_bool(value: Any, field: str) -> bool | None:
         return value
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
-    if isinstance(value, str):
-        word = value.lower()
-        if word in _TRUE or word in _FALSE:
-            return word in _TRUE
+    meant = bool_word(value) if isinstance(value, str) else None
+    if meant is not None:
+        return meant
     raise ShapeError(field, "expected a boolean or null")
 
 
