@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.catalog.source_values import SSH_TUNNEL_PUBLIC_NAMES, SSH_TUNNEL_SECRET_NAMES
 from reconciler.catalog.tables import TableSpec, parse_tables
@@ -325,25 +325,23 @@ class Catalog(Mapping[str, SourceType]):
     use, and parsing all ~150 costs ~3 ms of every start-up (docs/performance.md). Any other wizard (a pinned
     file, a server's) is parsed whole up front, so a malformed one is refused where it is loaded."""
 
-    def __init__(self, types: Mapping[str, SourceType]) -> None:
+    def __init__(self, types: Mapping[str, SourceType | _Unparsed]) -> None:
         self._types = dict(types)
-        self._unparsed: dict[str, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
 
     def __getitem__(self, name: str) -> SourceType:
-        found = self._types.get(name)
-        if found is None:
-            raw, facts = self._unparsed[name]  # KeyError for an unknown name, as a mapping should
-            found = self._types[name] = _source_type(name, raw, facts)  # idempotent: a racing thread is harmless
+        found = self._types[name]
+        if isinstance(found, _Unparsed):  # idempotent: a racing thread parses the same type to an equal value
+            found = self._types[name] = _source_type(name, found.raw, found.facts)
         return found
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._unparsed or self._types)
+        return iter(self._types)
 
     def __len__(self) -> int:
-        return len(self._unparsed or self._types)
+        return len(self._types)
 
-    def __contains__(self, name: object) -> bool:
-        return name in (self._unparsed or self._types)
+    def __contains__(self, name: object) -> bool:  # without parsing (Mapping's would read the type)
+        return name in self._types
 
     def wizard(self) -> dict[str, Any]:
         """The `wizard` endpoint's response body: every source's form config (§8.11). A deep copy: callers edit
@@ -359,15 +357,20 @@ class Catalog(Mapping[str, SourceType]):
         A live wizard carries none of our `x-` facts (tables, connection targets, ...): with `facts`, a type
         that has none borrows them from the same type there (typically the bundled catalog). `lazy` (trusted
         data only: the bundled file, which tests parse whole) defers parsing each type to its first read."""
-        catalog = cls({})
+        types: dict[str, SourceType | _Unparsed] = {}
         for name, raw in data.items():
             own = {k: v for k, v in raw.items() if k.startswith("x-")}
             if not own and facts is not None and name in facts:
                 own = {**facts[name].facts, "x-tablesOpen": True}
-            catalog._unparsed[name] = (raw, own)
-        if not lazy:
-            catalog._types = {name: catalog[name] for name in catalog}
-        return catalog
+            types[name] = _Unparsed(raw, own) if lazy else _source_type(name, raw, own)
+        return cls(types)
+
+
+class _Unparsed(NamedTuple):
+    """A type of the bundled catalog not read yet: its wizard entry and our `x-` facts."""
+
+    raw: Mapping[str, Any]
+    facts: Mapping[str, Any]
 
 
 def _checks(raw: Any) -> tuple[PatternCheck, ...]:
